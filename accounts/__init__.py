@@ -1,0 +1,1 @@
+"""Work units, users, roles, logging in, API tokens and the audit log."""

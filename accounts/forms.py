@@ -1,0 +1,43 @@
+"""Forms for logging in, passwords, units and users."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class LoginForm(FlaskForm):
+    login = StringField(_l("Phone or email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField(_l("Keep me logged in"))
+    submit = SubmitField(_l("Log in"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Change password"))
+
+
+class UnitForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    address = StringField(_l("Delivery address or pickup point"), validators=[DataRequired(), Length(max=255)])
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=20)])
+    submit = SubmitField(_l("Save"))
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class UserForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(), Length(max=20)])
+    email = StringField(_l("Email (optional)"), validators=[Optional(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[("buyer", _l("Buyer")), ("producer", _l("Producer")), ("operator", _l("Operator"))])
+    unit_id = SelectField(_l("Work unit"), coerce=_optional_int, validate_choice=False)
+    coordinator = BooleanField(_l("Coordinator of the unit"))
+    producer_id = SelectField(_l("Producer"), coerce=_optional_int, validate_choice=False)
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Save"))

@@ -1,0 +1,95 @@
+"""Work units, users, API tokens and the audit log."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from database import Timestamps, UTCDateTime, utcnow
+from extensions import db
+
+ROLES = ("operator", "producer", "buyer")
+
+
+class Unit(Timestamps, db.Model):
+    """A work unit that buys together and receives goods at one address."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    address: Mapped[str] = mapped_column(sa.String(255))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+
+    users: Mapped[list["User"]] = relationship(back_populates="unit")
+
+
+class User(UserMixin, Timestamps, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    phone: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    email: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    unit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    coordinator: Mapped[bool] = mapped_column(default=False)
+    producer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("producer.id"), index=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    unit: Mapped[Unit | None] = relationship(back_populates="users")
+    producer: Mapped["Producer | None"] = relationship()  # noqa: F821
+
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('operator', 'producer', 'buyer')", name="role_known"),
+        sa.CheckConstraint("role = 'producer' OR producer_id IS NULL", name="producer_only_for_producers"),
+        sa.CheckConstraint("role = 'buyer' OR coordinator = false", name="coordinator_is_buyer"),
+    )
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == "buyer" and self.coordinator
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is kept, so a database leak reveals no usable token."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(db.Model):
+    """Who changed what, and on whose behalf (a cadre entering goods for a household)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    on_behalf_of: Mapped[str | None] = mapped_column(sa.String(120))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    object_type: Mapped[str] = mapped_column(sa.String(40))
+    object_id: Mapped[int | None]
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),)

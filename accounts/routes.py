@@ -1,0 +1,179 @@
+"""Pages: log in and out, password, language, and operators' unit and user management."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from accounts import services
+from accounts.access import role_required
+from accounts.forms import ChangePasswordForm, LoginForm, UnitForm, UserForm
+from errors import DomainError, ValidationFailed
+from extensions import db, limiter
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+
+def _login_limit():
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target):
+    """Only redirect back to a path on this site."""
+    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+def home_for(user):
+    if user.role == "operator":
+        return url_for("accounts.operator_home")
+    if user.role == "producer":
+        return url_for("producers.home")
+    return url_for("shop.index")
+
+
+def show_field_errors(form, error: ValidationFailed):
+    """Put a service's field errors on the form so the page shows them beside each field."""
+    for field_name, messages in error.fields.items():
+        field = getattr(form, field_name, None)
+        if field is not None:
+            field.errors = list(field.errors) + messages
+        else:
+            for message in messages:
+                flash(message, "danger")
+    flash(error.message, "danger")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.login.data, form.password.data)
+        if user is None:
+            flash(_("Wrong phone/email or password."), "danger")
+        else:
+            login_user(user, remember=form.remember.data)
+            if user.locale is None and session.get("lang"):
+                services.set_locale(user, session["lang"])
+            flash(_("Welcome, %(name)s.", name=user.name), "success")
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    return render_template("accounts/login.html", form=form), 200 if request.method == "GET" or not form.errors else 422
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ValidationFailed as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Your password has been changed."), "success")
+            return redirect(home_for(current_user))
+    return render_template("accounts/password.html", form=form)
+
+
+@bp.route("/language/<lang>", methods=["POST"])
+def set_language(lang):
+    if lang in current_app.config["LANGUAGES"]:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            services.set_locale(current_user, lang)
+    return redirect(_safe_next(request.form.get("next")) or url_for("shop.index"))
+
+
+@bp.route("/operator")
+@role_required("operator")
+def operator_home():
+    return render_template("accounts/operator_home.html")
+
+
+@bp.route("/units")
+@role_required("operator")
+def units():
+    return render_template("accounts/units.html", units=services.list_units())
+
+
+@bp.route("/units/new", methods=["GET", "POST"])
+@bp.route("/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@role_required("operator")
+def edit_unit(unit_id=None):
+    unit = services.get_unit(unit_id) if unit_id else None
+    form = UnitForm(obj=unit)
+    if form.validate_on_submit():
+        try:
+            if unit is None:
+                services.create_unit(current_user, form.name.data, form.address.data, form.contact_phone.data)
+            else:
+                services.update_unit(current_user, unit, form.name.data, form.address.data, form.contact_phone.data)
+        except ValidationFailed as error:
+            db.session.rollback()
+            show_field_errors(form, error)
+        else:
+            flash(_("Unit saved."), "success")
+            return redirect(url_for("accounts.units"))
+    return render_template("accounts/unit_form.html", form=form, unit=unit)
+
+
+@bp.route("/users")
+@role_required("operator")
+def users():
+    role = request.args.get("role") or None
+    return render_template("accounts/users.html", users=services.list_users(role), role=role)
+
+
+def _user_form_choices(form):
+    from producers.models import Producer
+
+    form.unit_id.choices = [("", "—")] + [(u.id, u.name) for u in services.list_units()]
+    producers = db.session.scalars(sa.select(Producer).order_by(Producer.name)).all()
+    form.producer_id.choices = [("", "—")] + [(p.id, p.name) for p in producers]
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@role_required("operator")
+def edit_user(user_id=None):
+    user = services.get_user(user_id) if user_id else None
+    form = UserForm(obj=user)
+    _user_form_choices(form)
+    if form.validate_on_submit():
+        fields = dict(
+            name=form.name.data,
+            phone=form.phone.data,
+            email=form.email.data,
+            role=form.role.data,
+            unit_id=form.unit_id.data,
+            coordinator=form.coordinator.data,
+            producer_id=form.producer_id.data,
+        )
+        try:
+            if user is None:
+                services.create_user(current_user, password=form.password.data or "", **fields)
+            else:
+                services.update_user(current_user, user, active=form.active.data, password=form.password.data, **fields)
+        except DomainError as error:
+            db.session.rollback()
+            if isinstance(error, ValidationFailed):
+                show_field_errors(form, error)
+            else:
+                flash(error.message, "danger")
+        else:
+            flash(_("User saved."), "success")
+            return redirect(url_for("accounts.users"))
+    return render_template("accounts/user_form.html", form=form, user=user)

@@ -1,0 +1,291 @@
+"""Accounts: creating units and users, logging in, API tokens, the audit log."""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User
+from database import utcnow
+from errors import Forbidden, NotFound, ValidationFailed
+from extensions import db
+
+PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalize_phone(raw) -> str | None:
+    """Mainland mobile number as 11 digits, accepting +86, spaces and dashes; None if it is not one."""
+    digits = re.sub(r"[\s\-()]", "", str(raw or ""))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    return digits if PHONE_RE.match(digits) else None
+
+
+def record_audit(actor, action, obj, on_behalf_of=None, **details):
+    """Add an audit row to the current transaction; the caller commits it with the change it describes."""
+    db.session.add(
+        AuditEntry(
+            actor_id=actor.id if actor else None,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            object_type=type(obj).__name__,
+            object_id=obj.id,
+            details=details,
+        )
+    )
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The active user whose phone or email is ``login`` and whose password matches, else None."""
+    login = (login or "").strip()
+    phone = normalize_phone(login)
+    if phone:
+        user = db.session.scalar(sa.select(User).where(User.phone == phone))
+    else:
+        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
+    if user is None or not user.active or not user.check_password(password or ""):
+        return None
+    return user
+
+
+def get_unit(unit_id) -> Unit:
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(_("No such unit."))
+    return unit
+
+
+def get_user(user_id) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such user."))
+    return user
+
+
+def list_units():
+    return db.session.scalars(sa.select(Unit).order_by(Unit.name)).all()
+
+
+def list_users(role=None):
+    query = sa.select(User).order_by(User.role, User.name)
+    if role:
+        query = query.where(User.role == role)
+    return db.session.scalars(query).all()
+
+
+def _check_unit_fields(name, address, unit=None):
+    errors = {}
+    name = (name or "").strip()
+    address = (address or "").strip()
+    if not name:
+        errors["name"] = [_("Enter the unit's name.")]
+    elif len(name) > 120:
+        errors["name"] = [_("At most %(n)d characters.", n=120)]
+    else:
+        clash = db.session.scalar(sa.select(Unit).where(Unit.name == name))
+        if clash is not None and clash is not unit:
+            errors["name"] = [_("A unit with this name already exists.")]
+    if not address:
+        errors["address"] = [_("Enter the delivery address or pickup point.")]
+    elif len(address) > 255:
+        errors["address"] = [_("At most %(n)d characters.", n=255)]
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
+    return name, address
+
+
+def create_unit(actor, name, address, contact_phone=None) -> Unit:
+    """Create a work unit.
+
+    :raises ValidationFailed: a missing or duplicate name, a missing address.
+    """
+    name, address = _check_unit_fields(name, address)
+    unit = Unit(name=name, address=address, contact_phone=contact_phone or None)
+    db.session.add(unit)
+    db.session.flush()
+    record_audit(actor, "unit.create", unit, name=name)
+    db.session.commit()
+    return unit
+
+
+def update_unit(actor, unit, name, address, contact_phone=None) -> Unit:
+    name, address = _check_unit_fields(name, address, unit)
+    unit.name, unit.address, unit.contact_phone = name, address, contact_phone or None
+    record_audit(actor, "unit.update", unit, name=name)
+    db.session.commit()
+    return unit
+
+
+def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, producer_id, password=None):
+    """Return the cleaned fields or raise ValidationFailed naming every wrong field at once."""
+    from producers.models import Producer
+
+    errors = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = [_("Enter a name.")]
+    elif len(name) > 80:
+        errors["name"] = [_("At most %(n)d characters.", n=80)]
+    clean_phone = normalize_phone(phone)
+    if clean_phone is None:
+        errors["phone"] = [_("Enter an 11-digit mobile number.")]
+    else:
+        clash = db.session.scalar(sa.select(User).where(User.phone == clean_phone))
+        if clash is not None and clash is not user:
+            errors["phone"] = [_("This phone number is already registered.")]
+    email = (email or "").strip().lower() or None
+    if email:
+        if not EMAIL_RE.match(email) or len(email) > 254:
+            errors["email"] = [_("Enter a valid email address.")]
+        else:
+            clash = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email))
+            if clash is not None and clash is not user:
+                errors["email"] = [_("This email address is already registered.")]
+    if role not in ROLES:
+        errors["role"] = [_("Choose operator, producer or buyer.")]
+    if role == "buyer":
+        if unit_id is None:
+            errors["unit_id"] = [_("A buyer belongs to a work unit.")]
+        elif db.session.get(Unit, unit_id) is None:
+            errors["unit_id"] = [_("No such unit.")]
+    elif unit_id is not None and role in ROLES:
+        errors["unit_id"] = [_("Only buyers belong to a unit.")]
+    if coordinator and role != "buyer":
+        errors["coordinator"] = [_("Only a buyer can be a unit's coordinator.")]
+    if role == "producer":
+        if producer_id is None:
+            errors["producer_id"] = [_("A producer account belongs to a producer.")]
+        elif db.session.get(Producer, producer_id) is None:
+            errors["producer_id"] = [_("No such producer.")]
+    elif producer_id is not None and role in ROLES:
+        errors["producer_id"] = [_("Only producer accounts belong to a producer.")]
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [_("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)]
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
+    return dict(
+        name=name,
+        phone=clean_phone,
+        email=email,
+        role=role,
+        unit_id=unit_id if role == "buyer" else None,
+        coordinator=bool(coordinator) and role == "buyer",
+        producer_id=producer_id if role == "producer" else None,
+    )
+
+
+def create_user(actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None):
+    """Create an account.
+
+    :param actor: the operator creating it (None from the command line).
+    :raises ValidationFailed: every wrong field at once.
+    """
+    fields = _check_user_fields(
+        None,
+        name=name,
+        phone=phone,
+        email=email,
+        role=role,
+        unit_id=unit_id,
+        coordinator=coordinator,
+        producer_id=producer_id,
+        password=password or "",
+    )
+    user = User(**fields)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    record_audit(actor, "user.create", user, role=role)
+    db.session.commit()
+    return user
+
+
+def update_user(actor, user, *, name, phone, role, email=None, unit_id=None, coordinator=False, producer_id=None, active=True, password=None):
+    """Edit an account; a new password is set only when one is given."""
+    if user is actor and (role != user.role or not active):
+        raise Forbidden(_("You cannot change your own role or deactivate yourself."))
+    fields = _check_user_fields(
+        user,
+        name=name,
+        phone=phone,
+        email=email,
+        role=role,
+        unit_id=unit_id,
+        coordinator=coordinator,
+        producer_id=producer_id,
+        password=password or None,
+    )
+    for key, value in fields.items():
+        setattr(user, key, value)
+    user.active = bool(active)
+    if password:
+        user.set_password(password)
+        revoke_all_tokens(user)
+    record_audit(actor, "user.update", user, role=role, active=user.active)
+    db.session.commit()
+    return user
+
+
+def change_password(user, current_password, new_password):
+    """:raises ValidationFailed: the current password is wrong or the new one too short."""
+    errors = {}
+    if not user.check_password(current_password or ""):
+        errors["current_password"] = [_("The current password is not correct.")]
+    if len(new_password or "") < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = [_("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)]
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
+    user.set_password(new_password)
+    revoke_all_tokens(user)
+    record_audit(user, "user.password", user)
+    db.session.commit()
+
+
+def set_locale(user, locale):
+    if locale in current_app.config["LANGUAGES"]:
+        user.locale = locale
+        db.session.commit()
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user) -> str:
+    """A new bearer token for ``user``; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    days = current_app.config["API_TOKEN_DAYS"]
+    db.session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), expires_at=utcnow() + timedelta(days=days)))
+    db.session.commit()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a live token belongs to, else None."""
+    if not token:
+        return None
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+        return None
+    return row.user
+
+
+def revoke_token(token: str) -> None:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.commit()
+
+
+def revoke_all_tokens(user) -> None:
+    db.session.execute(
+        sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

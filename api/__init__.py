@@ -1,0 +1,130 @@
+"""The JSON API under /api/v1: the Api object, its error format, pagination."""
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from errors import DomainError
+from extensions import db
+
+API_PREFIX = "/api/"
+MAX_PER_PAGE = 200
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def error_response(status, code, message, details=None, headers=None):
+    response = jsonify({"error": {"code": code, "message": str(message), "details": details or {}}})
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _http_message(status):
+    return {
+        400: _("The request is malformed."),
+        401: _("Log in first."),
+        403: _("You may not do this."),
+        404: _("Not found."),
+        405: _("This method is not allowed here."),
+        409: _("This conflicts with the current state."),
+        413: _("The upload is too large."),
+        415: _("Send JSON (Content-Type: application/json)."),
+        422: _("Some fields are not valid."),
+        429: _("Too many requests; wait a moment and try again."),
+    }.get(status, _("Something went wrong on our side; please try again."))
+
+
+class PinbangApi(Api):
+    """flask-smorest registers its handler app-wide; answer JSON in our format under /api, HTML pages elsewhere."""
+
+    def handle_http_exception(self, error):
+        if not is_api_request():
+            return render_error_page(error.code or 500)
+        status = error.code or 500
+        details = {}
+        data = getattr(error, "data", None) or {}
+        messages = data.get("messages") or data.get("errors")
+        if messages:
+            fields = {}
+            for location_errors in messages.values():
+                fields.update(location_errors if isinstance(location_errors, dict) else {"_": location_errors})
+            details["fields"] = fields
+        headers = dict(data.get("headers") or {})
+        # werkzeug's 405 carries the Allow header; keep it.
+        headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
+        if status == 429:
+            headers.update(getattr(error, "headers", {}) or {})
+        return error_response(status, HTTP_CODES.get(status, "error"), _http_message(status), details, headers)
+
+
+def render_error_page(status):
+    status = status if status in (400, 401, 403, 404, 405, 413, 429, 500) else 500
+    return render_template("errors/error.html", status=status, message=_http_message(status)), status
+
+
+def handle_domain_error(error: DomainError):
+    if is_api_request():
+        return error_response(error.status, error.code, error.message, error.details)
+    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+
+
+def handle_unexpected_error(error):
+    """Last resort: log it, and never show a traceback or an HTML page to an API client."""
+    from flask import current_app
+
+    if isinstance(error, HTTPException):
+        return api.handle_http_exception(error)
+    db.session.rollback()
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    if is_api_request():
+        return error_response(500, "internal_error", _http_message(500))
+    return render_error_page(500)
+
+
+class PageArgs(ma.Schema):
+    page = ma.fields.Int(load_default=1, strict=True, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Int(load_default=50, strict=True, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+def page_of(query, page, per_page):
+    """One page of a select as the API's list envelope (items still ORM objects)."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def page_schema(item_schema):
+    """The list envelope schema for ``item_schema``."""
+    return type(
+        f"{item_schema.__name__.removesuffix('Schema')}PageSchema",
+        (ma.Schema,),
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema)),
+            "page": ma.fields.Int(),
+            "per_page": ma.fields.Int(),
+            "total": ma.fields.Int(),
+        },
+    )
+
+
+api = PinbangApi()

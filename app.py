@@ -1,0 +1,143 @@
+"""The application factory."""
+
+from flask import Flask, g, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from config import load_config
+from errors import DomainError
+from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config=None, **overrides):
+    """Build the app.
+
+    :param config: a config object, a name (development, testing, production) or None for PINBANG_ENV.
+    :param overrides: settings that win over the config (tests use these).
+    """
+    config = config if config is not None and not isinstance(config, str) else load_config(config)
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
+    app.config.from_object(config)
+    app.config.update(overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    register_security_headers(app)
+    from worker import celery_init_app
+
+    celery_init_app(app)
+    return app
+
+
+def select_locale():
+    """The user's saved choice, then the session's, then the browser's; Chinese when nothing says."""
+    from accounts.access import bearer_user
+
+    languages = ["zh_CN", "en"]
+    asked = request.args.get("lang")
+    if asked in languages:
+        return asked
+    user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
+    if user is None and request.path.startswith("/api/"):
+        user = bearer_user()
+    if user is not None and user.locale in languages:
+        return user.locale
+    if session.get("lang") in languages:
+        return session["lang"]
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    if best and best.startswith("zh"):
+        return "zh_CN"
+    return best.replace("-", "_") if best else "zh_CN"
+
+
+def import_models():
+    """Every area's models, so SQLAlchemy and Alembic see the whole schema."""
+    import accounts.models  # noqa: F401
+    import notifications.models  # noqa: F401
+    import orders.models  # noqa: F401
+    import producers.models  # noqa: F401
+    import shop.models  # noqa: F401
+
+
+def register_extensions(app):
+    import_models()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "warning"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    bootstrap.init_app(app)
+    limiter.init_app(app)
+
+    from accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please log in to see this page.")
+
+
+def register_blueprints(app):
+    from accounts.api import blp as accounts_api
+    from accounts.routes import bp as accounts_bp
+    from api import api
+    from producers.routes import bp as producers_bp
+    from shop.routes import bp as shop_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(producers_bp)
+    app.register_blueprint(shop_bp)
+
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    for blueprint in (accounts_api,):
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)
+
+
+def register_error_handlers(app):
+    from api import handle_domain_error, handle_unexpected_error
+
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected_error)
+
+
+def register_template_helpers(app):
+    from presentation import TEMPLATE_FILTERS
+
+    app.jinja_env.filters.update(TEMPLATE_FILTERS)
+
+    @app.context_processor
+    def inject_locale():
+        locale = get_locale()
+        return {"current_language": "en" if locale.language == "en" else "zh_CN", "html_lang": "en" if locale.language == "en" else "zh-CN"}
+
+
+def register_commands(app):
+    from accounts.cli import create_user_command
+    from demo.seed import seed_demo_command
+
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(seed_demo_command)
+
+
+def register_security_headers(app):
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response

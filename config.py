@@ -1,0 +1,132 @@
+"""Configuration: the only module that reads os.environ."""
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _instance_dir():
+    path = Path(_env("INSTANCE_PATH", BASE_DIR / "instance"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_key(instance):
+    """Use SECRET_KEY, or generate one once and keep it under instance/ so sessions survive restarts."""
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def _database_url(instance):
+    url = _env("DATABASE_URL", f"sqlite:///{instance / 'pinbang.sqlite3'}")
+    # Heroku-style URLs name the old driver; psycopg 3 is the one installed.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Embedded defaults: SQLite under instance/, a filesystem Celery broker, mail to a file."""
+
+    ENV_NAME = "development"
+
+    def __init__(self):
+        self.INSTANCE_PATH = str(_instance_dir())
+        instance = Path(self.INSTANCE_PATH)
+        self.SECRET_KEY = _secret_key(instance)
+        self.SQLALCHEMY_DATABASE_URI = _database_url(instance)
+        self.REDIS_URL = _env("REDIS_URL")
+        self.BROKER_DIR = str(instance / "broker")
+        self.CELERY_QUEUE = _env("CELERY_QUEUE", "pinbang")
+        self.UPLOAD_DIR = _env("UPLOAD_DIR", str(instance / "uploads"))
+        self.MAIL_BACKEND = _env("MAIL_BACKEND", "smtp" if _env("MAIL_SERVER") else "file")
+        self.MAIL_FILE_DIR = _env("MAIL_FILE_DIR", str(instance / "mail"))
+        self.MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+        self.MAIL_PORT = int(_env("MAIL_PORT", "25"))
+        self.MAIL_USERNAME = _env("MAIL_USERNAME")
+        self.MAIL_PASSWORD = _env("MAIL_PASSWORD")
+        self.MAIL_USE_TLS = _env("MAIL_USE_TLS", "0") == "1"
+        self.MAIL_SENDER = _env("MAIL_SENDER", "Pinbang <noreply@pinbang.local>")
+        self.SMS_BACKEND = _env("SMS_BACKEND", "http" if _env("SMS_GATEWAY_URL") else "log")
+        self.SMS_GATEWAY_URL = _env("SMS_GATEWAY_URL")
+        self.SMS_API_KEY = _env("SMS_API_KEY")
+        self.SMS_SENDER = _env("SMS_SENDER", "Pinbang")
+        self.SMS_LOG_FILE = _env("SMS_LOG_FILE", str(instance / "sms.log"))
+        self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+    BOOTSTRAP_SERVE_LOCAL = True
+    BOOTSTRAP_BTN_SIZE = "md"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    RATELIMIT_ENABLED = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    API_TITLE = "Pinbang API"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    API_TOKEN_DAYS = 30
+    CELERY_ALWAYS_EAGER = False
+
+
+class TestingConfig(Config):
+    """Tests: same engines as production when DATABASE_URL/REDIS_URL are set, else embedded."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+
+
+class ProductionConfig(Config):
+    """Refuses to start without the settings that must never be defaulted."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self):
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not _env(name)]
+        if missing:
+            raise RuntimeError(f"Production configuration needs {', '.join(missing)} in the environment")
+        super().__init__()
+
+
+CONFIGS = {"development": Config, "testing": TestingConfig, "production": ProductionConfig}
+
+
+def load_config(name=None):
+    """Build the config object named by the argument or by PINBANG_ENV."""
+    name = name or _env("PINBANG_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"Unknown PINBANG_ENV {name!r}; use one of {', '.join(CONFIGS)}")
+    return CONFIGS[name]()

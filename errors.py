@@ -1,0 +1,76 @@
+"""Domain errors raised by services; the API maps them to its error format, pages to flashes or error pages."""
+
+
+class DomainError(Exception):
+    """An expected refusal with a user-facing message (already in the user's language)."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message, details=None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotLoggedIn(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class ValidationFailed(DomainError):
+    """Field errors: ``fields`` maps a field name to a list of messages."""
+
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, message, fields=None):
+        super().__init__(message, {"fields": {k: [str(m) for m in v] for k, v in (fields or {}).items()}})
+        self.fields = self.details["fields"]
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+
+
+class LimitExceeded(Conflict):
+    code = "limit_exceeded"
+
+
+class CampaignNotOpen(Conflict):
+    code = "campaign_not_open"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class InvalidSheet(DomainError):
+    """``rows`` is a list of {row, column, message}."""
+
+    status = 422
+    code = "invalid_sheet"
+
+    def __init__(self, message, rows):
+        super().__init__(message, {"rows": rows})
+        self.rows = rows
+
+
+class UploadTooLarge(DomainError):
+    status = 413
+    code = "too_large"

@@ -1,0 +1,1 @@
+"""Orders, group orders and sheets, pooling and allocation, fulfilment."""

@@ -1,0 +1,1 @@
+"""Producers, their listings of unsold goods, photos and pick lists."""

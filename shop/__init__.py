@@ -1,0 +1,1 @@
+"""Campaign pages, the catalogue, cart and checkout."""

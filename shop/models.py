@@ -1,0 +1,105 @@
+"""Campaigns, the items buyers order, and the supplies behind each item."""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from database import Timestamps, UTCDateTime
+from extensions import db
+
+CAMPAIGN_STATUSES = ("draft", "published", "closed", "allocated", "delivered", "settled", "cancelled")
+ALLOCATION_POLICIES = ("proportional", "poor_first")
+
+campaign_unit = sa.Table(
+    "campaign_unit",
+    db.metadata,
+    sa.Column("campaign_id", sa.ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("unit_id", sa.ForeignKey("unit.id"), primary_key=True),
+)
+
+
+class Campaign(Timestamps, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    cover_photo: Mapped[str | None] = mapped_column(sa.String(80))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    delivery_on: Mapped[date]
+    status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["CampaignItem"]] = relationship(
+        back_populates="campaign", order_by="CampaignItem.position, CampaignItem.id"
+    )
+    units: Mapped[list["Unit"]] = relationship(secondary=campaign_unit)  # noqa: F821
+
+    __table_args__ = (
+        sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        sa.CheckConstraint(
+            "status IN ('draft', 'published', 'closed', 'allocated', 'delivered', 'settled', 'cancelled')",
+            name="status_known",
+        ),
+    )
+
+
+class CampaignItem(Timestamps, db.Model):
+    """What buyers order. `ordered` never exceeds `capacity`: the database refuses it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(120))
+    category: Mapped[str | None] = mapped_column(sa.String(40))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    unit: Mapped[str] = mapped_column(sa.String(8))
+    unit_weight_g: Mapped[int | None]
+    price_fen: Mapped[int]
+    per_buyer_limit: Mapped[int | None]
+    min_total: Mapped[int | None]
+    policy: Mapped[str] = mapped_column(sa.String(16), default="proportional")
+    capacity: Mapped[int] = mapped_column(default=0)
+    ordered: Mapped[int] = mapped_column(default=0)
+    position: Mapped[int] = mapped_column(default=0)
+    cancelled_below_minimum: Mapped[bool] = mapped_column(default=False)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="items")
+    supplies: Mapped[list["Supply"]] = relationship(back_populates="item", order_by="Supply.id")
+
+    __table_args__ = (
+        sa.CheckConstraint("price_fen >= 0", name="price_non_negative"),
+        sa.CheckConstraint("capacity >= 0", name="capacity_non_negative"),
+        sa.CheckConstraint("ordered >= 0 AND ordered <= capacity", name="ordered_within_capacity"),
+        sa.CheckConstraint("per_buyer_limit IS NULL OR per_buyer_limit > 0", name="limit_positive"),
+        sa.CheckConstraint("min_total IS NULL OR min_total > 0", name="min_total_positive"),
+        sa.CheckConstraint("unit_weight_g IS NULL OR unit_weight_g > 0", name="unit_weight_positive"),
+        sa.CheckConstraint("policy IN ('proportional', 'poor_first')", name="policy_known"),
+    )
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.ordered
+
+
+class Supply(db.Model):
+    """A listing's quantity offered to one campaign item; `allocated` is set when the campaign is pooled."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_item.id"), index=True)
+    listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"), index=True)
+    producer_id: Mapped[int] = mapped_column(sa.ForeignKey("producer.id"), index=True)
+    quantity: Mapped[int]
+    allocated: Mapped[int | None]
+
+    item: Mapped[CampaignItem] = relationship(back_populates="supplies")
+    listing: Mapped["Listing"] = relationship()  # noqa: F821
+    producer: Mapped["Producer"] = relationship()  # noqa: F821
+
+    __table_args__ = (
+        sa.UniqueConstraint("item_id", "listing_id"),
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("allocated IS NULL OR (allocated >= 0 AND allocated <= quantity)", name="allocated_within"),
+    )

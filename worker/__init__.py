@@ -1,0 +1,97 @@
+"""The Celery app: `celery -A worker worker` and `celery -A worker beat` find it here.
+
+Importing this module reads config.py only; the Flask app is built lazily by the first task
+that runs in a worker process, or bound by create_app() in the web process.
+"""
+
+from pathlib import Path
+
+from celery import Celery, Task
+
+from config import load_config
+from worker.schedule import BEAT_SCHEDULE
+
+_flask_app = None
+
+
+def celery_settings(config) -> dict:
+    """Broker and serialization settings: Redis when REDIS_URL is set, else kombu's filesystem transport."""
+    get = config.get if isinstance(config, dict) else lambda key, default=None: getattr(config, key, default)
+    instance = Path(get("INSTANCE_PATH"))
+    settings = {
+        "task_default_queue": get("CELERY_QUEUE", "pinbang"),
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule_filename": str(instance / "celerybeat-schedule"),
+        "task_always_eager": bool(get("CELERY_ALWAYS_EAGER", False)),
+    }
+    redis_url = get("REDIS_URL")
+    if redis_url:
+        settings["broker_url"] = redis_url
+        settings["broker_transport_options"] = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
+    else:
+        folder = Path(get("BROKER_DIR") or instance / "broker")
+        (folder / "processed").mkdir(parents=True, exist_ok=True)
+        settings["broker_url"] = "filesystem://"
+        # The same folder in and out, or messages pile up and never run.
+        settings["broker_transport_options"] = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    return settings
+
+
+class FlaskTask(Task):
+    """Runs every task inside a Flask app context."""
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        with flask_app().app_context():
+            return self.run(*args, **kwargs)
+
+
+def flask_app():
+    global _flask_app
+    if _flask_app is None:
+        from app import create_app
+
+        create_app()
+    return _flask_app
+
+
+def celery_init_app(app):
+    """Bind the Flask app and take the broker settings from its config."""
+    global _flask_app
+    _flask_app = app
+    celery.conf.update(celery_settings(app.config))
+    app.extensions["celery"] = celery
+    return celery
+
+
+def send_task_safely(task, *args):
+    """Queue a task without ever failing the caller: if the broker is down, beat's periodic run picks the work up."""
+    try:
+        task.apply_async(args=args, retry=False)
+        return True
+    except Exception:  # noqa: BLE001 - any broker failure must not lose the request that triggered it
+        if _flask_app is not None:
+            _flask_app.logger.warning("Broker unavailable; %s will run on the next periodic sweep", task.name, exc_info=True)
+        return False
+
+
+celery = Celery("pinbang", task_cls=FlaskTask, include=["worker.tasks"])
+celery.conf.update(celery_settings(load_config()))
+app = celery

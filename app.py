@@ -1,6 +1,6 @@
 """The application factory."""
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
@@ -36,6 +36,8 @@ def select_locale():
     from accounts.access import bearer_user
 
     languages = ["zh_CN", "en"]
+    if not has_request_context():
+        return "zh_CN"
     asked = request.args.get("lang")
     if asked in languages:
         return asked

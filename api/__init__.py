@@ -102,8 +102,8 @@ def handle_unexpected_error(error):
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Int(load_default=1, strict=True, validate=ma.validate.Range(min=1, max=1_000_000))
-    per_page = ma.fields.Int(load_default=50, strict=True, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+    page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
+    per_page = ma.fields.Int(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 def page_of(query, page, per_page):

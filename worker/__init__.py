@@ -76,9 +76,20 @@ def celery_init_app(app):
     """Bind the Flask app and take the broker settings from its config."""
     global _flask_app
     _flask_app = app
-    celery.conf.update(celery_settings(app.config))
+    settings = celery_settings(app.config)
+    if celery.conf.broker_url != settings["broker_url"]:
+        _drop_broker_connections()
+    celery.conf.update(settings)
     app.extensions["celery"] = celery
     return celery
+
+
+def _drop_broker_connections():
+    """Forget pooled connections so a new broker setting (tests switch brokers) takes effect."""
+    if celery._pool is not None:
+        celery._pool.force_close_all()
+        celery._pool = None
+    celery.amqp._producer_pool = None
 
 
 def send_task_safely(task, *args):

@@ -1,0 +1,53 @@
+# Pinbang: `make run` starts everything on embedded defaults; `make test` sets up and runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app
+CATALOGUE := translations/zh_Hans_CN/LC_MESSAGES/messages
+
+.PHONY: run test setup install translations migrate seed i18n-extract i18n-fill lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+$(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed
+	$(BIN)/pybabel -q compile -d translations
+
+translations: $(CATALOGUE).mo
+
+setup: install translations
+
+migrate: setup
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask seed-demo
+
+run: seed
+	@$(BIN)/python -m demo.banner
+	$(BIN)/honcho start -f Procfile
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Collect new strings into the catalogue; then translate the empty msgstr entries in $(CATALOGUE).po.
+i18n-extract: install
+	flock /tmp/pinbang-i18n.lock $(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	flock /tmp/pinbang-i18n.lock $(BIN)/pybabel -q update -i translations/messages.pot -d translations -l zh_Hans_CN --no-fuzzy-matching
+
+# Fill translations from a JSON file of {"msgid": "中文"}: make i18n-fill FILE=zh.json
+i18n-fill: install
+	flock /tmp/pinbang-i18n.lock $(BIN)/python translations/fill.py $(FILE)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

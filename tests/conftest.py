@@ -1,0 +1,192 @@
+"""Fixtures: a real database (SQLite by default, PostgreSQL when DATABASE_URL is set), apps, clients, logins."""
+
+import os
+import tempfile
+import uuid
+
+import pytest
+
+SESSION_TAG = uuid.uuid4().hex[:10]
+INSTANCE = tempfile.mkdtemp(prefix=f"pinbang-test-{SESSION_TAG}-")
+os.environ["INSTANCE_PATH"] = INSTANCE
+os.environ.setdefault("CELERY_QUEUE", f"pinbang-test-{SESSION_TAG}")
+os.environ.setdefault("PINBANG_ENV", "testing")
+
+from backends import (  # noqa: E402
+    BASE_DATABASE_URL,
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    empty_tables,
+    require_postgres,
+    require_redis,
+)
+
+PASSWORD = "password123"
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """One scratch database for the whole run: a fresh PostgreSQL database, or an SQLite file."""
+    if BASE_DATABASE_URL:
+        require_postgres(BASE_DATABASE_URL)
+        url = create_scratch_postgres(BASE_DATABASE_URL, f"pinbang_test_{SESSION_TAG}")
+        yield url
+        drop_scratch_postgres(BASE_DATABASE_URL, url)
+    else:
+        yield f"sqlite:///{INSTANCE}/test.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url):
+    """Apply the Alembic migrations once, as `flask db upgrade` does."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        upgrade()
+    return database_url
+
+
+def _fresh_request_globals(app):
+    """Tests keep one app context open across requests (for factories); production has one per request.
+    Clear what a request caches there, so one request's user or language never leaks into the next,
+    and start the test with fresh rate-limit counters."""
+    import flask_babel
+    from flask import g
+
+    # Flask-Limiter keeps the first app's key prefix; give every test its own counters in a shared Redis.
+    from extensions import limiter
+
+    limiter._key_prefix = f"test-{uuid.uuid4().hex}"
+
+    @app.before_request
+    def fresh_globals():
+        for key in list(vars(g)):
+            delattr(g, key)
+        flask_babel.refresh()
+
+
+@pytest.fixture
+def app(migrated):
+    from app import create_app
+    from extensions import db
+
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        REDIS_URL=os.environ.get("REDIS_URL"),
+    )
+    _fresh_request_globals(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    empty_tables(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def csrf_app(migrated):
+    """An app with CSRF protection on, as in production."""
+    from app import create_app
+    from extensions import db
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, WTF_CSRF_ENABLED=True)
+    _fresh_request_globals(app)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    empty_tables(app)
+
+
+class Auth:
+    """Log in and out through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, login, password=PASSWORD, follow=False):
+        return self.client.post("/accounts/login", data={"login": login, "password": password}, follow_redirects=follow)
+
+    def logout(self):
+        return self.client.post("/accounts/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+class ApiClient:
+    """Calls /api/v1 with a bearer token."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, login, password=PASSWORD):
+        response = self.client.post("/api/v1/auth/token", json={"login": login, "password": password})
+        assert response.status_code == 200, response.get_json()
+        self.token = response.get_json()["token"]
+        return self
+
+    def _headers(self, headers):
+        merged = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        merged.update(headers or {})
+        return merged
+
+    def get(self, path, **kw):
+        return self.client.get("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, path, **kw):
+        return self.client.post("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def patch(self, path, **kw):
+        return self.client.patch("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, path, **kw):
+        return self.client.delete("/api/v1" + path, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+@pytest.fixture
+def api(client):
+    """An unauthenticated API client; call ``.login(phone)``. For several users at once use ``api_as``."""
+    return ApiClient(client)
+
+
+@pytest.fixture
+def api_as(app):
+    """``api_as(user)`` → an ApiClient logged in as that user, each with its own test client."""
+
+    def make(user, password=PASSWORD):
+        return ApiClient(app.test_client()).login(user.phone, password)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The real Redis: REDIS_URL, else the machine's default; skipped when absent, except in CI."""
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    require_redis(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url():
+    """The machine's PostgreSQL, for tests that must run on it even when the suite runs on SQLite."""
+    url = BASE_DATABASE_URL or os.environ.get("PG_TEST_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+    require_postgres(url)
+    return url

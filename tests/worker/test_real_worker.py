@@ -1,0 +1,57 @@
+"""A task sent through the broker is executed by a real worker process: embedded broker and Redis."""
+
+import pytest
+import sqlalchemy as sa
+
+from backends import empty_tables
+from extensions import db
+from factories import make_user
+from notifications.models import Notification
+from notifications.services import queue_notification
+from worker_process import celery_process, wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def _queue_and_dispatch(user):
+    from worker.tasks import dispatch_notifications
+
+    queue_notification(kind="welcome", subject=f"user:{user.id}", title="欢迎", body="欢迎使用拼帮", user=user)
+    db.session.commit()
+    dispatch_notifications.apply_async(retry=False)
+
+
+def _all_sent():
+    db.session.expire_all()
+    statuses = db.session.scalars(sa.select(Notification.status)).all()
+    return statuses and all(status == "sent" for status in statuses)
+
+
+def test_embedded_broker_runs_a_real_worker(migrated):
+    from app import create_app
+
+    embedded_app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, REDIS_URL=None)
+    with embedded_app.app_context():
+        assert embedded_app.extensions["celery"].conf.broker_url == "filesystem://"
+        user = make_user(email="zhang@example.cn")
+        with celery_process("worker", migrated):
+            _queue_and_dispatch(user)
+            assert wait_for(_all_sent, timeout=40)
+        channels = set(db.session.scalars(sa.select(Notification.channel)))
+        assert channels == {"inapp", "sms", "email"}
+        db.session.remove()
+    empty_tables(embedded_app)
+
+
+def test_redis_broker_runs_a_real_worker(migrated, redis_url):
+    from app import create_app
+
+    redis_app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, REDIS_URL=redis_url)
+    with redis_app.app_context():
+        assert redis_app.extensions["celery"].conf.broker_url == redis_url
+        user = make_user()
+        with celery_process("worker", migrated, redis_url):
+            _queue_and_dispatch(user)
+            assert wait_for(_all_sent, timeout=40)
+        db.session.remove()
+    empty_tables(redis_app)

@@ -1,0 +1,54 @@
+"""Start a real Celery worker (and beat) as a separate process for tests."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(database_url, redis_url=None, **extra):
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": database_url, "PINBANG_ENV": "testing", "PYTHONPATH": str(ROOT)})
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@contextmanager
+def celery_process(kind, database_url, redis_url=None, log_path=None, **extra):
+    """``kind`` is "worker" or "beat"; yields the Popen; stops it (TERM, then KILL) afterwards."""
+    args = [sys.executable, "-m", "celery", "-A", "worker", kind, "--loglevel", "INFO"]
+    if kind == "worker":
+        args += ["--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    log_path = log_path or Path(os.environ["INSTANCE_PATH"]) / f"{kind}-{time.time_ns()}.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(args, cwd=ROOT, env=process_env(database_url, redis_url, **extra), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    """Poll ``predicate`` until it is truthy; return its value, or the last falsy one after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value

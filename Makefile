@@ -25,7 +25,7 @@ translations: $(CATALOGUE).mo
 setup: install translations
 
 migrate: setup
-	$(BIN)/flask db upgrade
+	$(BIN)/flask db upgrade heads
 
 seed: migrate
 	$(BIN)/flask seed-demo

@@ -91,17 +91,26 @@ def register_blueprints(app):
     from accounts.api import blp as accounts_api
     from accounts.routes import bp as accounts_bp
     from api import api
+    from dashboard.api import blp as dashboard_api
+    from dashboard.routes import bp as dashboard_bp
+    from notifications.api import blp as notifications_api
+    from notifications.routes import bp as notifications_bp
+    from orders.api import blp as orders_api
+    from orders.fulfilment_api import blp as fulfilment_api
+    from orders.fulfilment_routes import bp as fulfilment_bp
+    from orders.routes import bp as orders_bp
+    from producers.api import blp as producers_api
     from producers.routes import bp as producers_bp
+    from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp
 
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(producers_bp)
-    app.register_blueprint(shop_bp)
+    for blueprint in (accounts_bp, producers_bp, shop_bp, orders_bp, fulfilment_bp, notifications_bp, dashboard_bp):
+        app.register_blueprint(blueprint)
 
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for blueprint in (accounts_api,):
+    for blueprint in (accounts_api, producers_api, shop_api, orders_api, fulfilment_api, notifications_api, dashboard_api):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
 

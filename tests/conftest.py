@@ -45,7 +45,7 @@ def migrated(database_url):
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
     return database_url
 
 

@@ -18,7 +18,7 @@ def _upgrade_and_compare(url, tmp_path):
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             diff = compare_metadata(context, db.metadata)

@@ -1,0 +1,1 @@
+"""Operators' dashboard: sales totals, delivery, settlement, reports and exports."""

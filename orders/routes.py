@@ -1,0 +1,5 @@
+"""Buyer order pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")

@@ -4,12 +4,19 @@ Importing this module reads config.py only; the Flask app is built lazily by the
 that runs in a worker process, or bound by create_app() in the web process.
 """
 
+import sys
 from pathlib import Path
 
-from celery import Celery, Task
+# `celery -A worker` puts the project folder on sys.path only while it imports this module;
+# tasks import the project's modules later, in the pool's processes, so keep it there.
+PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+if PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, PROJECT_ROOT)
 
-from config import load_config
-from worker.schedule import BEAT_SCHEDULE
+from celery import Celery, Task  # noqa: E402
+
+from config import load_config  # noqa: E402
+from worker.schedule import BEAT_SCHEDULE  # noqa: E402
 
 _flask_app = None
 

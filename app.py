@@ -57,6 +57,7 @@ def select_locale():
 def import_models():
     """Every area's models, so SQLAlchemy and Alembic see the whole schema."""
     import accounts.models  # noqa: F401
+    import dashboard.models  # noqa: F401
     import notifications.models  # noqa: F401
     import orders.models  # noqa: F401
     import producers.models  # noqa: F401
@@ -139,6 +140,10 @@ def register_commands(app):
 
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_demo_command)
+
+    from dashboard.cli import check_totals_command
+
+    app.cli.add_command(check_totals_command)
 
 
 def register_security_headers(app):

@@ -7,11 +7,10 @@ that runs in a worker process, or bound by create_app() in the web process.
 import sys
 from pathlib import Path
 
-# `celery -A worker` puts the project folder on sys.path only while it imports this module;
-# tasks import the project's modules later, in the pool's processes, so keep it there.
+# `celery -A worker` puts the project folder on sys.path only while it imports this module,
+# then removes that entry; tasks import the project's modules later, so add our own entry.
 PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-if PROJECT_ROOT not in sys.path:
-    sys.path.insert(0, PROJECT_ROOT)
+sys.path.append(PROJECT_ROOT)
 
 from celery import Celery, Task  # noqa: E402
 

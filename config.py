@@ -55,6 +55,8 @@ class Config:
         self.BROKER_DIR = str(instance / "broker")
         self.CELERY_QUEUE = _env("CELERY_QUEUE", "pinbang")
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(instance / "uploads"))
+        self.MAX_PHOTO_BYTES = int(_env("MAX_PHOTO_BYTES", str(8 * 1024 * 1024)))
+        self.PRODUCER_TOWNS = [t.strip() for t in _env("PRODUCER_TOWNS", "").split(",") if t.strip()]
         self.MAIL_BACKEND = _env("MAIL_BACKEND", "smtp" if _env("MAIL_SERVER") else "file")
         self.MAIL_FILE_DIR = _env("MAIL_FILE_DIR", str(instance / "mail"))
         self.MAIL_SERVER = _env("MAIL_SERVER", "localhost")

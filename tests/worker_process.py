@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def process_env(database_url, redis_url=None, **extra):
     env = dict(os.environ)
-    env.update({"DATABASE_URL": database_url, "PINBANG_ENV": "testing", "PYTHONPATH": str(ROOT)})
+    env.update({"DATABASE_URL": database_url, "PINBANG_ENV": "testing"})
+    env.pop("PYTHONPATH", None)
     if redis_url:
         env["REDIS_URL"] = redis_url
     else:
@@ -25,9 +26,10 @@ def process_env(database_url, redis_url=None, **extra):
 @contextmanager
 def celery_process(kind, database_url, redis_url=None, log_path=None, **extra):
     """``kind`` is "worker" or "beat"; yields the Popen; stops it (TERM, then KILL) afterwards."""
-    args = [sys.executable, "-m", "celery", "-A", "worker", kind, "--loglevel", "INFO"]
+    # The venv's `celery` script, as the Procfile runs it (python -m celery would mask sys.path problems).
+    args = [str(Path(sys.executable).parent / "celery"), "-A", "worker", kind, "--loglevel", "INFO"]
     if kind == "worker":
-        args += ["--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        args += ["--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log_path = log_path or Path(os.environ["INSTANCE_PATH"]) / f"{kind}-{time.time_ns()}.log"
     log = open(log_path, "w")
     process = subprocess.Popen(args, cwd=ROOT, env=process_env(database_url, redis_url, **extra), stdout=log, stderr=subprocess.STDOUT)

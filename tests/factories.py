@@ -119,3 +119,64 @@ def make_item(campaign, supplies, title=None, price_fen=None, unit=None, **kw):
         listing.quantity_committed += quantity
     db.session.commit()
     return item
+
+
+def make_order(campaign, lines, user=None, unit=None, status="placed", created_at=None, payment_status="unpaid", payment_method=None, **kw):
+    """An order of ``lines``: (item, quantity) or (item, quantity, cancel_reason) for a cancelled line; prices from the items.
+
+    Live quantities (line and order not cancelled) are added to each item's ``ordered``, as placing an order does.
+    """
+    from orders.models import Order, OrderLine
+
+    if user is None:
+        user = make_user(role="buyer", unit=unit)
+    unit_id = unit.id if unit is not None else user.unit_id
+    order = Order(
+        campaign_id=campaign.id,
+        unit_id=unit_id,
+        user_id=user.id,
+        buyer_name=kw.pop("buyer_name", user.name),
+        buyer_phone=kw.pop("buyer_phone", user.phone),
+        placed_by_id=kw.pop("placed_by_id", user.id),
+        status=status,
+        payment_status=payment_status,
+        payment_method=payment_method,
+        paid_at=utcnow() if payment_status == "paid" else None,
+        cancelled_at=utcnow() if status == "cancelled" else None,
+        **kw,
+    )
+    if created_at is not None:
+        order.created_at = created_at
+    db.session.add(order)
+    db.session.flush()
+    total = 0
+    for line in lines:
+        item, quantity = line[0], line[1]
+        cancel_reason = line[2] if len(line) > 2 else None
+        db.session.add(
+            OrderLine(order_id=order.id, item_id=item.id, quantity=quantity, price_fen=item.price_fen,
+                      cancelled=cancel_reason is not None, cancel_reason=cancel_reason)
+        )
+        if cancel_reason is None:
+            total += quantity * item.price_fen
+            if status != "cancelled":
+                item.ordered += quantity
+    order.total_fen = total
+    db.session.commit()
+    return order
+
+
+def make_allocation(item, producer, quantity, units=()):
+    """After close: ``quantity`` of ``item`` allocated to ``producer``, split into pick lines ``units``: (unit, quantity)."""
+    from orders.models import Allocation, PickLine
+
+    allocation = Allocation(campaign_id=item.campaign_id, item_id=item.id, producer_id=producer.id, quantity=quantity)
+    db.session.add(allocation)
+    db.session.flush()
+    for unit, unit_quantity in units:
+        db.session.add(PickLine(allocation_id=allocation.id, unit_id=unit.id, quantity=unit_quantity))
+    supplies = [supply for supply in item.supplies if supply.producer_id == producer.id]
+    if len(supplies) == 1:
+        supplies[0].allocated = quantity
+    db.session.commit()
+    return allocation

@@ -180,3 +180,98 @@ def make_allocation(item, producer, quantity, units=()):
         supplies[0].allocated = quantity
     db.session.commit()
     return allocation
+
+
+def make_pooling_people():
+    """Three units, three producers (one a registered poor household) and buyers, for pooling scenarios.
+
+    Reuse one set of people for several identical campaigns to compare how each one ends.
+    """
+    from types import SimpleNamespace
+
+    n = _n()
+    union = make_unit(name=f"乐昌市总工会{n}", address="乐城街道人民中路1号 总工会一楼")
+    women = make_unit(name=f"乐昌市妇联{n}", address="乐城街道公园路8号 妇联办公室")
+    bureau = make_unit(name=f"乐昌市商务局{n}", address="乐城街道人民南路3号")
+    coop = make_producer(name="秀水镇雪毛鸡合作社", kind="cooperative", email=f"coop{n}@example.cn")
+    poor = make_producer(name="陈华养鸡户", poverty=True)
+    eggs = make_producer(name="周光明鸡蛋户")
+    return SimpleNamespace(
+        units=(union, women, bureau),
+        coop=coop,
+        poor=poor,
+        eggs=eggs,
+        wang=make_user(unit=union, name="王芳", email=f"wang{n}@example.cn"),
+        zhang=make_user(unit=union, name="张伟"),
+        liu=make_user(unit=women, name="刘洋"),
+        chen=make_user(unit=women, name="陈静", coordinator=True),
+    )
+
+
+def make_pooling_campaign(people, title="春季消费扶贫", closes_in=timedelta(minutes=-1), delivery_on=None):
+    """A campaign past its closing time with three items and orders from ``people`` (see make_pooling_people).
+
+    雪毛鸡 (proportional, 100 + 30 from the poor household) gets 67 ordered; 鸡蛋 (minimum 500) only 90, so it is
+    cancelled at close; 蜂蜜 (poor_first, 20 + 10) gets 12. It also holds a cancelled order and a cancelled line,
+    which must never count, and an order the coordinator placed for a colleague without an account.
+    """
+    from types import SimpleNamespace
+
+    p = people
+    union, women, _bureau = p.units
+    campaign = make_campaign(title=title, closes_in=closes_in, delivery_on=delivery_on or date.today() + timedelta(days=5))
+    chicken = make_item(
+        campaign,
+        [(make_listing(p.coop, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 100),
+         (make_listing(p.poor, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 30)],
+        position=1,
+    )
+    eggs = make_item(campaign, [(make_listing(p.eggs, name="鸡蛋", unit="个", price_fen=150), 1000)], min_total=500, position=2)
+    honey = make_item(
+        campaign,
+        [(make_listing(p.coop, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 20),
+         (make_listing(p.poor, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 10)],
+        policy="poor_first",
+        position=3,
+    )
+    make_order(campaign, [(chicken, 30), (eggs, 60), (honey, 4)], user=p.wang)
+    make_order(campaign, [(chicken, 10), (honey, 2, "buyer")], user=p.zhang)
+    make_order(campaign, [(eggs, 30)], user=p.liu)
+    make_order(campaign, [(chicken, 50)], user=p.liu, status="cancelled")
+    colleague = make_order(campaign, [(chicken, 27), (honey, 3)], user=p.chen, buyer_name="李四", buyer_phone="13700000001", source="coordinator")
+    colleague.user_id = None
+    db.session.commit()
+    make_order(campaign, [(honey, 5)], user=p.chen)
+    return SimpleNamespace(campaign=campaign, chicken=chicken, eggs=eggs, honey=honey, colleague_order=colleague)
+
+
+def pooling_state(campaign_id):
+    """Everything closing a campaign writes, keyed so two identical campaigns over the same people compare equal."""
+    import sqlalchemy as sa
+
+    from notifications.models import Notification
+    from orders.models import Allocation, Order
+
+    db.session.expire_all()
+    campaign = db.session.get(Campaign, campaign_id)
+    titles = {item.id: item.title for item in campaign.items}
+    link = f"/picklists/{campaign_id}"
+    orders = db.session.scalars(sa.select(Order).where(Order.campaign_id == campaign_id)).all()
+    allocations = db.session.scalars(sa.select(Allocation).where(Allocation.campaign_id == campaign_id)).all()
+    notifications = db.session.scalars(sa.select(Notification).where(Notification.subject == f"campaign:{campaign_id}")).all()
+    return {
+        "campaign": (campaign.status, campaign.closed_at is not None, campaign.allocated_at is not None),
+        "items": sorted((i.title, i.ordered, i.cancelled_below_minimum) for i in campaign.items),
+        "supplies": sorted((titles[s.item_id], s.producer_id, s.quantity, s.allocated) for i in campaign.items for s in i.supplies),
+        "allocations": sorted(
+            (titles[a.item_id], a.producer_id, a.quantity, tuple((pl.unit_id, pl.quantity) for pl in a.pick_lines)) for a in allocations
+        ),
+        "orders": sorted(
+            (o.user_id or 0, o.placed_by_id, o.buyer_name, o.status, o.total_fen,
+             tuple((titles[line.item_id], line.quantity, line.cancelled, line.cancel_reason) for line in o.lines))
+            for o in orders
+        ),
+        "notifications": sorted(
+            (n.recipient, n.channel, n.address or "", n.kind, n.title, n.body.replace(link, "/picklists/X"), n.status) for n in notifications
+        ),
+    }

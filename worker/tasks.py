@@ -1,6 +1,16 @@
 """Celery tasks: thin wrappers that take ids and call services."""
 
 from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+# A database that is briefly unreachable or locked is worth retrying; anything else is a bug to look at.
+RETRY = {
+    "autoretry_for": (OperationalError,),
+    "max_retries": 5,
+    "retry_backoff": 5,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+}
 
 
 @shared_task(name="worker.tasks.dispatch_notifications")
@@ -9,3 +19,47 @@ def dispatch_notifications():
     from notifications.services import dispatch_due
 
     return dispatch_due()
+
+
+@shared_task(name="worker.tasks.close_due_campaigns", **RETRY)
+def close_due_campaigns():
+    """Beat's sweep: start the close job for every campaign past its closing time or closed but not yet pooled.
+
+    Also the safety net for a close job whose message was lost (broker down when an operator closed early)
+    or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
+    :returns: the campaign ids sent.
+    """
+    from orders.closing import campaigns_to_close
+
+    campaign_ids = campaigns_to_close()
+    for campaign_id in campaign_ids:
+        close_campaign_task.apply_async(args=[campaign_id])
+    return campaign_ids
+
+
+@shared_task(name="worker.tasks.close_campaign", **RETRY)
+def close_campaign_task(campaign_id):
+    """Close and pool one campaign (idempotent: a repeat, a redelivery or a second beat's copy changes nothing).
+
+    :param campaign_id: the campaign's id.
+    :returns: the outcome from :func:`orders.closing.close_campaign`.
+    """
+    from orders.closing import close_campaign
+    from worker import send_task_safely
+
+    outcome = close_campaign(campaign_id)
+    if outcome == "allocated":
+        send_task_safely(dispatch_notifications)
+    return outcome
+
+
+@shared_task(name="worker.tasks.send_delivery_reminders", **RETRY)
+def send_delivery_reminders():
+    """Queue the day-before-delivery reminders to producers, then nudge the dispatcher."""
+    from orders.closing import send_delivery_reminders as remind
+    from worker import send_task_safely
+
+    reminded = remind()
+    if reminded:
+        send_task_safely(dispatch_notifications)
+    return reminded

@@ -1,0 +1,127 @@
+"""The texts Pinbang sends: to producers what to prepare, by when and for whom; to buyers what became of their order.
+
+Each function returns (title, body) rendered in the current locale (Chinese unless a request says otherwise;
+the worker renders in the default locale). Quantities come from allocations and never count cancelled lines.
+"""
+
+from flask import current_app
+from flask_babel import format_date
+from flask_babel import gettext as _
+
+# An SMS longer than this becomes a summary with a link to the full pick list.
+SMS_MAX_CHARS = 160
+
+
+def delivery_date(day) -> str:
+    return format_date(day, "long")
+
+
+def _quantity(quantity, unit) -> str:
+    return _("%(quantity)s %(unit)s", quantity=quantity, unit=unit)
+
+
+def _goods(lines, with_destinations=True) -> str:
+    """``lines``: dicts with title, unit, quantity and units (unit_name, address, quantity)."""
+    parts = []
+    for line in lines:
+        amount = _("%(title)s %(amount)s", title=line["title"], amount=_quantity(line["quantity"], line["unit"]))
+        if with_destinations and line.get("units"):
+            destinations = _(", ").join(
+                _(
+                    "%(unit)s %(amount)s (%(address)s)",
+                    unit=u["unit_name"],
+                    amount=_quantity(u["quantity"], line["unit"]),
+                    address=u["address"],
+                )
+                for u in line["units"]
+            )
+            amount = _("%(goods)s, to: %(destinations)s", goods=amount, destinations=destinations)
+        parts.append(amount)
+    return _("; ").join(parts)
+
+
+def picklist_link(campaign_id) -> str:
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/fulfilment/picklists/{campaign_id}"
+
+
+def prepare_goods(producer_name, campaign, lines):
+    """To a producer at close: prepare N × item by DATE for these units. Returns (title, body, sms_body)."""
+    title = _("Please prepare goods for “%(campaign)s”", campaign=campaign.title)
+    body = _(
+        "%(producer)s: the campaign “%(campaign)s” has closed. Please have ready by %(date)s: %(goods)s.",
+        producer=producer_name,
+        campaign=campaign.title,
+        date=delivery_date(campaign.delivery_on),
+        goods=_goods(lines),
+    )
+    sms = body
+    if len(sms) > SMS_MAX_CHARS:
+        points = len({u["unit_name"] for line in lines for u in line.get("units", ())})
+        sms = _(
+            "%(producer)s: “%(campaign)s” has closed. Please have ready by %(date)s: %(goods)s, for %(points)s delivery points. Pick list: %(link)s",
+            producer=producer_name,
+            campaign=campaign.title,
+            date=delivery_date(campaign.delivery_on),
+            goods=_goods(lines, with_destinations=False),
+            points=points,
+            link=picklist_link(campaign.id),
+        )
+    return title, body, sms
+
+
+def delivery_reminder(producer_name, campaign, lines):
+    """To a producer the day before delivery. Returns (title, body)."""
+    title = _("Delivery tomorrow for “%(campaign)s”", campaign=campaign.title)
+    body = _(
+        "%(producer)s: reminder, delivery for “%(campaign)s” is tomorrow, %(date)s: %(goods)s.",
+        producer=producer_name,
+        campaign=campaign.title,
+        date=delivery_date(campaign.delivery_on),
+        goods=_goods(lines, with_destinations=False),
+    )
+    return title, body
+
+
+def nothing_this_time(producer_name, campaign, item_titles):
+    """To a producer whose supplies got no orders in this campaign. Returns (title, body)."""
+    title = _("No orders this time for “%(campaign)s”", campaign=campaign.title)
+    body = _(
+        "%(producer)s: “%(campaign)s” has closed and this time no orders went to your %(items)s. "
+        "Nothing needs preparing; thank you, and see you in the next campaign.",
+        producer=producer_name,
+        campaign=campaign.title,
+        items=_(", ").join(item_titles),
+    )
+    return title, body
+
+
+def cancelled_below_minimum(campaign, entries):
+    """To a buyer (or the coordinator who ordered for a colleague): lines cancelled because too few were ordered.
+
+    ``entries``: dicts with title, unit, quantity and buyer_name (None when the recipient is the buyer).
+    Returns (title, body).
+    """
+    parts = []
+    for entry in entries:
+        text = _("%(title)s %(amount)s", title=entry["title"], amount=_quantity(entry["quantity"], entry["unit"]))
+        if entry.get("buyer_name"):
+            text = _("%(goods)s (for %(name)s)", goods=text, name=entry["buyer_name"])
+        parts.append(text)
+    title = _("Order cancelled: too few orders in “%(campaign)s”", campaign=campaign.title)
+    body = _(
+        "Not enough was ordered in “%(campaign)s” to go ahead with: %(goods)s. These lines are cancelled and will not be charged.",
+        campaign=campaign.title,
+        goods=_("; ").join(parts),
+    )
+    return title, body
+
+
+def order_allocated(campaign):
+    """To every buyer whose order went to the producers. Returns (title, body)."""
+    title = _("Your order in “%(campaign)s” is on its way", campaign=campaign.title)
+    body = _(
+        "“%(campaign)s” has closed and your order has gone to the producers. It will be delivered to your unit on %(date)s.",
+        campaign=campaign.title,
+        date=delivery_date(campaign.delivery_on),
+    )
+    return title, body

@@ -1,0 +1,751 @@
+"""Closing a campaign and what follows: pool the orders, split them fairly, tell every producer once; pick lists.
+
+The close job runs in two transactions. The first only flips the campaign from published to closed
+(a guarded UPDATE, so orders stop at once and two workers or two beats cannot both win). The second
+does everything else — cancel items below their minimum, allocate, write pick lines, mark orders,
+queue every notification in the outbox, mark the campaign allocated — and commits all of it or
+nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
+allocated-and-complete, and running it again finishes the first case and does nothing in the second.
+Demand is aggregated in SQL and written in bulk: no OrderLine is ever loaded as an object.
+"""
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import Unit, User
+from accounts.services import record_audit
+from database import UTCDateTime, utcnow
+from errors import Conflict, Forbidden, NotFound
+from extensions import db
+from notifications import messages
+from notifications.models import Notification
+from notifications.services import queue_notification
+from orders.allocation import SupplyOffer, allocate_item, split_deliveries
+from orders.models import Allocation, Order, OrderLine, PickLine
+from producers.models import PicklistAck, Producer
+from shop.models import Campaign, CampaignItem, Supply
+
+STEPS = ("closed", "below_minimum", "allocated", "notified")
+
+# Test hook: called as _after_step(step, campaign_id) after each step in STEPS; a test makes it raise
+# (or a test worker makes it hang until killed) to prove a run that dies there ends like a clean one.
+_after_step = None
+
+CHUNK = 1000
+
+campaign_t = Campaign.__table__
+item_t = CampaignItem.__table__
+supply_t = Supply.__table__
+order_t = Order.__table__
+line_t = OrderLine.__table__
+allocation_t = Allocation.__table__
+pick_t = PickLine.__table__
+notification_t = Notification.__table__
+user_t = User.__table__
+
+
+def _reached(step, campaign_id):
+    if _after_step is not None:
+        _after_step(step, campaign_id)
+
+
+def _subject(campaign_id) -> str:
+    return f"campaign:{campaign_id}"
+
+
+def _chunks(values, size=CHUNK):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# --- closing -------------------------------------------------------------------------------------
+
+
+def request_close(actor, campaign_id) -> Campaign:
+    """An operator closes a published campaign now: orders stop at once, pooling runs in the worker.
+
+    Safe to repeat: a campaign already closed or pooled is returned as it is. The pooling task is sent
+    after the commit; if the broker is down the close still stands and beat's sweep pools it later.
+    :raises NotFound: no such campaign.
+    :raises Conflict: a draft or cancelled campaign, or one that has not opened yet.
+    """
+    now = utcnow()
+    result = db.session.execute(
+        campaign_t.update()
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "published", campaign_t.c.opens_at < now)
+        .values(
+            status="closed",
+            closed_at=now,
+            closes_at=sa.case((campaign_t.c.closes_at > now, sa.literal(now, UTCDateTime())), else_=campaign_t.c.closes_at),
+        )
+    )
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        db.session.rollback()
+        raise NotFound(_("No such campaign."))
+    if result.rowcount == 1:
+        db.session.refresh(campaign)
+        record_audit(actor, "campaign.close", campaign, early=True)
+        db.session.commit()
+    else:
+        db.session.rollback()
+        if campaign.status in ("draft", "cancelled"):
+            raise Conflict(_("Only a published campaign can be closed."))
+        if campaign.status == "published":
+            raise Conflict(_("This campaign has not opened yet; it cannot be closed."))
+    _send_close_task(campaign_id)
+    return campaign
+
+
+def _send_close_task(campaign_id):
+    from worker import send_task_safely
+    from worker.tasks import close_campaign_task
+
+    send_task_safely(close_campaign_task, campaign_id)
+
+
+def campaigns_to_close(now=None) -> list[int]:
+    """Campaigns the sweep must (re)start: published ones past closing time, and closed ones not yet pooled."""
+    now = now or utcnow()
+    return list(
+        db.session.scalars(
+            sa.select(Campaign.id)
+            .where(
+                sa.or_(
+                    sa.and_(Campaign.status == "published", Campaign.closes_at <= now),
+                    Campaign.status == "closed",
+                )
+            )
+            .order_by(Campaign.closes_at, Campaign.id)
+        )
+    )
+
+
+def close_campaign(campaign_id, now=None) -> str:
+    """Close a campaign that is due and pool it; idempotent and crash-safe (see the module docstring).
+
+    :param now: the time to close at (tests); defaults to now.
+    :returns: "allocated" when this run pooled it; "not_due", "busy" (another run holds it) or
+        "already_done" when there was nothing for this run to do.
+    """
+    now = now or utcnow()
+    db.session.execute(
+        campaign_t.update()
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "published", campaign_t.c.closes_at <= now)
+        .values(status="closed", closed_at=now, updated_at=now)
+    )
+    db.session.commit()
+    _reached("closed", campaign_id)
+    try:
+        outcome = _pool(campaign_id, now)
+    except BaseException:
+        db.session.rollback()
+        raise
+    return outcome
+
+
+def _pool(campaign_id, now) -> str:
+    # PostgreSQL: a run that finds another one holding the campaign skips rather than queueing behind it.
+    locked = db.session.scalar(
+        sa.select(campaign_t.c.id)
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "closed")
+        .with_for_update(skip_locked=True)
+    )
+    if locked is None:
+        status = db.session.scalar(sa.select(campaign_t.c.status).where(campaign_t.c.id == campaign_id))
+        db.session.rollback()
+        return {"published": "not_due", "closed": "busy"}.get(status, "already_done")
+    # The claim is a write, so on SQLite it takes the database's write lock before anything is read;
+    # a run that pooled the campaign meanwhile has changed its status and this one stops here.
+    claimed = db.session.execute(
+        campaign_t.update().where(campaign_t.c.id == campaign_id, campaign_t.c.status == "closed").values(updated_at=now)
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        return "already_done"
+    # Wait for orders being placed right now (they hold their item rows) before counting demand.
+    db.session.execute(sa.select(item_t.c.id).where(item_t.c.campaign_id == campaign_id).order_by(item_t.c.id).with_for_update())
+    campaign = db.session.get(Campaign, campaign_id)
+    items = {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(item_t.c.id, item_t.c.title, item_t.c.unit, item_t.c.policy, item_t.c.min_total, item_t.c.position)
+            .where(item_t.c.campaign_id == campaign_id)
+            .order_by(item_t.c.position, item_t.c.id)
+        )
+    }
+    demand = defaultdict(dict)
+    for item_id, unit_id, quantity in db.session.execute(
+        sa.select(line_t.c.item_id, order_t.c.unit_id, sa.func.sum(line_t.c.quantity))
+        .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
+        .where(order_t.c.campaign_id == campaign_id, line_t.c.cancelled == sa.false(), order_t.c.status != "cancelled")
+        .group_by(line_t.c.item_id, order_t.c.unit_id)
+    ):
+        demand[item_id][unit_id] = int(quantity)
+
+    below = [i for i, item in items.items() if item.min_total and sum(demand.get(i, {}).values()) < item.min_total]
+    cancelled_lines = _cancel_below_minimum(campaign, items, below, demand, now)
+    _reached("below_minimum", campaign_id)
+
+    allocations = _allocate(campaign_id, items, demand)
+    orders_allocated = db.session.execute(
+        order_t.update()
+        .where(order_t.c.campaign_id == campaign_id, order_t.c.status == "placed")
+        .values(status="allocated", updated_at=now)
+    ).rowcount
+    _reached("allocated", campaign_id)
+
+    producers_told = _notify_producers(campaign, items, allocations)
+    buyers_told = _notify_buyers(campaign, now)
+    _reached("notified", campaign_id)
+
+    db.session.execute(
+        campaign_t.update()
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "closed")
+        .values(status="allocated", allocated_at=now)
+    )
+    record_audit(
+        None,
+        "campaign.allocated",
+        campaign,
+        items_below_minimum=len(below),
+        lines_cancelled=cancelled_lines,
+        orders_allocated=orders_allocated,
+        producers_notified=producers_told,
+        buyers_notified=buyers_told,
+    )
+    db.session.commit()
+    current_app.logger.info(
+        "Campaign %s pooled: %s orders allocated, %s producers and %s buyers notified, %s lines cancelled below minimum",
+        campaign_id,
+        orders_allocated,
+        producers_told,
+        buyers_told,
+        cancelled_lines,
+    )
+    return "allocated"
+
+
+def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
+    """Cancel the lines of items that did not reach their minimum total, and tell each buyer once."""
+    if not below:
+        return 0
+    active = sa.and_(
+        line_t.c.item_id.in_(below),
+        line_t.c.cancelled == sa.false(),
+        order_t.c.campaign_id == campaign.id,
+        order_t.c.status != "cancelled",
+    )
+    entries = defaultdict(list)
+    for user_id, placed_by_id, buyer_name, item_id, quantity in db.session.execute(
+        sa.select(order_t.c.user_id, order_t.c.placed_by_id, order_t.c.buyer_name, line_t.c.item_id, line_t.c.quantity)
+        .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
+        .where(active)
+        .order_by(order_t.c.id, line_t.c.id)
+    ):
+        # A colleague without an account is told through the coordinator who ordered for them.
+        recipient = user_id or placed_by_id
+        item = items[item_id]
+        entries[recipient].append(
+            {"title": item.title, "unit": item.unit, "quantity": quantity, "buyer_name": None if user_id else buyer_name}
+        )
+    live_orders = sa.select(order_t.c.id).where(order_t.c.campaign_id == campaign.id, order_t.c.status != "cancelled")
+    cancelled = db.session.execute(
+        line_t.update()
+        .where(line_t.c.item_id.in_(below), line_t.c.cancelled == sa.false(), line_t.c.order_id.in_(live_orders))
+        .values(cancelled=True, cancel_reason="below_minimum")
+    ).rowcount
+    for item_id in below:
+        released = sum(demand.pop(item_id, {}).values())
+        db.session.execute(
+            item_t.update()
+            .where(item_t.c.id == item_id)
+            .values(
+                cancelled_below_minimum=True,
+                ordered=sa.case((item_t.c.ordered > released, item_t.c.ordered - released), else_=0),
+                updated_at=now,
+            )
+        )
+        record_audit(None, "item.cancelled_below_minimum", db.session.get(CampaignItem, item_id), released=released)
+    touched = sa.select(line_t.c.order_id).where(line_t.c.item_id.in_(below))
+    still_active = sa.select(line_t.c.id).where(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false()).exists()
+    db.session.execute(
+        order_t.update()
+        .where(order_t.c.id.in_(touched), order_t.c.status == "placed")
+        .values(
+            total_fen=sa.select(sa.func.coalesce(sa.func.sum(line_t.c.quantity * line_t.c.price_fen), 0))
+            .where(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false())
+            .scalar_subquery(),
+            updated_at=now,
+        )
+    )
+    db.session.execute(
+        order_t.update()
+        .where(order_t.c.id.in_(touched), order_t.c.status == "placed", ~still_active)
+        .values(status="cancelled", cancelled_at=now, updated_at=now)
+    )
+    for chunk in _chunks(entries):
+        for user in db.session.scalars(sa.select(User).where(User.id.in_(chunk))):
+            merged = {}
+            for entry in entries[user.id]:
+                key = (entry["title"], entry["unit"], entry["buyer_name"])
+                merged[key] = merged.get(key, 0) + entry["quantity"]
+            lines = [{"title": t, "unit": u, "buyer_name": b, "quantity": q} for (t, u, b), q in merged.items()]
+            title, body = messages.cancelled_below_minimum(campaign, lines)
+            queue_notification(kind="below_minimum", subject=_subject(campaign.id), title=title, body=body, user=user)
+    return cancelled
+
+
+def _allocate(campaign_id, items, demand) -> dict:
+    """Fair split per item, then the delivery split; writes Supply.allocated, Allocation and PickLine rows.
+
+    :returns: producer id → item id → {"quantity", "units": {unit id: quantity}} for the notifications.
+    """
+    supplies = defaultdict(list)
+    producer_of = {}
+    for supply_id, item_id, producer_id, quantity, poverty in db.session.execute(
+        sa.select(supply_t.c.id, supply_t.c.item_id, supply_t.c.producer_id, supply_t.c.quantity, Producer.poverty_household)
+        .select_from(
+            supply_t.join(item_t, item_t.c.id == supply_t.c.item_id).join(Producer, Producer.id == supply_t.c.producer_id)
+        )
+        .where(item_t.c.campaign_id == campaign_id)
+        .order_by(supply_t.c.id)
+    ):
+        supplies[item_id].append(SupplyOffer(supply_id, quantity, bool(poverty)))
+        producer_of[supply_id] = producer_id
+
+    supply_rows, allocation_rows, splits = [], [], {}
+    for item_id, item in items.items():
+        unit_demand = demand.get(item_id, {})
+        shares = allocate_item(sum(unit_demand.values()), supplies.get(item_id, []), item.policy)
+        per_producer = defaultdict(int)
+        for supply_id, quantity in shares.items():
+            supply_rows.append({"b_id": supply_id, "b_allocated": quantity})
+            per_producer[producer_of[supply_id]] += quantity
+        per_producer = {p: q for p, q in per_producer.items() if q > 0}
+        for producer_id, quantity in sorted(per_producer.items()):
+            allocation_rows.append(
+                {"campaign_id": campaign_id, "item_id": item_id, "producer_id": producer_id, "quantity": quantity}
+            )
+        if per_producer:
+            splits[item_id] = split_deliveries(per_producer, unit_demand)
+
+    if supply_rows:
+        db.session.execute(
+            supply_t.update().where(supply_t.c.id == sa.bindparam("b_id")).values(allocated=sa.bindparam("b_allocated")),
+            supply_rows,
+        )
+    if allocation_rows:
+        db.session.execute(allocation_t.insert(), allocation_rows)
+    allocation_ids = {
+        (item_id, producer_id): allocation_id
+        for allocation_id, item_id, producer_id in db.session.execute(
+            sa.select(allocation_t.c.id, allocation_t.c.item_id, allocation_t.c.producer_id).where(
+                allocation_t.c.campaign_id == campaign_id
+            )
+        )
+    }
+    result = defaultdict(dict)
+    for row in allocation_rows:
+        result[row["producer_id"]][row["item_id"]] = {"quantity": row["quantity"], "units": {}}
+    pick_rows = []
+    for item_id, cells in splits.items():
+        for producer_id, unit_id, quantity in cells:
+            pick_rows.append({"allocation_id": allocation_ids[(item_id, producer_id)], "unit_id": unit_id, "quantity": quantity})
+            result[producer_id][item_id]["units"][unit_id] = quantity
+    if pick_rows:
+        db.session.execute(pick_t.insert(), pick_rows)
+    return result
+
+
+def _units(unit_ids) -> dict:
+    found = {}
+    for chunk in _chunks(unit_ids):
+        found.update({u.id: u for u in db.session.execute(sa.select(Unit.id, Unit.name, Unit.address).where(Unit.id.in_(chunk)))})
+    return found
+
+
+def _message_lines(items, per_item, units) -> list[dict]:
+    """The producer's goods in item order, each with its delivery units in unit id order."""
+    lines = []
+    for item_id, item in items.items():
+        if item_id not in per_item:
+            continue
+        entry = per_item[item_id]
+        lines.append(
+            {
+                "title": item.title,
+                "unit": item.unit,
+                "quantity": entry["quantity"],
+                "units": [
+                    {"unit_name": units[u].name, "address": units[u].address, "quantity": q}
+                    for u, q in sorted(entry["units"].items())
+                ],
+            }
+        )
+    return lines
+
+
+def _notify_producers(campaign, items, allocations) -> int:
+    """Every producer of the campaign hears once: what to prepare, or that nothing went to it this time."""
+    units = _units({u for per_item in allocations.values() for entry in per_item.values() for u in entry["units"]})
+    supplied = defaultdict(set)
+    for producer_id, item_id in db.session.execute(
+        sa.select(supply_t.c.producer_id, supply_t.c.item_id)
+        .join(item_t, item_t.c.id == supply_t.c.item_id)
+        .where(item_t.c.campaign_id == campaign.id)
+    ):
+        supplied[producer_id].add(item_id)
+    producers = db.session.scalars(
+        sa.select(Producer)
+        .where(Producer.id.in_(sa.select(supply_t.c.producer_id).join(item_t).where(item_t.c.campaign_id == campaign.id)))
+        .order_by(Producer.id)
+    )
+    told = 0
+    for producer in producers:
+        subject = _subject(campaign.id)
+        if producer.id in allocations:
+            title, body, sms = messages.prepare_goods(
+                producer.name, campaign, _message_lines(items, allocations[producer.id], units)
+            )
+            for row in queue_notification(kind="picklist", subject=subject, title=title, body=body, producer=producer):
+                if row.channel == "sms":
+                    row.body = sms
+        else:
+            titles = [item.title for item_id, item in items.items() if item_id in supplied[producer.id]]
+            title, body = messages.nothing_this_time(producer.name, campaign, titles)
+            queue_notification(kind="no_allocation", subject=subject, title=title, body=body, producer=producer)
+        told += 1
+    return told
+
+
+def _notify_buyers(campaign, now) -> int:
+    """One in-app notice (and an email where given) per buyer whose order was allocated, written in one statement.
+
+    A colleague without an account is represented by the coordinator who ordered for them. No SMS:
+    this notice is informational, and texting every buyer of a large campaign costs real money.
+    """
+    title, body = messages.order_allocated(campaign)
+    subject = _subject(campaign.id)
+    recipients = (
+        sa.select(sa.func.coalesce(order_t.c.user_id, order_t.c.placed_by_id).label("user_id"))
+        .where(order_t.c.campaign_id == campaign.id, order_t.c.status == "allocated")
+        .distinct()
+        .subquery()
+    )
+
+    def already(channel):
+        return (
+            sa.select(notification_t.c.id)
+            .where(
+                notification_t.c.recipient == sa.literal("user:") + sa.cast(user_t.c.id, sa.String),
+                notification_t.c.channel == channel,
+                notification_t.c.kind == "order_allocated",
+                notification_t.c.subject == subject,
+            )
+            .exists()
+        )
+
+    columns = [
+        "recipient",
+        "user_id",
+        "channel",
+        "address",
+        "kind",
+        "subject",
+        "title",
+        "body",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    told = 0
+    for channel, address in (("inapp", sa.null()), ("email", user_t.c.email)):
+        select = sa.select(
+            sa.literal("user:") + sa.cast(user_t.c.id, sa.String),
+            user_t.c.id,
+            sa.literal(channel),
+            address,
+            sa.literal("order_allocated"),
+            sa.literal(subject),
+            sa.literal(title),
+            sa.literal(body),
+            sa.literal("pending"),
+            sa.literal(0),
+            sa.literal(now, UTCDateTime()),
+            sa.literal(now, UTCDateTime()),
+        ).where(user_t.c.id.in_(sa.select(recipients.c.user_id)), ~already(channel))
+        if channel == "email":
+            select = select.where(user_t.c.email.is_not(None))
+        result = db.session.execute(notification_t.insert().from_select(columns, select))
+        if channel == "inapp":
+            told = result.rowcount
+    return told
+
+
+# --- what the pooling produced -------------------------------------------------------------------
+
+
+def get_campaign(campaign_id) -> Campaign:
+    """:raises NotFound: no such campaign."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
+def allocation_overview(campaign_id) -> dict:
+    """Who supplies how much of each item, and to which units: the operators' view and the API's allocations.
+
+    :raises NotFound: no such campaign.
+    """
+    campaign = get_campaign(campaign_id)
+    items = {
+        item.id: {
+            "item_id": item.id,
+            "title": item.title,
+            "unit": item.unit,
+            "ordered": item.ordered,
+            "capacity": item.capacity,
+            "min_total": item.min_total,
+            "cancelled_below_minimum": item.cancelled_below_minimum,
+            "producers": [],
+        }
+        for item in campaign.items
+    }
+    by_allocation = {}
+    rows = db.session.execute(
+        sa.select(Allocation.id, Allocation.item_id, Allocation.producer_id, Allocation.quantity, Producer.name, Producer.town)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .where(Allocation.campaign_id == campaign_id)
+        .order_by(Allocation.item_id, Allocation.producer_id)
+    )
+    for allocation_id, item_id, producer_id, quantity, name, town in rows:
+        entry = {"producer_id": producer_id, "producer_name": name, "town": town, "quantity": quantity, "units": []}
+        items[item_id]["producers"].append(entry)
+        by_allocation[allocation_id] = entry
+    for allocation_id, unit_id, quantity, unit_name in db.session.execute(
+        sa.select(PickLine.allocation_id, PickLine.unit_id, PickLine.quantity, Unit.name)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(Unit, Unit.id == PickLine.unit_id)
+        .where(Allocation.campaign_id == campaign_id)
+        .order_by(PickLine.allocation_id, PickLine.unit_id)
+    ):
+        by_allocation[allocation_id]["units"].append({"unit_id": unit_id, "unit_name": unit_name, "quantity": quantity})
+    return {
+        "campaign_id": campaign.id,
+        "title": campaign.title,
+        "status": campaign.status,
+        "delivery_on": campaign.delivery_on,
+        "allocated_at": campaign.allocated_at,
+        "items": list(items.values()),
+    }
+
+
+def confirmations(campaign_id) -> list[dict]:
+    """Every producer with goods to prepare in the campaign, whether and when it confirmed ready."""
+    rows = db.session.execute(
+        sa.select(Producer.id, Producer.name, Producer.town, Producer.phone, sa.func.sum(Allocation.quantity))
+        .join(Allocation, Allocation.producer_id == Producer.id)
+        .where(Allocation.campaign_id == campaign_id)
+        .group_by(Producer.id, Producer.name, Producer.town, Producer.phone)
+        .order_by(Producer.name, Producer.id)
+    ).all()
+    acks = {
+        ack.producer_id: ack for ack in db.session.scalars(sa.select(PicklistAck).where(PicklistAck.campaign_id == campaign_id))
+    }
+    return [
+        {
+            "producer_id": producer_id,
+            "producer_name": name,
+            "town": town,
+            "phone": phone,
+            "quantity": int(quantity),
+            "acked_at": acks[producer_id].acked_at if producer_id in acks else None,
+        }
+        for producer_id, name, town, phone, quantity in rows
+    ]
+
+
+def _check_producer_access(viewer, producer_id):
+    if viewer.role == "operator":
+        return
+    if viewer.role != "producer":
+        raise Forbidden(_("Your role may not do this."))
+    if viewer.producer_id != producer_id:
+        raise NotFound(_("Not found."))
+
+
+def picklist(viewer, producer_id, campaign_id) -> dict:
+    """What one producer prepares for one campaign: per item the quantity, per delivery unit its address and share.
+
+    :raises Forbidden: a buyer.
+    :raises NotFound: another producer's pick list, or no such producer or campaign.
+    """
+    _check_producer_access(viewer, producer_id)
+    producer = db.session.get(Producer, producer_id)
+    if producer is None:
+        raise NotFound(_("Not found."))
+    campaign = get_campaign(campaign_id)
+    if viewer.role != "operator" and campaign.status in ("draft", "cancelled"):
+        raise NotFound(_("Not found."))
+    lines = {}
+    rows = db.session.execute(
+        sa.select(
+            Allocation.item_id,
+            CampaignItem.title,
+            CampaignItem.unit,
+            CampaignItem.unit_weight_g,
+            Allocation.quantity,
+            PickLine.unit_id,
+            Unit.name,
+            Unit.address,
+            Unit.contact_phone,
+            PickLine.quantity,
+        )
+        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
+        .outerjoin(PickLine, PickLine.allocation_id == Allocation.id)
+        .outerjoin(Unit, Unit.id == PickLine.unit_id)
+        .where(Allocation.campaign_id == campaign_id, Allocation.producer_id == producer_id)
+        .order_by(CampaignItem.position, CampaignItem.id, PickLine.unit_id)
+    )
+    for item_id, title, unit, weight_g, quantity, unit_id, unit_name, address, contact, unit_quantity in rows:
+        line = lines.setdefault(
+            item_id,
+            {"item_id": item_id, "title": title, "unit": unit, "unit_weight_g": weight_g, "quantity": quantity, "units": []},
+        )
+        if unit_id is not None:
+            line["units"].append(
+                {
+                    "unit_id": unit_id,
+                    "unit_name": unit_name,
+                    "address": address,
+                    "contact_phone": contact,
+                    "quantity": unit_quantity,
+                }
+            )
+    ack = db.session.scalar(
+        sa.select(PicklistAck).where(PicklistAck.campaign_id == campaign_id, PicklistAck.producer_id == producer_id)
+    )
+    return {
+        "campaign_id": campaign.id,
+        "campaign_title": campaign.title,
+        "status": campaign.status,
+        "delivery_on": campaign.delivery_on,
+        "producer_id": producer.id,
+        "producer_name": producer.name,
+        "acked_at": ack.acked_at if ack else None,
+        "lines": list(lines.values()),
+    }
+
+
+def producer_campaigns(producer_id) -> list[dict]:
+    """The campaigns a producer has goods to prepare for, newest delivery first, with what it confirmed."""
+    rows = db.session.execute(
+        sa.select(Campaign, sa.func.sum(Allocation.quantity))
+        .join(Allocation, Allocation.campaign_id == Campaign.id)
+        .where(Allocation.producer_id == producer_id)
+        .group_by(Campaign.id)
+        .order_by(Campaign.delivery_on.desc(), Campaign.id.desc())
+    ).all()
+    acked = set(db.session.scalars(sa.select(PicklistAck.campaign_id).where(PicklistAck.producer_id == producer_id)))
+    return [{"campaign": campaign, "quantity": int(total), "acked": campaign.id in acked} for campaign, total in rows]
+
+
+def ack_picklist(user, producer_id, campaign_id) -> PicklistAck:
+    """The producer confirms its pick list will be ready; confirming twice keeps the first confirmation.
+
+    :raises Forbidden: not a producer account.
+    :raises NotFound: another producer's pick list, or nothing to prepare in that campaign.
+    :raises Conflict: the campaign has not been pooled yet.
+    """
+    if user.role != "producer":
+        raise Forbidden(_("Only the producer itself can confirm its pick list."))
+    _check_producer_access(user, producer_id)
+    campaign = get_campaign(campaign_id)
+    if campaign.status in ("draft", "published", "closed", "cancelled"):
+        raise Conflict(_("The pick list is not ready yet: the campaign has not been pooled."))
+    has_goods = db.session.scalar(
+        sa.select(sa.func.count()).where(Allocation.campaign_id == campaign_id, Allocation.producer_id == producer_id)
+    )
+    if not has_goods:
+        raise NotFound(_("There is nothing to prepare for this campaign."))
+    existing = db.session.scalar(
+        sa.select(PicklistAck).where(PicklistAck.campaign_id == campaign_id, PicklistAck.producer_id == producer_id)
+    )
+    if existing is not None:
+        return existing
+    ack = PicklistAck(campaign_id=campaign_id, producer_id=producer_id, acked_by_id=user.id)
+    try:
+        db.session.add(ack)
+        db.session.flush()
+        record_audit(user, "picklist.ack", ack, campaign_id=campaign_id, producer_id=producer_id)
+        db.session.commit()
+    except IntegrityError:
+        # Two taps at once: the other one is the confirmation.
+        db.session.rollback()
+        return db.session.scalar(
+            sa.select(PicklistAck).where(PicklistAck.campaign_id == campaign_id, PicklistAck.producer_id == producer_id)
+        )
+    return ack
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+def local_today(now=None):
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    return (now or utcnow()).astimezone(zone).date()
+
+
+def send_delivery_reminders(now=None) -> int:
+    """Queue a reminder to every producer delivering tomorrow (Shanghai time); each is queued once per campaign.
+
+    A campaign pooled today is skipped: its producers just got their pick list.
+    :returns: how many producers were newly reminded.
+    """
+    now = now or utcnow()
+    today = local_today(now)
+    tomorrow = today + timedelta(days=1)
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    start_of_today = datetime.combine(today, datetime.min.time(), tzinfo=zone)
+    campaigns = db.session.scalars(
+        sa.select(Campaign).where(
+            Campaign.status == "allocated", Campaign.delivery_on == tomorrow, Campaign.allocated_at < start_of_today
+        )
+    ).all()
+    reminded = 0
+    for campaign in campaigns:
+        items = {
+            row.id: row
+            for row in db.session.execute(
+                sa.select(item_t.c.id, item_t.c.title, item_t.c.unit)
+                .where(item_t.c.campaign_id == campaign.id)
+                .order_by(item_t.c.position, item_t.c.id)
+            )
+        }
+        per_producer = defaultdict(dict)
+        for producer_id, item_id, quantity in db.session.execute(
+            sa.select(Allocation.producer_id, Allocation.item_id, Allocation.quantity).where(
+                Allocation.campaign_id == campaign.id
+            )
+        ):
+            per_producer[producer_id][item_id] = {"quantity": quantity, "units": {}}
+        for producer in db.session.scalars(sa.select(Producer).where(Producer.id.in_(list(per_producer))).order_by(Producer.id)):
+            title, body = messages.delivery_reminder(
+                producer.name, campaign, _message_lines(items, per_producer[producer.id], {})
+            )
+            if queue_notification(
+                kind="delivery_reminder", subject=_subject(campaign.id), title=title, body=body, producer=producer
+            ):
+                reminded += 1
+        db.session.commit()
+    return reminded

@@ -1,9 +1,12 @@
 """Column types and clocks shared by every area's models: times are stored in UTC."""
 
+import sqlite3
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def utcnow() -> datetime:
@@ -32,3 +35,34 @@ class UTCDateTime(sa.types.TypeDecorator):
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_writers_take_turns(dbapi_connection, _record):
+    """SQLite has no row locks, so concurrent writers must take turns instead.
+
+    pysqlite begins a transaction only at the first INSERT/UPDATE/DELETE; that BEGIN is made
+    IMMEDIATE, so it takes the database's write lock at once, and a writer that finds the lock
+    taken waits (up to SQLITE_BUSY_TIMEOUT_MS, set here rather than in config.py because one config
+    may be given a PostgreSQL URL) instead of failing with "database is locked". Reads made before
+    that first write are outside any transaction: a service that reads, checks, then writes calls
+    begin_write() first. PostgreSQL connections are left alone.
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.isolation_level = "IMMEDIATE"
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def begin_write(session) -> None:
+    """Take SQLite's write lock now, before the reads a write depends on (a no-op on PostgreSQL).
+
+    Services that read, check and then write (a per-buyer limit, an order's current lines) call
+    this first, so on SQLite the check and the write see the same data; PostgreSQL services use
+    row and advisory locks instead.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,5 +1,128 @@
-"""JSON endpoints for orders."""
+"""JSON endpoints for orders: place (idempotent), list, read, change, cancel."""
 
+import marshmallow as ma
+from flask import g, request
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts.access import api_auth
+from api import PageArgs, page_of, page_schema
+from orders import services
+from shop.api import LocalDateTime
+
 blp = Blueprint("orders_api", __name__, url_prefix="/api/v1", description="Orders")
+
+IDEMPOTENCY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": services.MAX_IDEMPOTENCY_KEY},
+    "description": "Send a fresh random key with each new order and the same key when retrying it: "
+    "a repeat with the same body returns the first order (200), with another body 409 idempotency_conflict.",
+}
+
+
+class LineInSchema(ma.Schema):
+    item_id = ma.fields.Int(strict=True, required=True)
+    quantity = ma.fields.Int(strict=True, required=True)
+
+
+class OrderPlaceSchema(ma.Schema):
+    lines = ma.fields.List(ma.fields.Nested(LineInSchema), required=True)
+    note = ma.fields.Str(allow_none=True, load_default=None)
+    buyer_name = ma.fields.Str(
+        allow_none=True, load_default=None, metadata={"description": "coordinators: a colleague's name, to order for them"}
+    )
+    buyer_phone = ma.fields.Str(allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"})
+
+
+class OrderChangeSchema(ma.Schema):
+    lines = ma.fields.List(ma.fields.Nested(LineInSchema), required=True)
+
+
+class LineSchema(ma.Schema):
+    item_id = ma.fields.Int()
+    quantity = ma.fields.Int()
+    price_fen = ma.fields.Int()
+    cancelled = ma.fields.Bool()
+    cancel_reason = ma.fields.Str(allow_none=True)
+
+
+class OrderSchema(ma.Schema):
+    id = ma.fields.Int()
+    campaign_id = ma.fields.Int()
+    status = ma.fields.Str()
+    unit_id = ma.fields.Int()
+    user_id = ma.fields.Int(allow_none=True)
+    buyer_name = ma.fields.Str()
+    buyer_phone = ma.fields.Str()
+    placed_by_id = ma.fields.Int()
+    source = ma.fields.Str()
+    note = ma.fields.Str(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(LineSchema))
+    total_fen = ma.fields.Int()
+    payment_status = ma.fields.Str()
+    created_at = LocalDateTime()
+    cancelled_at = LocalDateTime(allow_none=True)
+
+
+class OrderListArgs(PageArgs):
+    campaign_id = ma.fields.Int()
+
+
+@blp.route("/campaigns/<int:campaign_id>/orders")
+class CampaignOrders(MethodView):
+    @api_auth("buyer")
+    @blp.arguments(OrderPlaceSchema)
+    @blp.response(201, OrderSchema)
+    @blp.alt_response(200, schema=OrderSchema, description="A repeat of an earlier request with the same Idempotency-Key")
+    @blp.doc(parameters=[IDEMPOTENCY_HEADER])
+    def post(self, data, campaign_id):
+        """Place a pre-order (paid on delivery). A coordinator may give buyer_name and buyer_phone to order for a colleague."""
+        on_behalf = data["buyer_name"] is not None or data["buyer_phone"] is not None
+        placed = services.place_order(
+            g.api_user,
+            campaign_id,
+            data["lines"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            note=data["note"],
+            buyer_name=data["buyer_name"],
+            buyer_phone=data["buyer_phone"],
+            source="coordinator" if on_behalf else "buyer",
+        )
+        return placed.order, 201 if placed.created else 200
+
+
+@blp.route("/orders")
+class Orders(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.arguments(OrderListArgs, location="query")
+    @blp.response(200, page_schema(OrderSchema))
+    def get(self, args):
+        """A buyer's own orders, newest first (operators: every order); ``?campaign_id=`` narrows to one campaign."""
+        return page_of(services.my_orders_query(g.api_user, args.get("campaign_id")), args["page"], args["per_page"])
+
+
+@blp.route("/orders/<int:order_id>")
+class OrderDetail(MethodView):
+    @api_auth()
+    @blp.response(200, OrderSchema)
+    def get(self, order_id):
+        """One order: its buyer, their unit's coordinator, or an operator."""
+        return services.get_order(g.api_user, order_id)
+
+    @api_auth("buyer")
+    @blp.arguments(OrderChangeSchema)
+    @blp.response(200, OrderSchema)
+    def patch(self, data, order_id):
+        """Replace the order's lines while the campaign is open (its buyer or their coordinator)."""
+        return services.change_order(g.api_user, order_id, data["lines"])
+
+
+@blp.route("/orders/<int:order_id>/cancel")
+class OrderCancel(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.response(200, OrderSchema)
+    def post(self, order_id):
+        """Cancel the order while the campaign is open; its capacity returns. Cancelling twice changes nothing."""
+        return services.cancel_order(g.api_user, order_id)

@@ -1,5 +1,161 @@
 """JSON endpoints for campaigns and their items."""
 
+import marshmallow as ma
+from flask import g
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts.access import api_auth
+from api import PageArgs, page_of, page_schema
+from shop import services
+from shop.models import ALLOCATION_POLICIES
+
 blp = Blueprint("shop_api", __name__, url_prefix="/api/v1", description="Campaigns and items")
+
+
+class LocalDateTime(ma.fields.AwareDateTime):
+    """Reads ISO 8601 (a time without an offset is Asia/Shanghai time); writes it with the +08:00 offset."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=services.SHANGHAI, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.astimezone(services.SHANGHAI).isoformat()
+
+
+class ProducerRefSchema(ma.Schema):
+    id = ma.fields.Int()
+    name = ma.fields.Str()
+    town = ma.fields.Str()
+
+
+class ItemSchema(ma.Schema):
+    id = ma.fields.Int()
+    title = ma.fields.Str()
+    category = ma.fields.Str(allow_none=True)
+    description = ma.fields.Str(allow_none=True)
+    price_fen = ma.fields.Int()
+    unit = ma.fields.Str()
+    unit_weight_kg = ma.fields.Method("weight_kg", allow_none=True)
+    price_per_kg_fen = ma.fields.Int(allow_none=True)
+    per_buyer_limit = ma.fields.Int(allow_none=True)
+    min_total = ma.fields.Int(allow_none=True)
+    policy = ma.fields.Str()
+    capacity = ma.fields.Int()
+    remaining = ma.fields.Int()
+    ordered = ma.fields.Int()
+    ready_on = ma.fields.Date(allow_none=True)
+    producers = ma.fields.List(ma.fields.Nested(ProducerRefSchema))
+
+    def weight_kg(self, item):
+        return item.unit_weight_g / 1000 if item.unit_weight_g else None
+
+
+class CampaignSchema(ma.Schema):
+    id = ma.fields.Int()
+    slug = ma.fields.Str()
+    title = ma.fields.Str()
+    description = ma.fields.Str(allow_none=True)
+    status = ma.fields.Str()
+    phase = ma.fields.Method("get_phase", metadata={"description": "draft, scheduled, open, ended (awaiting close), closed, …"})
+    opens_at = LocalDateTime()
+    closes_at = LocalDateTime()
+    delivery_on = ma.fields.Date()
+    unit_ids = ma.fields.Method("get_unit_ids")
+    short_url = ma.fields.Method("get_short_url")
+
+    def get_phase(self, campaign):
+        return services.campaign_phase(campaign)
+
+    def get_unit_ids(self, campaign):
+        return sorted(unit.id for unit in campaign.units)
+
+    def get_short_url(self, campaign):
+        return services.short_url(campaign)
+
+
+class CampaignDetailSchema(CampaignSchema):
+    items = ma.fields.Method("get_items")
+
+    def get_items(self, campaign):
+        return ItemSchema(many=True).dump(services.item_views(campaign))
+
+
+class CampaignCreateSchema(ma.Schema):
+    title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
+    description = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
+    opens_at = LocalDateTime(required=True)
+    closes_at = LocalDateTime(required=True)
+    delivery_on = ma.fields.Date(required=True)
+    unit_ids = ma.fields.List(ma.fields.Int(strict=True), load_default=list, validate=ma.validate.Length(max=500))
+
+
+class SupplyInSchema(ma.Schema):
+    listing_id = ma.fields.Int(strict=True, required=True)
+    quantity = ma.fields.Int(strict=True, required=True)
+
+
+class ItemCreateSchema(ma.Schema):
+    title = ma.fields.Str(load_default=None, validate=ma.validate.Length(min=1, max=120))
+    price_fen = ma.fields.Int(strict=True, load_default=None)
+    unit = ma.fields.Str(load_default=None, validate=ma.validate.Length(min=1, max=8))
+    per_buyer_limit = ma.fields.Int(strict=True, allow_none=True, load_default=None)
+    min_total = ma.fields.Int(strict=True, allow_none=True, load_default=None)
+    policy = ma.fields.Str(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
+    description = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
+    supplies = ma.fields.List(ma.fields.Nested(SupplyInSchema), required=True, validate=ma.validate.Length(min=1, max=100))
+
+
+class CampaignListArgs(PageArgs):
+    phase = ma.fields.Str(validate=ma.validate.OneOf(("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled", "cancelled")))
+
+
+@blp.route("/campaigns")
+class Campaigns(MethodView):
+    @api_auth()
+    @blp.arguments(CampaignListArgs, location="query")
+    @blp.response(200, page_schema(CampaignSchema))
+    def get(self, args):
+        """Campaigns this user may see: operators all, buyers the published ones open to their unit (newest closing first)."""
+        page = page_of(services.visible_campaigns_query(g.api_user), args["page"], args["per_page"])
+        if args.get("phase"):
+            # The phase depends on the clock; filter the page rather than the query.
+            page["items"] = [c for c in page["items"] if services.campaign_phase(c) == args["phase"]]
+        return page
+
+    @api_auth("operator")
+    @blp.arguments(CampaignCreateSchema)
+    @blp.response(201, CampaignSchema)
+    def post(self, data):
+        """Create a draft campaign (operators). Times without an offset are Asia/Shanghai time."""
+        return services.create_campaign(g.api_user, **data)
+
+
+@blp.route("/campaigns/<int:campaign_id>")
+class CampaignDetail(MethodView):
+    @api_auth()
+    @blp.response(200, CampaignDetailSchema)
+    def get(self, campaign_id):
+        """A campaign with its items: price, what is left and ordered so far, and each item's producers."""
+        return services.get_visible_campaign(g.api_user, campaign_id)
+
+
+@blp.route("/campaigns/<int:campaign_id>/items")
+class CampaignItems(MethodView):
+    @api_auth("operator")
+    @blp.arguments(ItemCreateSchema)
+    @blp.response(201, ItemSchema)
+    def post(self, data, campaign_id):
+        """Add an item pooling approved listings (operators); each supply is taken from its listing at once."""
+        data["supplies"] = [(s["listing_id"], s["quantity"]) for s in data["supplies"]]
+        item = services.add_item(g.api_user, campaign_id, **data)
+        return next(view for view in services.item_views(item.campaign) if view.id == item.id)
+
+
+@blp.route("/campaigns/<int:campaign_id>/publish")
+class CampaignPublish(MethodView):
+    @api_auth("operator")
+    @blp.response(200, CampaignSchema)
+    def post(self, campaign_id):
+        """Publish a draft campaign (operators): buyers of its units see it; orders are taken between its times."""
+        return services.publish_campaign(g.api_user, campaign_id)

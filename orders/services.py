@@ -1,0 +1,619 @@
+"""Placing, changing and cancelling pre-orders: capacity is reserved and released atomically, never oversold.
+
+How concurrency is handled (the rules that keep ``ordered <= capacity`` and per-buyer limits):
+
+- Capacity is reserved with one guarded statement per item,
+  ``UPDATE campaign_item SET ordered = ordered + q WHERE id = :id AND capacity - ordered >= q``;
+  a row count of 0 means not enough is left. Items are always touched in ascending id order, so two
+  orders for the same items can never deadlock. Releasing works the same way.
+- A buyer is (campaign, buyer phone). Orders, changes and cancellations of one buyer in one
+  campaign are serialized (PostgreSQL: a transaction-scoped advisory lock on campaign + phone), so a
+  per-buyer limit is checked against what that buyer already has, with no race.
+- Every order transaction first takes a share lock on the campaign row and re-checks that it is
+  open, so closing the campaign (an UPDATE of that row) waits for orders in flight and no order
+  lands after the close.
+- SQLite has no row or advisory locks: there the transaction takes the database's write lock
+  (BEGIN IMMEDIATE, see database.begin_write) before it reads anything it depends on.
+- An order with an Idempotency-Key is unique per (placed_by, key) in the database; a concurrent
+  duplicate loses on that constraint, rolls back and answers with the first order.
+"""
+
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from accounts.services import normalize_phone, record_audit
+from database import begin_write, utcnow
+from errors import (
+    CampaignNotOpen,
+    Conflict,
+    Forbidden,
+    IdempotencyConflict,
+    InsufficientStock,
+    LimitExceeded,
+    NotFound,
+    ValidationFailed,
+)
+from extensions import db
+from orders.models import Order, OrderLine
+from shop.models import Campaign, CampaignItem, campaign_unit
+
+MAX_LINE_QUANTITY = 10_000
+MAX_LINES = 100
+MAX_NOTE = 500
+MAX_IDEMPOTENCY_KEY = 80
+NUDGE_INTERVAL_SECONDS = 2.0
+
+_item_table = CampaignItem.__table__
+_order_table = Order.__table__
+_line_table = OrderLine.__table__
+_last_nudge = 0.0
+
+
+@dataclass
+class PlacedOrder:
+    """The result of place_order: the order, and whether this call created it (False: an idempotent repeat)."""
+
+    order: Order
+    created: bool
+
+
+# ---------------------------------------------------------------- input
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def normalize_lines(lines) -> dict[int, int]:
+    """``[{item_id, quantity}]`` or ``[(item_id, quantity)]`` as {item_id: quantity}; the same item twice is added up.
+
+    :raises ValidationFailed: no lines, too many, a missing or non-integer id, a quantity below 1 or absurdly large.
+    """
+    if isinstance(lines, dict):
+        lines = list(lines.items())
+    if not lines or not isinstance(lines, list | tuple):
+        raise ValidationFailed(_("Choose at least one item."), {"lines": [_("Choose at least one item.")]})
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(_("Too many lines in one order."), {"lines": [_("At most %(n)d lines.", n=MAX_LINES)]})
+    merged: dict[int, int] = {}
+    problems = []
+    for index, line in enumerate(lines):
+        if isinstance(line, dict):
+            item_id, quantity = line.get("item_id"), line.get("quantity")
+        elif isinstance(line, list | tuple) and len(line) == 2:
+            item_id, quantity = line
+        else:
+            item_id, quantity = None, None
+        if not _is_int(item_id) or item_id < 1:
+            problems.append(_("Line %(n)d: not a valid item.", n=index + 1))
+        elif not _is_int(quantity) or quantity < 1:
+            problems.append(_("Line %(n)d: the quantity must be a whole number of at least 1.", n=index + 1))
+        elif quantity > MAX_LINE_QUANTITY:
+            problems.append(_("Line %(n)d: at most %(max)d at a time.", n=index + 1, max=MAX_LINE_QUANTITY))
+        else:
+            merged[item_id] = merged.get(item_id, 0) + quantity
+    if not problems and any(q > MAX_LINE_QUANTITY for q in merged.values()):
+        problems.append(_("At most %(max)d of one item at a time.", max=MAX_LINE_QUANTITY))
+    if problems:
+        raise ValidationFailed(_("Some order lines are not valid."), {"lines": problems})
+    return merged
+
+
+def fingerprint(campaign_id, lines: dict, **fields) -> str:
+    """SHA-256 of a canonical JSON of what was asked for: the same request always has the same fingerprint."""
+    body = {"campaign_id": campaign_id, "lines": sorted([item_id, q] for item_id, q in lines.items())}
+    body.update({key: value for key, value in fields.items() if value not in (None, "")})
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _clean_idempotency_key(key):
+    key = (key or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY or any(not 32 < ord(c) < 127 for c in key):
+        message = _("An idempotency key is 1 to %(n)d visible ASCII characters.", n=MAX_IDEMPOTENCY_KEY)
+        raise ValidationFailed(message, {"Idempotency-Key": [message]})
+    return key or None
+
+
+# ---------------------------------------------------------------- locks
+
+
+def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
+    """Start an order transaction: lock out a concurrent close and check the campaign takes orders from this unit.
+
+    :raises NotFound: no such campaign, or a draft.
+    :raises CampaignNotOpen: before its opening time, after its closing time, or closed.
+    :raises Forbidden: ``unit_id`` is not one of the campaign's units.
+    """
+    session = db.session
+    begin_write(session)
+    query = sa.select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True, of=Campaign)
+    campaign = session.scalar(query)
+    if campaign is None or campaign.status in ("draft", "cancelled"):
+        raise NotFound(_("No such campaign."))
+    now = utcnow()
+    if campaign.status != "published" or now >= campaign.closes_at:
+        raise CampaignNotOpen(_("Orders for this campaign closed at %(time)s.", time=_local(campaign.closes_at)))
+    if now < campaign.opens_at:
+        raise CampaignNotOpen(_("Orders for this campaign open at %(time)s.", time=_local(campaign.opens_at)))
+    if unit_id is not None:
+        listed = session.scalars(sa.select(campaign_unit.c.unit_id).where(campaign_unit.c.campaign_id == campaign.id)).all()
+        if listed and unit_id not in listed:
+            raise Forbidden(_("This campaign is not open to your work unit."))
+    return campaign
+
+
+def lock_buyer(campaign_id, buyer_phone) -> None:
+    """Serialize one buyer's orders, changes and cancellations in one campaign until the transaction ends."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(buyer_phone.encode()) - 2**31  # the two-int form: (campaign, phone hash), both int4
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:campaign, :phone)"), {"campaign": campaign_id, "phone": key})
+    else:
+        begin_write(session)
+
+
+def _local(value):
+    from presentation import local_datetime
+
+    return local_datetime(value)
+
+
+# ---------------------------------------------------------------- capacity
+
+
+def _reserve(items_by_id, deltas: dict[int, int]) -> None:
+    """Apply capacity changes (positive: reserve, negative: release), items in ascending id order.
+
+    :raises InsufficientStock: an item has less left than asked for.
+    """
+    for item_id in sorted(deltas):
+        delta = deltas[item_id]
+        if delta > 0:
+            result = db.session.execute(
+                sa.update(_item_table)
+                .where(_item_table.c.id == item_id, _item_table.c.capacity - _item_table.c.ordered >= delta)
+                .values(ordered=_item_table.c.ordered + delta)
+            )
+            if result.rowcount != 1:
+                item = items_by_id[item_id]
+                left = db.session.scalar(
+                    sa.select(_item_table.c.capacity - _item_table.c.ordered).where(_item_table.c.id == item_id)
+                )
+                if left:
+                    message = _("Only %(n)d %(unit)s of %(title)s left.", n=left, unit=item.unit, title=item.title)
+                else:
+                    message = _("%(title)s is sold out.", title=item.title)
+                raise InsufficientStock(message, {"item_id": item_id, "remaining": left or 0})
+        elif delta < 0:
+            db.session.execute(
+                sa.update(_item_table)
+                .where(_item_table.c.id == item_id, _item_table.c.ordered >= -delta)
+                .values(ordered=_item_table.c.ordered + delta)
+            )
+
+
+def _check_limits(campaign_id, buyer_phone, items_by_id, wanted: dict[int, int], exclude_order_id=None) -> None:
+    """Compare what the buyer would have of each limited item with its per-buyer limit (caller holds lock_buyer).
+
+    :raises LimitExceeded: naming the item and how many more this buyer may still order.
+    """
+    limited = {item_id: items_by_id[item_id].per_buyer_limit for item_id in wanted if items_by_id[item_id].per_buyer_limit}
+    if not limited:
+        return
+    query = (
+        sa.select(_line_table.c.item_id, sa.func.sum(_line_table.c.quantity))
+        .join(_order_table, _order_table.c.id == _line_table.c.order_id)
+        .where(
+            _order_table.c.campaign_id == campaign_id,
+            _order_table.c.buyer_phone == buyer_phone,
+            _order_table.c.status != "cancelled",
+            _line_table.c.item_id.in_(sorted(limited)),
+            _line_table.c.cancelled.is_(False),
+        )
+        .group_by(_line_table.c.item_id)
+    )
+    if exclude_order_id is not None:
+        query = query.where(_order_table.c.id != exclude_order_id)
+    already = dict(db.session.execute(query).all())
+    for item_id in sorted(limited):
+        limit, have = limited[item_id], already.get(item_id, 0)
+        if have + wanted[item_id] > limit:
+            item = items_by_id[item_id]
+            may = max(limit - have, 0)
+            raise LimitExceeded(
+                _(
+                    "%(title)s is limited to %(limit)d %(unit)s per person; you may order %(may)d more.",
+                    title=item.title,
+                    limit=limit,
+                    unit=item.unit,
+                    may=may,
+                ),
+                {"item_id": item_id, "limit": limit, "already": have, "may_order": may},
+            )
+
+
+def _campaign_items(campaign_id, item_ids) -> dict[int, CampaignItem]:
+    """The campaign's items among ``item_ids``; an unknown id or another campaign's item is a field error."""
+    found = db.session.scalars(sa.select(CampaignItem).where(CampaignItem.id.in_(sorted(item_ids)))).all()
+    by_id = {item.id: item for item in found}
+    problems = []
+    for item_id in sorted(item_ids):
+        item = by_id.get(item_id)
+        if item is None:
+            problems.append(_("There is no item %(id)d.", id=item_id))
+        elif item.campaign_id != campaign_id:
+            problems.append(_("Item %(id)d belongs to another campaign.", id=item_id))
+        elif item.cancelled_below_minimum:
+            problems.append(_("%(title)s has been withdrawn.", title=item.title))
+    if problems:
+        raise ValidationFailed(_("Some items cannot be ordered in this campaign."), {"lines": problems})
+    return by_id
+
+
+# ---------------------------------------------------------------- placing
+
+
+def reserve_and_write_order(
+    actor,
+    campaign_id,
+    lines,
+    *,
+    buyer_name,
+    buyer_phone,
+    unit_id,
+    user_id=None,
+    source="buyer",
+    note=None,
+    idempotency_key=None,
+    request_fingerprint=None,
+    group_sheet_id=None,
+) -> Order:
+    """Check, reserve capacity for, and write one order in the CURRENT transaction, without committing.
+
+    For services that write many orders at once (a unit's sign-up sheet): call this once per
+    person, then commit once. Every check and lock is taken inside; on any error the caller must
+    roll the whole transaction back (capacity already reserved by it is then returned too).
+    :param lines: [{item_id, quantity}] or [(item_id, quantity)].
+    :param actor: who places it (``placed_by``): the buyer, or their unit's coordinator.
+    :raises NotFound, CampaignNotOpen, Forbidden: see lock_open_campaign.
+    :raises ValidationFailed: bad lines, unknown items or another campaign's items, a bad name or note.
+    :raises LimitExceeded: a per-buyer limit would be exceeded.
+    :raises InsufficientStock: an item has not enough left.
+    :raises sqlalchemy.exc.IntegrityError: the (placed_by, idempotency_key) pair exists (place_order handles it).
+    """
+    wanted = normalize_lines(lines)
+    note = (note or "").strip() or None
+    if note and len(note) > MAX_NOTE:
+        raise ValidationFailed(_("The note is too long."), {"note": [_("At most %(n)d characters.", n=MAX_NOTE)]})
+    campaign = lock_open_campaign(campaign_id, unit_id)
+    items = _campaign_items(campaign.id, wanted)
+    total = sum(items[item_id].price_fen * quantity for item_id, quantity in wanted.items())
+    order = Order(
+        campaign_id=campaign.id,
+        unit_id=unit_id,
+        user_id=user_id,
+        buyer_name=buyer_name,
+        buyer_phone=buyer_phone,
+        placed_by_id=actor.id,
+        source=source,
+        group_sheet_id=group_sheet_id,
+        status="placed",
+        total_fen=total,
+        note=note,
+        idempotency_key=idempotency_key,
+        request_fingerprint=request_fingerprint,
+        payment_status="unpaid",
+    )
+    db.session.add(order)
+    # Written first: a concurrent duplicate of an idempotent request stops here, before touching capacity.
+    db.session.flush()
+    if any(items[item_id].per_buyer_limit for item_id in wanted):
+        lock_buyer(campaign.id, buyer_phone)
+        _check_limits(campaign.id, buyer_phone, items, wanted)
+    _reserve(items, wanted)
+    for item_id in sorted(wanted):
+        db.session.add(OrderLine(order=order, item_id=item_id, quantity=wanted[item_id], price_fen=items[item_id].price_fen))
+    db.session.flush()
+    return order
+
+
+def _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source):
+    """Who the order is for: the actor themselves, or (coordinator) a colleague of their unit."""
+    if actor.role != "buyer" or actor.unit_id is None:
+        raise Forbidden(_("Only buyers of a work unit place orders."))
+    if source == "buyer":
+        return dict(buyer_name=actor.name, buyer_phone=actor.phone, unit_id=actor.unit_id, user_id=actor.id)
+    if source not in ("coordinator", "sheet"):
+        raise ValueError(f"unknown order source {source!r}")
+    if not actor.is_coordinator:
+        raise Forbidden(_("Only a unit's coordinator may order for colleagues."))
+    if unit_id is not None and unit_id != actor.unit_id:
+        raise Forbidden(_("A coordinator orders only for their own unit."))
+    errors = {}
+    name = (buyer_name or "").strip()
+    if not name or len(name) > 80:
+        errors["buyer_name"] = [_("Enter the colleague's name (at most %(n)d characters).", n=80)]
+    phone = normalize_phone(buyer_phone)
+    if phone is None:
+        errors["buyer_phone"] = [_("Enter an 11-digit mobile number.")]
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
+    from accounts.models import User
+
+    colleague = db.session.scalar(sa.select(User).where(User.phone == phone, User.unit_id == actor.unit_id))
+    return dict(buyer_name=name, buyer_phone=phone, unit_id=actor.unit_id, user_id=colleague.id if colleague else None)
+
+
+def _replay(actor, key, request_fingerprint) -> Order | None:
+    """The order this actor already placed with this key: returned if it asked for the same, refused if not."""
+    order = db.session.scalar(sa.select(Order).where(Order.placed_by_id == actor.id, Order.idempotency_key == key))
+    if order is None:
+        return None
+    if order.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict(_("This Idempotency-Key was already used for a different order."), {"order_id": order.id})
+    return order
+
+
+def place_order(
+    actor,
+    campaign_id,
+    lines,
+    *,
+    idempotency_key=None,
+    note=None,
+    buyer_name=None,
+    buyer_phone=None,
+    unit_id=None,
+    source="buyer",
+) -> PlacedOrder:
+    """Place a pre-order: reserve capacity, write the order and its price-snapshot lines, queue the buyer's confirmation; commit.
+
+    A buyer orders for themselves (source "buyer"); a unit's coordinator may order for a colleague
+    (source "coordinator", with ``buyer_name`` and ``buyer_phone``). With an ``idempotency_key``
+    a repeat of the same request returns the first order (``created`` False), never a second one.
+    :raises IdempotencyConflict: the key was used for a different request.
+    :raises: everything reserve_and_write_order raises; nothing is saved then.
+    """
+    buyer = _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source)
+    wanted = normalize_lines(lines)
+    key = _clean_idempotency_key(idempotency_key)
+    print_ = None
+    if key:
+        extra = {"note": (note or "").strip()}
+        if source != "buyer":
+            extra.update(buyer_name=buyer["buyer_name"], buyer_phone=buyer["buyer_phone"], source=source)
+        print_ = fingerprint(campaign_id, wanted, **extra)
+        existing = _replay(actor, key, print_)
+        if existing is not None:
+            return PlacedOrder(existing, False)
+    try:
+        order = reserve_and_write_order(
+            actor, campaign_id, wanted, source=source, note=note, idempotency_key=key, request_fingerprint=print_, **buyer
+        )
+        if source != "buyer":
+            record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
+        _notify(order, "order_confirmed", f"order:{order.id}:placed", user=actor if buyer["user_id"] == actor.id else None)
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        existing = _replay(actor, key, print_) if key else None
+        if existing is None:
+            raise
+        return PlacedOrder(existing, False)
+    except Exception:
+        db.session.rollback()
+        raise
+    nudge_worker()
+    return PlacedOrder(order, True)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get_order(user, order_id, *, for_change=False) -> Order:
+    """An order the user may see: their own, one of their unit's (coordinator), any (operator).
+
+    :param for_change: only the owner or their coordinator (not an operator) may change it.
+    :raises NotFound: no such order, or one this user may not see.
+    :raises Forbidden: an operator asking to change it.
+    """
+    order = db.session.get(Order, order_id)
+    if order is None or not can_see_order(user, order):
+        raise NotFound(_("No such order."))
+    if for_change and user.role == "operator":
+        raise Forbidden(_("Only the buyer or their unit's coordinator may change an order."))
+    return order
+
+
+def can_see_order(user, order) -> bool:
+    if user.role == "operator":
+        return True
+    if user.role != "buyer":
+        return False
+    if order.user_id == user.id or order.placed_by_id == user.id:
+        return True
+    return user.is_coordinator and order.unit_id == user.unit_id
+
+
+def my_orders_query(user, campaign_id=None):
+    """The orders a buyer placed for themselves (newest first); for an operator, every order."""
+    query = sa.select(Order).order_by(Order.id.desc()).options(selectinload(Order.lines))
+    if user.role != "operator":
+        query = query.where(Order.user_id == user.id)
+    if campaign_id is not None:
+        query = query.where(Order.campaign_id == campaign_id)
+    return query
+
+
+def active_lines(order):
+    return [line for line in order.lines if not line.cancelled]
+
+
+# ---------------------------------------------------------------- changing and cancelling
+
+
+def _locked_order(order_id) -> Order:
+    """Reload an order and its lines after the buyer lock is held, so checks see the latest committed state."""
+    order = db.session.scalar(
+        sa.select(Order).where(Order.id == order_id).options(selectinload(Order.lines)).execution_options(populate_existing=True)
+    )
+    return order
+
+
+def change_order(user, order_id, lines) -> Order:
+    """Replace an order's lines while its campaign is open: capacity is reserved or released by the difference.
+
+    Lines of the same item keep their row (quantity updated, price as first snapshotted); an item
+    taken out keeps its line, marked cancelled. Sending the same lines twice changes nothing.
+    :param lines: the complete new set of lines; to remove everything, cancel instead.
+    :raises NotFound, Forbidden: see get_order.
+    :raises Conflict: the order is cancelled or allocated.
+    :raises CampaignNotOpen, ValidationFailed, LimitExceeded, InsufficientStock: as for placing.
+    """
+    order = get_order(user, order_id, for_change=True)
+    wanted = normalize_lines(lines)
+    try:
+        lock_open_campaign(order.campaign_id)
+        lock_buyer(order.campaign_id, order.buyer_phone)
+        order = _locked_order(order.id)
+        if order.status != "placed":
+            raise Conflict(_("This order is %(status)s and can no longer be changed.", status=_status_label(order.status)))
+        current = {line.item_id: line for line in order.lines}
+        have = {line.item_id: line.quantity for line in order.lines if not line.cancelled}
+        if have == wanted:
+            db.session.rollback()
+            return order
+        items = _campaign_items(order.campaign_id, set(wanted) | set(have))
+        _check_limits(order.campaign_id, order.buyer_phone, items, wanted, exclude_order_id=order.id)
+        deltas = {item_id: wanted.get(item_id, 0) - have.get(item_id, 0) for item_id in set(wanted) | set(have)}
+        _reserve(items, {k: v for k, v in deltas.items() if v})
+        for item_id in sorted(set(wanted) | set(current)):
+            line = current.get(item_id)
+            if item_id in wanted:
+                if line is None:
+                    db.session.add(
+                        OrderLine(order=order, item_id=item_id, quantity=wanted[item_id], price_fen=items[item_id].price_fen)
+                    )
+                else:
+                    if line.cancelled:
+                        line.price_fen = items[item_id].price_fen
+                    line.quantity, line.cancelled, line.cancel_reason = wanted[item_id], False, None
+            elif line is not None and not line.cancelled:
+                line.cancelled, line.cancel_reason = True, "removed"
+        db.session.flush()
+        order.total_fen = sum(line.quantity * line.price_fen for line in order.lines if not line.cancelled)
+        if user.id != order.user_id:
+            record_audit(user, "order.change", order, on_behalf_of=order.buyer_name)
+        _notify(order, "order_changed", f"order:{order.id}:v{time.time_ns() // 1000}")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    nudge_worker()
+    return order
+
+
+def cancel_order(user, order_id) -> Order:
+    """Cancel an order while its campaign is open: its capacity returns, its rows stay (status cancelled, lines cancelled).
+
+    Cancelling a cancelled order changes nothing.
+    :raises NotFound: see get_order.
+    :raises Conflict: the order is allocated or delivered.
+    :raises CampaignNotOpen: the campaign is not open any more.
+    """
+    order = get_order(user, order_id)
+    if order.status == "cancelled":
+        return order
+    try:
+        lock_open_campaign(order.campaign_id)
+        lock_buyer(order.campaign_id, order.buyer_phone)
+        order = _locked_order(order.id)
+        if order.status == "cancelled":
+            db.session.rollback()
+            return order
+        if order.status != "placed":
+            raise Conflict(_("This order is %(status)s and can no longer be cancelled.", status=_status_label(order.status)))
+        live = [line for line in order.lines if not line.cancelled]
+        items = {line.item_id: line.item for line in live}
+        _reserve(items, {line.item_id: -line.quantity for line in live})
+        for line in live:
+            line.cancelled, line.cancel_reason = True, "order_cancelled"
+        order.status, order.cancelled_at, order.total_fen = "cancelled", utcnow(), 0
+        if user.id != order.user_id:
+            record_audit(user, "order.cancel", order, on_behalf_of=order.buyer_name)
+        _notify(order, "order_cancelled", f"order:{order.id}:cancelled")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    nudge_worker()
+    return order
+
+
+def _status_label(status):
+    return {"placed": _("placed"), "allocated": _("allocated"), "delivered": _("delivered"), "cancelled": _("cancelled")}.get(
+        status, status
+    )
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def _notify(order, kind, subject, user=None) -> None:
+    """Queue the buyer's message in the order's transaction (only buyers with an account get one), in their language."""
+    from notifications.services import queue_notification
+    from presentation import local_date, yuan
+
+    user = user or (order.user if order.user_id else None)
+    if user is None:
+        return
+    campaign = order.campaign
+    with force_locale(user.locale or "zh_CN"):
+        lines = "; ".join(f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled)
+        if kind == "order_confirmed":
+            title = _("Pre-order %(id)d confirmed", id=order.id)
+            body = _(
+                "%(campaign)s: %(lines)s. Total %(total)s, paid on delivery. Delivery on %(date)s. You may change or cancel until %(closes)s.",
+                campaign=campaign.title,
+                lines=lines,
+                total=yuan(order.total_fen),
+                date=local_date(campaign.delivery_on),
+                closes=_local(campaign.closes_at),
+            )
+        elif kind == "order_changed":
+            title = _("Pre-order %(id)d changed", id=order.id)
+            body = _(
+                "%(campaign)s: now %(lines)s. Total %(total)s.", campaign=campaign.title, lines=lines, total=yuan(order.total_fen)
+            )
+        else:
+            title = _("Pre-order %(id)d cancelled", id=order.id)
+            body = _("%(campaign)s: your pre-order has been cancelled.", campaign=campaign.title)
+    queue_notification(kind=kind, subject=subject, title=title, body=body, user=user)
+
+
+def nudge_worker() -> None:
+    """Ask the worker to send notifications now, at most once every NUDGE_INTERVAL_SECONDS per process.
+
+    Beat sends them within seconds anyway; this only shortens the wait without sending one
+    broker message per order under load. Never fails the request if the broker is down.
+    """
+    global _last_nudge
+    now = time.monotonic()
+    if now - _last_nudge < NUDGE_INTERVAL_SECONDS:
+        return
+    _last_nudge = now
+    from worker import send_task_safely
+    from worker.tasks import dispatch_notifications
+
+    send_task_safely(dispatch_notifications)

@@ -1,0 +1,213 @@
+"""Many buyers at once, on SQLite and on PostgreSQL in the same run: never oversold, limits hold, one order per key, no 500s.
+
+Every request goes through the HTTP API: each thread has its own test client (and so its own
+app context and database session), all released at the same moment by a barrier.
+"""
+
+import threading
+import uuid
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables
+from extensions import db
+from factories import make_campaign, make_item, make_listing, make_unit
+from orders.models import Order, OrderLine
+from shop.models import CampaignItem
+
+CLIENTS = 60
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend_url(request, tmp_path_factory):
+    """A migrated database of each kind, whatever DATABASE_URL says."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    if request.param == "sqlite":
+        url, base = f"sqlite:///{tmp_path_factory.mktemp('concurrency')}/orders.sqlite3", None
+    else:
+        base = request.getfixturevalue("postgres_base_url")
+        url = create_scratch_postgres(base, f"pinbang_concurrency_{uuid.uuid4().hex[:8]}")
+    setup = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    with setup.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+    yield url
+    if base:
+        drop_scratch_postgres(base, url)
+
+
+@pytest.fixture
+def backend_app(backend_url):
+    import os
+
+    from app import create_app
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+    empty_tables(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def make_buyers(unit, n, phone_base=13700000000):
+    """Buyers with API tokens, made without hashing 60 passwords."""
+    from accounts.models import User
+    from accounts.services import issue_token
+
+    users = [User(name=f"职工{i}", phone=str(phone_base + i), role="buyer", unit_id=unit.id, password_hash="-") for i in range(n)]
+    db.session.add_all(users)
+    db.session.commit()
+    return [issue_token(user) for user in users]
+
+
+def fire(app, requests):
+    """Send each (token, path, json, headers) from its own thread at the same moment; returns [(status, body)]."""
+    barrier = threading.Barrier(len(requests))
+    results = [None] * len(requests)
+
+    def run(index, token, path, body, headers):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1" + path, json=body, headers={"Authorization": f"Bearer {token}", **(headers or {})})
+        results[index] = (response.status_code, response.get_json())
+
+    # The main thread must hold no transaction (SQLite would make every writer wait for it).
+    db.session.commit()
+    threads = [threading.Thread(target=run, args=(i, *request)) for i, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert all(not thread.is_alive() for thread in threads)
+    return results
+
+
+def totals(item_id):
+    db.session.expire_all()
+    ordered = db.session.scalar(sa.select(CampaignItem.ordered).where(CampaignItem.id == item_id))
+    lines = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0)).where(
+            OrderLine.item_id == item_id, OrderLine.cancelled.is_(False)
+        )
+    )
+    return ordered, lines
+
+
+def test_a_nearly_sold_out_item_is_never_oversold(backend_app):
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=500), 120), (make_listing(quantity=500), 80)], per_buyer_limit=None)
+    item.ordered = 170  # 30 left
+    db.session.commit()
+    tokens = make_buyers(make_unit(), CLIENTS)
+    wants = [1 + i % 3 for i in range(CLIENTS)]  # 1, 2, 3, 1, 2, 3 …: 120 asked for, 30 left
+    requests = [
+        (token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": q}]}, None)
+        for token, q in zip(tokens, wants, strict=True)
+    ]
+    results = fire(backend_app, requests)
+
+    statuses = Counter(status for status, _body in results)
+    assert set(statuses) <= {201, 409}, results
+    assert all(body["error"]["code"] == "insufficient_stock" for status, body in results if status == 409)
+    sold = sum(q for (status, _body), q in zip(results, wants, strict=True) if status == 201)
+    # Exact totals: everything granted is in the counter and in the lines, and at most 30 were left.
+    assert totals(item.id) == (170 + sold, sold)
+    assert 30 - 2 <= sold <= 30  # a loser only loses when less than it asked for is left
+    assert statuses[201] == db.session.scalar(sa.select(sa.func.count()).select_from(Order))
+
+
+def test_an_item_with_exactly_enough_sells_out_to_the_unit(backend_app):
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=100), 100)])
+    item.ordered = 100 - 25
+    db.session.commit()
+    tokens = make_buyers(make_unit(), CLIENTS)
+    requests = [
+        (token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 1}]}, None) for token in tokens
+    ]
+    results = fire(backend_app, requests)
+    statuses = Counter(status for status, _body in results)
+    assert statuses == {201: 25, 409: CLIENTS - 25}
+    assert totals(item.id) == (100, 25)
+
+
+def test_one_buyer_firing_many_orders_gets_exactly_the_limit(backend_app):
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=1000), 1000)], per_buyer_limit=5)
+    token = make_buyers(make_unit(), 1)[0]
+    requests = [(token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 1}]}, None)] * CLIENTS
+    results = fire(backend_app, requests)
+    statuses = Counter(status for status, _body in results)
+    assert statuses == {201: 5, 409: CLIENTS - 5}, results
+    assert {body["error"]["code"] for status, body in results if status == 409} == {"limit_exceeded"}
+    assert totals(item.id) == (5, 5)
+
+
+def test_limits_and_stock_together_under_load(backend_app):
+    """Half the buyers fire twice; the limit (2) and what is left (40) both hold exactly."""
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=100), 100)], per_buyer_limit=2)
+    item.ordered = 60
+    db.session.commit()
+    tokens = make_buyers(make_unit(), 30)
+    requests = [
+        (token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 2}]}, None) for token in tokens
+    ]
+    requests += [
+        (token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 1}]}, None) for token in tokens
+    ]
+    results = fire(backend_app, requests)
+    assert {status for status, _body in results} <= {201, 409}
+    assert {body["error"]["code"] for status, body in results if status == 409} <= {"limit_exceeded", "insufficient_stock"}
+    ordered, lines = totals(item.id)
+    assert ordered == 60 + lines and lines <= 40
+    per_buyer = db.session.execute(
+        sa.select(Order.buyer_phone, sa.func.sum(OrderLine.quantity)).join(OrderLine).group_by(Order.buyer_phone)
+    ).all()
+    assert all(quantity <= 2 for _phone, quantity in per_buyer)
+
+
+def test_a_double_submit_with_one_key_makes_one_order(backend_app):
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=100), 100)])
+    token = make_buyers(make_unit(), 1)[0]
+    body = {"lines": [{"item_id": item.id, "quantity": 3}]}
+    results = fire(
+        backend_app, [(token, f"/campaigns/{campaign.id}/orders", body, {"Idempotency-Key": "double-click"})] * CLIENTS
+    )
+    statuses = Counter(status for status, _body in results)
+    assert statuses == {201: 1, 200: CLIENTS - 1}, results
+    assert len({body["id"] for _status, body in results}) == 1
+    assert totals(item.id) == (3, 3)
+
+
+def test_cancels_and_orders_racing_keep_the_counter_exact(backend_app):
+    """Half the buyers cancel while the other half order the capacity the cancels free."""
+    from accounts.models import User
+    from orders.services import place_order
+
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=100), 40)])
+    unit = make_unit()
+    tokens = make_buyers(unit, 40)
+    users = db.session.scalars(sa.select(User).where(User.unit_id == unit.id).order_by(User.id)).all()
+    orders = [place_order(user, campaign.id, [{"item_id": item.id, "quantity": 2}]).order.id for user in users[:20]]
+    assert totals(item.id) == (40, 40)
+    requests = [(token, f"/orders/{order_id}/cancel", None, None) for token, order_id in zip(tokens[:20], orders, strict=True)]
+    requests += [
+        (token, f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 2}]}, None)
+        for token in tokens[20:]
+    ]
+    results = fire(backend_app, requests)
+    assert all(status == 200 for status, _body in results[:20])
+    assert {status for status, _body in results[20:]} <= {201, 409}
+    placed = sum(1 for status, _body in results[20:] if status == 201)
+    assert totals(item.id) == (2 * placed, 2 * placed)
+    assert placed <= 20  # never more than the cancels freed (an order that came before a cancel may lose)

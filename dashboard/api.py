@@ -1,5 +1,85 @@
-"""JSON endpoint: sales statistics."""
+"""JSON endpoint: sales statistics (GET /stats/summary)."""
 
+import marshmallow as ma
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts.access import api_auth
+from dashboard import services
+
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1", description="Sales statistics")
+
+
+class SummaryArgs(ma.Schema):
+    campaign_id = ma.fields.Int(load_default=None, validate=ma.validate.Range(min=1, max=2**31 - 1))
+    group_by = ma.fields.Str(load_default="product", validate=ma.validate.OneOf(services.GROUPINGS))
+
+
+class TotalsSchema(ma.Schema):
+    revenue_fen = ma.fields.Int()
+    orders = ma.fields.Int()
+    buyers = ma.fields.Int()
+    producers = ma.fields.Int()
+    poverty_households = ma.fields.Int()
+    poverty_households_direct = ma.fields.Int(metadata={"description": "registered poverty households that sold themselves"})
+    poverty_households_through = ma.fields.Int(
+        metadata={"description": "households linked to the cooperatives and enterprises that sold"}
+    )
+    weight_kg = ma.fields.Float()
+    weight_g = ma.fields.Int()
+    units_without_weight = ma.fields.Int(metadata={"description": "sale units of items with no unit weight"})
+    unallocated_revenue_fen = ma.fields.Int(metadata={"description": "sales in campaigns not yet pooled"})
+    lines = ma.fields.Int()
+
+
+class ReachSchema(ma.Schema):
+    producers = ma.fields.Int()
+    direct_households = ma.fields.Int()
+    direct_revenue_fen = ma.fields.Int()
+    income_per_direct_household_fen = ma.fields.Int(allow_none=True)
+    through_producers = ma.fields.Int()
+    linked_households = ma.fields.Int()
+    through_revenue_fen = ma.fields.Int()
+    sales_per_linked_household_fen = ma.fields.Int(allow_none=True)
+    other_producers = ma.fields.Int()
+    other_revenue_fen = ma.fields.Int()
+    poverty_households = ma.fields.Int()
+
+
+class RowSchema(ma.Schema):
+    key = ma.fields.Str()
+    label = ma.fields.Str()
+    quantity = ma.fields.Int(allow_none=True, metadata={"description": "null when the row mixes sale units"})
+    unit = ma.fields.Str(allow_none=True)
+    weight_kg = ma.fields.Float()
+    weight_g = ma.fields.Int()
+    units_without_weight = ma.fields.Int()
+    revenue_fen = ma.fields.Int()
+    orders = ma.fields.Int()
+    buyers = ma.fields.Int()
+    town = ma.fields.Str()
+    kind = ma.fields.Str()
+    poverty_household = ma.fields.Bool()
+    unallocated = ma.fields.Bool()
+
+
+class SummarySchema(ma.Schema):
+    group_by = ma.fields.Str()
+    campaign_id = ma.fields.Int(allow_none=True)
+    totals = ma.fields.Nested(TotalsSchema)
+    reach = ma.fields.Nested(ReachSchema)
+    rows = ma.fields.List(ma.fields.Nested(RowSchema))
+
+
+@blp.route("/stats/summary")
+class Summary(MethodView):
+    @api_auth("operator")
+    @blp.arguments(SummaryArgs, location="query")
+    @blp.response(200, SummarySchema)
+    def get(self, args):
+        """Sales totals and one row per product, producer, town, unit, day or campaign (operators).
+
+        Counts exclude cancelled lines, cancelled orders, and draft or cancelled campaigns. Producer and town rows
+        come from allocations once a campaign is pooled; earlier sales form one "unallocated" row.
+        """
+        return services.sales_summary(args["campaign_id"], args["group_by"])

@@ -1,10 +1,19 @@
-"""`flask check-totals`: recompute every total from the raw rows and report any mismatch."""
+"""`flask check-totals`: recompute every total from the raw rows and report any mismatch (exit code 1)."""
 
 import click
 from flask.cli import with_appcontext
 
 
 @click.command("check-totals")
+@click.option("--campaign-id", type=int, default=None, help="Check this campaign (and the platform-wide totals) only.")
 @with_appcontext
-def check_totals_command():
-    """Recompute every total from the raw rows; exit 1 on any mismatch."""
+def check_totals_command(campaign_id):
+    """Recompute every sales total, stored counter and settlement figure from the raw rows; exit 1 on any mismatch."""
+    from dashboard.checks import check_totals
+
+    checker = check_totals(campaign_id)
+    for mismatch in checker.mismatches:
+        click.echo(str(mismatch), err=True)
+    click.echo(f"{checker.checked} figures checked, {len(checker.mismatches)} mismatches")
+    if checker.mismatches:
+        raise SystemExit(1)

@@ -1,5 +1,218 @@
-"""Operators' dashboard pages."""
+"""Operators' dashboard pages (totals, charts, delivery, settlement, exports) and the public results page."""
 
-from flask import Blueprint
+import io
+from datetime import datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from accounts.access import role_required
+from accounts.routes import show_field_errors
+from dashboard import charts, delivery, exports, services, settlement
+from dashboard.forms import MarkDeliveredForm, PayoutForm
+from database import utcnow
+from errors import DomainError, ValidationFailed
+from extensions import db
+from presentation import yuan
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _trimmed(value: Decimal) -> str:
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@bp.app_template_filter("tonnes")
+def tonnes(grams) -> str:
+    """Integer grams as tonnes, exactly: 80,000,500 g → "80.0005 t"."""
+    return _trimmed(Decimal(int(grams or 0)) / 1_000_000) + " t"
+
+
+@bp.app_template_filter("jin")
+def jin(grams) -> str:
+    """Integer grams as 斤 (0.5 kg), exactly."""
+    return _trimmed(Decimal(int(grams or 0)) / 500) + " 斤"
+
+
+def _kg_text(grams):
+    return _trimmed(Decimal(int(grams or 0)) / 1000) + " kg"
+
+
+def _selected_campaign():
+    campaign_id = request.args.get("campaign_id", type=int)
+    return services.get_campaign(campaign_id) if campaign_id is not None else None
+
+
+@bp.route("/")
+@role_required("operator")
+def index():
+    campaign = _selected_campaign()
+    campaign_id = campaign.id if campaign else None
+    reach = services.poverty_reach(campaign_id)
+    totals = services.sales_totals(campaign_id, reach)
+    products = services.sales_rows(campaign_id, "product")
+    towns = services.sales_rows(campaign_id, "town")
+    days = services.sales_rows(campaign_id, "day")
+    chart_svgs = {
+        "days": charts.line_chart([(row["key"], row["revenue_fen"]) for row in days], _("Sales per day (yuan)"), yuan),
+        "towns": charts.bar_chart(
+            [(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), _kg_text
+        ),
+        "products": charts.bar_chart(
+            [(row["label"], row["revenue_fen"]) for row in products], _("Sales per product (yuan)"), yuan
+        ),
+    }
+    return render_template(
+        "dashboard/index.html",
+        campaign=campaign,
+        campaigns=services.reported_campaigns(),
+        per_campaign=services.sales_rows(None, "campaign") if campaign is None else [],
+        totals=totals,
+        reach=reach,
+        products=products,
+        charts=chart_svgs,
+        outstanding=len(delivery.outstanding_deliveries(campaign_id)),
+    )
+
+
+@bp.route("/sales")
+@role_required("operator")
+def sales():
+    campaign = _selected_campaign()
+    group_by = request.args.get("group_by", "product")
+    if group_by not in services.GROUPINGS:
+        group_by = "product"
+    campaign_id = campaign.id if campaign else None
+    summary = services.sales_summary(campaign_id, group_by)
+    breakdown = services.product_breakdown(campaign_id, group_by) if group_by != "product" else {}
+    return render_template(
+        "dashboard/sales.html",
+        campaign=campaign,
+        campaigns=services.reported_campaigns(),
+        group_by=group_by,
+        summary=summary,
+        breakdown=breakdown,
+    )
+
+
+@bp.route("/outstanding")
+@role_required("operator")
+def outstanding():
+    return render_template("dashboard/outstanding.html", rows=delivery.outstanding_deliveries())
+
+
+@bp.route("/campaigns/<int:campaign_id>/delivery", methods=["GET", "POST"])
+@role_required("operator")
+def campaign_delivery(campaign_id):
+    form = MarkDeliveredForm()
+    if form.validate_on_submit():
+        unit_id, producer_id = form.ids()
+        try:
+            added = delivery.mark_delivered(current_user, campaign_id, unit_id, producer_id, note=form.note.data or None)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            flash(_("Delivery recorded.") if added else _("This was already recorded as delivered."), "success" if added else "info")
+        return redirect(url_for("dashboard.campaign_delivery", campaign_id=campaign_id))
+    if request.method == "POST":
+        flash(_("The form was not valid; please try again."), "danger")
+        return redirect(url_for("dashboard.campaign_delivery", campaign_id=campaign_id))
+    return render_template("dashboard/delivery.html", overview=delivery.delivery_overview(campaign_id), form=form)
+
+
+@bp.route("/campaigns/<int:campaign_id>/delivery/<int:unit_id>")
+@role_required("operator")
+def delivery_sheet(campaign_id, unit_id):
+    return render_template("dashboard/delivery_sheet.html", sheet=delivery.delivery_sheet(campaign_id, unit_id))
+
+
+def _paid_at(day):
+    """A chosen payment day as a time: now for today (or no day), noon in Shanghai for another day."""
+    if day is None or day == utcnow().astimezone(SHANGHAI).date():
+        return None
+    return datetime.combine(day, time(12), SHANGHAI)
+
+
+@bp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET", "POST"])
+@role_required("operator")
+def campaign_settlement(campaign_id):
+    data = settlement.reconciliation(campaign_id)
+    form = PayoutForm()
+    form.producer_id.choices = [("", "—")] + [
+        (s["producer"].id, f"{s['producer'].name} ({_('balance')} {yuan(s['balance_fen'])})") for s in data["statements"]
+    ]
+    if form.validate_on_submit():
+        try:
+            settlement.record_payout(
+                current_user,
+                campaign_id,
+                form.producer_id.data,
+                form.amount_fen(),
+                form.method.data,
+                reference=form.reference.data,
+                paid_at=_paid_at(form.paid_on.data),
+            )
+        except ValidationFailed as error:
+            db.session.rollback()
+            if "amount_fen" in error.fields:
+                error.fields["amount"] = error.fields.pop("amount_fen")
+            if "paid_at" in error.fields:
+                error.fields["paid_on"] = error.fields.pop("paid_at")
+            show_field_errors(form, error)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            flash(_("Payout recorded."), "success")
+            return redirect(url_for("dashboard.campaign_settlement", campaign_id=campaign_id))
+    return render_template(
+        "dashboard/settlement.html", data=data, form=form, payouts=settlement.list_payouts(campaign_id)
+    ), (422 if form.errors else 200)
+
+
+@bp.route("/campaigns/<int:campaign_id>/settlement/<int:producer_id>")
+@role_required("operator")
+def producer_statement(campaign_id, producer_id):
+    return render_template(
+        "dashboard/statement.html",
+        campaign=services.get_campaign(campaign_id),
+        statement=settlement.producer_statement(campaign_id, producer_id),
+    )
+
+
+@bp.route("/export/<name>.<fmt>")
+@role_required("operator")
+def export(name, fmt):
+    args = {
+        "campaign_id": request.args.get("campaign_id", type=int),
+        "group_by": request.args.get("group_by"),
+        "unit_id": request.args.get("unit_id", type=int),
+        "producer_id": request.args.get("producer_id", type=int),
+    }
+    try:
+        content, mimetype, filename = exports.export_table(name, fmt, args)
+    except ValidationFailed as error:
+        flash(error.message, "danger")
+        for messages in error.fields.values():
+            for message in messages:
+                flash(message, "danger")
+        return redirect(url_for("dashboard.index"))
+    return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=filename)
+
+
+@bp.route("/results/<slug>")
+def results(slug):
+    """Public: what a campaign achieved, fit to share in a chat group. No login, nothing personal."""
+    data = services.public_results(slug)
+    products_chart = charts.bar_chart(
+        [(row["label"], row["weight_g"]) for row in data["products"]], _("Weight sold per product (kg)"), _kg_text
+    )
+    response = render_template("dashboard/results.html", data=data, chart=products_chart, now=utcnow())
+    return response, 200, {"Cache-Control": "public, max-age=60"}

@@ -137,10 +137,11 @@ def reported_campaigns():
     ).all()
 
 
-def sales_totals(campaign_id=None) -> dict:
+def sales_totals(campaign_id=None, reach=None) -> dict:
     """Revenue, weight, orders, buyers, reached producers and poverty households, for one campaign or all.
 
     :param campaign_id: None for every campaign.
+    :param reach: :func:`poverty_reach` for the same campaign, if the caller has it already.
     """
     not_pooled = c.c.status.not_in(POOLED)
     row = (
@@ -156,7 +157,7 @@ def sales_totals(campaign_id=None) -> dict:
         .mappings()
         .one()
     )
-    reach = poverty_reach(campaign_id)
+    reach = reach if reach is not None else poverty_reach(campaign_id)
     grams = _int(row["weight_g"])
     return {
         "revenue_fen": _int(row["revenue_fen"]),
@@ -364,7 +365,14 @@ def sales_summary(campaign_id=None, group_by="product") -> dict:
     _check_group_by(group_by)
     if campaign_id is not None:
         get_campaign(campaign_id)
-    return {"group_by": group_by, "campaign_id": campaign_id, "totals": sales_totals(campaign_id), "rows": sales_rows(campaign_id, group_by)}
+    reach = poverty_reach(campaign_id)
+    return {
+        "group_by": group_by,
+        "campaign_id": campaign_id,
+        "totals": sales_totals(campaign_id, reach),
+        "reach": reach,
+        "rows": sales_rows(campaign_id, group_by),
+    }
 
 
 def product_breakdown(campaign_id=None, group_by="town") -> dict:
@@ -437,7 +445,8 @@ def public_results(slug) -> dict:
     campaign = db.session.scalar(sa.select(Campaign).where(Campaign.slug == slug))
     if campaign is None or campaign.status in NOT_COUNTED:
         raise NotFound(_("No such campaign."))
-    totals = sales_totals(campaign.id)
+    reach = poverty_reach(campaign.id)
+    totals = sales_totals(campaign.id, reach)
     towns = [row for row in sales_rows(campaign.id, "town") if not row.get("unallocated")]
     units = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(o.c.unit_id))).select_from(sold_lines_from()).where(*sold_lines_where(campaign.id))
@@ -445,7 +454,7 @@ def public_results(slug) -> dict:
     return {
         "campaign": campaign,
         "totals": totals,
-        "reach": poverty_reach(campaign.id),
+        "reach": reach,
         "products": sales_rows(campaign.id, "product"),
         "towns": [{"label": row["label"], "weight_g": row["weight_g"], "revenue_fen": row["revenue_fen"]} for row in towns],
         "units": _int(units),

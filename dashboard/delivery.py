@@ -1,0 +1,276 @@
+"""Delivery: marking goods handed over per campaign and unit (all producers or one), delivery sheets, what is outstanding.
+
+A delivery record says "producer P's goods for campaign C reached unit U". The quantities delivered are
+P's pick lines to U, never typed in again, so delivered figures always agree with the allocation.
+"""
+
+from collections import defaultdict
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from accounts.models import Unit
+from accounts.services import record_audit
+from dashboard.models import Delivery
+from dashboard.services import get_campaign
+from database import utcnow
+from errors import Conflict, NotFound, ValidationFailed
+from extensions import db
+from orders.models import Allocation, Order, OrderLine, PickLine
+from producers.models import Producer
+from shop.models import Campaign, CampaignItem
+
+DELIVERABLE = ("allocated", "delivered")
+
+
+def _pick_rows(campaign_id, unit_id=None):
+    """Every pick line of a campaign with its item, producer, unit and delivery record (if any)."""
+    query = (
+        sa.select(
+            PickLine.unit_id,
+            Unit.name.label("unit_name"),
+            Unit.address,
+            Allocation.producer_id,
+            Producer.name.label("producer_name"),
+            Producer.town,
+            Producer.village,
+            Producer.phone.label("producer_phone"),
+            CampaignItem.id.label("item_id"),
+            CampaignItem.title,
+            CampaignItem.unit.label("sale_unit"),
+            CampaignItem.unit_weight_g,
+            PickLine.quantity,
+            Delivery.id.label("delivery_id"),
+            Delivery.delivered_at,
+        )
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .join(Unit, Unit.id == PickLine.unit_id)
+        .outerjoin(
+            Delivery,
+            sa.and_(
+                Delivery.campaign_id == Allocation.campaign_id,
+                Delivery.unit_id == PickLine.unit_id,
+                Delivery.producer_id == Allocation.producer_id,
+            ),
+        )
+        .where(Allocation.campaign_id == campaign_id)
+        .order_by(Unit.name, Producer.name, CampaignItem.position, CampaignItem.id)
+    )
+    if unit_id is not None:
+        query = query.where(PickLine.unit_id == unit_id)
+    return db.session.execute(query).all()
+
+
+def delivery_overview(campaign_id) -> dict:
+    """Per unit: each producer's goods for it and whether they were delivered; plus campaign-wide counts.
+
+    :raises NotFound: no such campaign.
+    """
+    campaign = get_campaign(campaign_id)
+    units = {}
+    for row in _pick_rows(campaign_id):
+        unit = units.setdefault(
+            row.unit_id, {"id": row.unit_id, "name": row.unit_name, "address": row.address, "producers": {}}
+        )
+        producer = unit["producers"].setdefault(
+            row.producer_id,
+            {"id": row.producer_id, "name": row.producer_name, "town": row.town, "delivered_at": row.delivered_at, "goods": []},
+        )
+        producer["goods"].append({"title": row.title, "unit": row.sale_unit, "quantity": row.quantity})
+    pairs = delivered = 0
+    outstanding = defaultdict(int)
+    result = []
+    for unit in units.values():
+        producers = list(unit["producers"].values())
+        for producer in producers:
+            pairs += 1
+            if producer["delivered_at"] is not None:
+                delivered += 1
+            else:
+                for item in producer["goods"]:
+                    outstanding[(item["title"], item["unit"])] += item["quantity"]
+        unit["producers"] = producers
+        unit["delivered"] = all(producer["delivered_at"] is not None for producer in producers)
+        result.append(unit)
+    return {
+        "campaign": campaign,
+        "units": result,
+        "pairs": pairs,
+        "delivered_pairs": delivered,
+        "outstanding": [{"title": t, "unit": u, "quantity": q} for (t, u), q in sorted(outstanding.items())],
+        "deliverable": campaign.status in DELIVERABLE,
+    }
+
+
+def outstanding_deliveries(campaign_id=None) -> list[dict]:
+    """Pick lines not yet delivered, per campaign, unit, producer and item (for every pooled campaign when None)."""
+    query = (
+        sa.select(
+            Campaign.id.label("campaign_id"),
+            Campaign.title.label("campaign_title"),
+            Campaign.delivery_on,
+            Unit.id.label("unit_id"),
+            Unit.name.label("unit_name"),
+            Producer.id.label("producer_id"),
+            Producer.name.label("producer_name"),
+            CampaignItem.title,
+            CampaignItem.unit.label("sale_unit"),
+            PickLine.quantity,
+        )
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(Campaign, Campaign.id == Allocation.campaign_id)
+        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .join(Unit, Unit.id == PickLine.unit_id)
+        .where(
+            Campaign.status.in_(DELIVERABLE),
+            ~sa.exists().where(
+                Delivery.campaign_id == Allocation.campaign_id,
+                Delivery.unit_id == PickLine.unit_id,
+                Delivery.producer_id == Allocation.producer_id,
+            ),
+        )
+        .order_by(Campaign.delivery_on, Campaign.id, Unit.name, Producer.name, CampaignItem.id)
+    )
+    if campaign_id is not None:
+        query = query.where(Campaign.id == campaign_id)
+    return [dict(row._mapping) for row in db.session.execute(query)]
+
+
+def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> list[Delivery]:
+    """Record that goods reached a unit: every producer's (``producer_id`` None) or one producer's.
+
+    Marking again what is already marked changes nothing. When every producer has delivered to a unit,
+    that unit's orders become delivered; when every unit has had everything, so does the campaign.
+
+    :returns: the delivery records added by this call.
+    :raises NotFound: no such campaign or unit, or nothing allocated for that unit (and producer).
+    :raises Conflict: the campaign is not allocated yet, or already settled.
+    """
+    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    if campaign is None:
+        raise NotFound(_("No such campaign."))
+    if campaign.status not in DELIVERABLE:
+        db.session.rollback()
+        raise Conflict(_("Deliveries can be recorded once the campaign is allocated, and until it is settled."))
+    if db.session.get(Unit, unit_id) is None:
+        db.session.rollback()
+        raise NotFound(_("No such unit."))
+    if note is not None and len(note) > 255:
+        db.session.rollback()
+        raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
+    query = (
+        sa.select(Allocation.producer_id)
+        .join(PickLine, PickLine.allocation_id == Allocation.id)
+        .where(Allocation.campaign_id == campaign_id, PickLine.unit_id == unit_id)
+        .distinct()
+    )
+    if producer_id is not None:
+        query = query.where(Allocation.producer_id == producer_id)
+    producers = set(db.session.scalars(query))
+    if not producers:
+        db.session.rollback()
+        raise NotFound(_("Nothing was allocated for this unit."))
+    already = set(
+        db.session.scalars(
+            sa.select(Delivery.producer_id).where(Delivery.campaign_id == campaign_id, Delivery.unit_id == unit_id)
+        )
+    )
+    now = utcnow()
+    added = []
+    for pid in sorted(producers - already):
+        delivery = Delivery(campaign_id=campaign_id, unit_id=unit_id, producer_id=pid, delivered_at=now, recorded_by_id=actor.id, note=note or None)
+        db.session.add(delivery)
+        added.append(delivery)
+    db.session.flush()
+    for delivery in added:
+        record_audit(actor, "delivery.mark", delivery, campaign_id=campaign_id, unit_id=unit_id, producer_id=delivery.producer_id)
+    _advance_statuses(actor, campaign, unit_id)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another operator recorded the same delivery at the same moment; theirs stands.
+        db.session.rollback()
+        raise Conflict(_("This delivery was just recorded by someone else; reload the page.")) from None
+    return added
+
+
+def _advance_statuses(actor, campaign, unit_id):
+    """Orders of a fully delivered unit become delivered; a campaign with nothing outstanding too."""
+    unit_outstanding = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .where(
+            Allocation.campaign_id == campaign.id,
+            PickLine.unit_id == unit_id,
+            ~sa.exists().where(
+                Delivery.campaign_id == campaign.id, Delivery.unit_id == unit_id, Delivery.producer_id == Allocation.producer_id
+            ),
+        )
+    )
+    if unit_outstanding:
+        return
+    live_lines = sa.exists().where(OrderLine.order_id == Order.id, sa.not_(OrderLine.cancelled))
+    db.session.execute(
+        sa.update(Order)
+        .where(Order.campaign_id == campaign.id, Order.unit_id == unit_id, Order.status.in_(("placed", "allocated")), live_lines)
+        .values(status="delivered", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if campaign.status == "allocated" and not outstanding_deliveries(campaign.id):
+        campaign.status = "delivered"
+        record_audit(actor, "campaign.delivered", campaign)
+
+
+def delivery_sheet(campaign_id, unit_id) -> dict:
+    """What one unit receives: per item, which producer brings how much; per person, what to hand over.
+
+    :raises NotFound: no such campaign or unit.
+    """
+    campaign = get_campaign(campaign_id)
+    unit = db.session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(_("No such unit."))
+    items = {}
+    for row in _pick_rows(campaign_id, unit_id):
+        item = items.setdefault(
+            row.item_id, {"title": row.title, "unit": row.sale_unit, "unit_weight_g": row.unit_weight_g, "quantity": 0, "producers": []}
+        )
+        item["quantity"] += row.quantity
+        item["producers"].append(
+            {
+                "name": row.producer_name,
+                "town": row.town,
+                "village": row.village,
+                "phone": row.producer_phone,
+                "quantity": row.quantity,
+                "delivered_at": row.delivered_at,
+            }
+        )
+    orders = db.session.scalars(
+        sa.select(Order)
+        .where(Order.campaign_id == campaign_id, Order.unit_id == unit_id, Order.status != "cancelled")
+        .order_by(Order.buyer_name, Order.id)
+    ).all()
+    people = []
+    for order in orders:
+        lines = [line for line in order.lines if not line.cancelled]
+        if not lines:
+            continue
+        people.append(
+            {
+                "order_id": order.id,
+                "name": order.buyer_name,
+                "phone": order.buyer_phone,
+                "lines": [{"title": line.item.title, "unit": line.item.unit, "quantity": line.quantity} for line in lines],
+                "amount_fen": sum(line.quantity * line.price_fen for line in lines),
+                "payment_status": order.payment_status,
+                "status": order.status,
+            }
+        )
+    return {"campaign": campaign, "unit": unit, "items": list(items.values()), "people": people}

@@ -1,0 +1,314 @@
+"""Every dashboard table as xlsx or csv: headers in the user's language (Chinese by default), safe to open in Excel.
+
+Formula injection: a text cell starting with = + - @ tab or carriage return would run as a formula in a
+spreadsheet (a buyer who calls themselves ``=HYPERLINK(...)``). Such text is written with a leading
+apostrophe, as text, in both formats. Money is written in yuan and weights in kg as exact decimals.
+"""
+
+import csv
+import io
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from dashboard import delivery, services, settlement
+from errors import NotFound, ValidationFailed
+from presentation import local_datetime
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("xlsx", "csv")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def safe_text(value: str) -> str:
+    """Text that no spreadsheet will evaluate."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def cell_value(value, kind="text"):
+    """A table value as written to a file: money in yuan, weight in kg, text made safe, None empty."""
+    if value is None:
+        return None
+    if kind == "yuan":
+        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+    if kind == "kg":
+        return Decimal(int(value)) / 1000
+    if kind == "int":
+        return int(value)
+    return safe_text(str(value))
+
+
+def to_csv(columns, rows) -> bytes:
+    """UTF-8 with a byte-order mark, so Excel opens Chinese text correctly.
+
+    :param columns: (key, header, kind) triples; ``rows`` are dicts keyed alike.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([safe_text(str(header)) for _key, header, _kind in columns])
+    for row in rows:
+        values = (cell_value(row.get(key), kind) for key, _header, kind in columns)
+        writer.writerow(["" if value is None else value for value in values])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(columns, rows, title="Pinbang") -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "".join(ch for ch in str(title) if ch not in '[]:*?/\\')[:31] or "Sheet1"
+    sheet.append([safe_text(str(header)) for _key, header, _kind in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row_index, row in enumerate(rows, start=2):
+        for column_index, (key, _header, kind) in enumerate(columns, start=1):
+            value = cell_value(row.get(key), kind)
+            cell = sheet.cell(row=row_index, column=column_index)
+            if isinstance(value, str):
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                # openpyxl would store "=..." as a formula; the value is already escaped, and typed as text here too.
+                cell.data_type = "s"
+            else:
+                cell.value = value
+                if kind == "yuan":
+                    cell.number_format = "#,##0.00"
+    for column_index, (_key, header, _kind) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(column_index)].width = max(10, min(40, len(str(header)) * 2 + 2))
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _weight_columns():
+    return [("weight_g", _("Weight (kg)"), "kg"), ("jin", _("Weight (jin)"), "text")]
+
+
+def _with_jin(rows):
+    return [{**row, "jin": _jin_text(row.get("weight_g"))} for row in rows]
+
+
+def _jin_text(grams):
+    if grams is None:
+        return None
+    return f"{Decimal(int(grams)) / 500:f}"
+
+
+def _summary(args):
+    group_by = args.get("group_by") or "product"
+    campaign_id = args.get("campaign_id")
+    data = services.sales_summary(campaign_id, group_by)
+    first = {
+        "product": _("Product"),
+        "producer": _("Producer"),
+        "town": _("Town"),
+        "unit": _("Work unit"),
+        "day": _("Day"),
+        "campaign": _("Campaign"),
+    }[group_by]
+    columns = [("label", first, "text")]
+    if group_by == "producer":
+        columns.append(("town", _("Town"), "text"))
+    columns += [
+        ("quantity", _("Quantity"), "int"),
+        ("unit", _("Sale unit"), "text"),
+        *_weight_columns(),
+        ("revenue_fen", _("Sales (yuan)"), "yuan"),
+        ("orders", _("Orders"), "int"),
+        ("buyers", _("Buyers"), "int"),
+    ]
+    totals = data["totals"]
+    total_row = {
+        "label": _("Total"),
+        "weight_g": totals["weight_g"],
+        "revenue_fen": totals["revenue_fen"],
+        "orders": totals["orders"],
+        "buyers": totals["buyers"],
+    }
+    return _("Sales"), columns, _with_jin(data["rows"] + [total_row])
+
+
+def _campaign_id(args):
+    campaign_id = args.get("campaign_id")
+    if campaign_id is None:
+        raise ValidationFailed(_("Please correct the marked fields."), {"campaign_id": [_("Choose a campaign.")]})
+    return campaign_id
+
+
+def _outstanding(args):
+    rows = delivery.outstanding_deliveries(args.get("campaign_id"))
+    columns = [
+        ("campaign_title", _("Campaign"), "text"),
+        ("delivery_on", _("Delivery date"), "text"),
+        ("unit_name", _("Work unit"), "text"),
+        ("producer_name", _("Producer"), "text"),
+        ("title", _("Item"), "text"),
+        ("quantity", _("Quantity"), "int"),
+        ("sale_unit", _("Sale unit"), "text"),
+    ]
+    return _("Outstanding deliveries"), columns, rows
+
+
+def _delivery_items(args):
+    sheet = delivery.delivery_sheet(_campaign_id(args), args.get("unit_id"))
+    rows = []
+    for item in sheet["items"]:
+        for producer in item["producers"]:
+            rows.append(
+                {
+                    "title": item["title"],
+                    "unit": item["unit"],
+                    "producer": producer["name"],
+                    "town": producer["town"],
+                    "village": producer["village"],
+                    "phone": producer["phone"],
+                    "quantity": producer["quantity"],
+                    "delivered_at": local_datetime(producer["delivered_at"]) or None,
+                }
+            )
+    columns = [
+        ("title", _("Item"), "text"),
+        ("quantity", _("Quantity"), "int"),
+        ("unit", _("Sale unit"), "text"),
+        ("producer", _("Producer"), "text"),
+        ("town", _("Town"), "text"),
+        ("village", _("Village"), "text"),
+        ("phone", _("Phone"), "text"),
+        ("delivered_at", _("Delivered at"), "text"),
+    ]
+    return sheet["unit"].name, columns, rows
+
+
+def _delivery_people(args):
+    sheet = delivery.delivery_sheet(_campaign_id(args), args.get("unit_id"))
+    rows = [
+        {
+            "name": person["name"],
+            "phone": person["phone"],
+            "goods": "；".join(f"{line['title']} × {line['quantity']} {line['unit']}" for line in person["lines"]),
+            "amount_fen": person["amount_fen"],
+            "paid": _("paid") if person["payment_status"] == "paid" else _("unpaid"),
+            "received": "",
+        }
+        for person in sheet["people"]
+    ]
+    columns = [
+        ("name", _("Name"), "text"),
+        ("phone", _("Phone"), "text"),
+        ("goods", _("Goods"), "text"),
+        ("amount_fen", _("Amount (yuan)"), "yuan"),
+        ("paid", _("Payment"), "text"),
+        ("received", _("Signature on receipt"), "text"),
+    ]
+    return sheet["unit"].name, columns, rows
+
+
+def _statements(args):
+    rows = [
+        {
+            "producer": s["producer"].name,
+            "town": s["producer"].town,
+            "allocated_fen": s["allocated_fen"],
+            "due_fen": s["due_fen"],
+            "paid_fen": s["paid_fen"],
+            "balance_fen": s["balance_fen"],
+        }
+        for s in settlement.producer_statements(_campaign_id(args))
+    ]
+    columns = [
+        ("producer", _("Producer"), "text"),
+        ("town", _("Town"), "text"),
+        ("allocated_fen", _("Allocated value (yuan)"), "yuan"),
+        ("due_fen", _("Due for delivered goods (yuan)"), "yuan"),
+        ("paid_fen", _("Paid out (yuan)"), "yuan"),
+        ("balance_fen", _("Balance (yuan)"), "yuan"),
+    ]
+    return _("Settlement"), columns, rows
+
+
+def _statement(args):
+    statement = settlement.producer_statement(_campaign_id(args), args.get("producer_id"))
+    columns = [
+        ("title", _("Item"), "text"),
+        ("unit", _("Sale unit"), "text"),
+        ("unit_price_fen", _("Unit price (yuan)"), "yuan"),
+        ("allocated", _("Allocated"), "int"),
+        ("delivered", _("Delivered"), "int"),
+        ("allocated_fen", _("Allocated value (yuan)"), "yuan"),
+        ("due_fen", _("Amount due (yuan)"), "yuan"),
+    ]
+    rows = list(statement["items"])
+    rows.append({"title": _("Total"), "allocated_fen": statement["allocated_fen"], "due_fen": statement["due_fen"]})
+    rows.append({"title": _("Paid out"), "due_fen": statement["paid_fen"]})
+    rows.append({"title": _("Balance"), "due_fen": statement["balance_fen"]})
+    return statement["producer"].name, columns, rows
+
+
+def _reconciliation(args):
+    data = settlement.reconciliation(_campaign_id(args))
+    columns = [
+        ("name", _("Work unit"), "text"),
+        ("orders", _("Orders"), "int"),
+        ("paid_orders", _("Paid orders"), "int"),
+        ("owed_fen", _("Owed (yuan)"), "yuan"),
+        ("collected_fen", _("Collected (yuan)"), "yuan"),
+        ("outstanding_fen", _("Outstanding (yuan)"), "yuan"),
+    ]
+    totals = data["totals"]
+    rows = data["units"] + [{"name": _("Total"), **{k: totals.get(k, 0) for k in ("orders", "paid_orders", "owed_fen", "collected_fen", "outstanding_fen")}}]
+    return _("Reconciliation"), columns, rows
+
+
+def _payouts(args):
+    rows = [
+        {
+            "paid_at": local_datetime(payout.paid_at),
+            "producer": payout.producer.name,
+            "amount_fen": payout.amount_fen,
+            "method": _("Bank transfer") if payout.method == "transfer" else _("Cash"),
+            "reference": payout.reference,
+            "recorded_by": payout.recorded_by.name if payout.recorded_by else None,
+        }
+        for payout in settlement.list_payouts(args.get("campaign_id"))
+    ]
+    columns = [
+        ("paid_at", _("Paid at"), "text"),
+        ("producer", _("Producer"), "text"),
+        ("amount_fen", _("Amount (yuan)"), "yuan"),
+        ("method", _("Method"), "text"),
+        ("reference", _("Reference"), "text"),
+        ("recorded_by", _("Recorded by"), "text"),
+    ]
+    return _("Payouts"), columns, rows
+
+
+TABLES = {
+    "summary": _summary,
+    "outstanding": _outstanding,
+    "delivery-items": _delivery_items,
+    "delivery-people": _delivery_people,
+    "statements": _statements,
+    "statement": _statement,
+    "reconciliation": _reconciliation,
+    "payouts": _payouts,
+}
+
+
+def export_table(name, fmt, args) -> tuple[bytes, str, str]:
+    """One table as a file.
+
+    :param args: campaign_id, group_by, unit_id, producer_id as the table needs them.
+    :returns: (content, mimetype, file name).
+    :raises NotFound: an unknown table or format, or a missing object.
+    """
+    if name not in TABLES or fmt not in FORMATS:
+        raise NotFound(_("Not found."))
+    title, columns, rows = TABLES[name](args)
+    suffix = args.get("campaign_id") or "all"
+    filename = f"pinbang-{name}-{suffix}.{fmt}"
+    if fmt == "csv":
+        return to_csv(columns, rows), "text/csv; charset=utf-8", filename
+    return to_xlsx(columns, rows, title), XLSX_TYPE, filename

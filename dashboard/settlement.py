@@ -1,0 +1,262 @@
+"""Settlement: each producer's statement per campaign, payouts, and the reconciliation of money collected by units.
+
+Amount due to a producer = delivered quantity × the item's unit price (what buyers pay; the platform keeps nothing).
+Allocated value is shown beside it: it is what the producer will be owed once everything is delivered.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from accounts.models import Unit
+from accounts.services import record_audit
+from dashboard.models import PAYOUT_METHODS, Delivery, Payout
+from dashboard.services import POOLED, get_campaign
+from database import utcnow
+from errors import Conflict, NotFound, ValidationFailed
+from extensions import db
+from notifications.services import queue_notification
+from orders.models import Allocation, Order, OrderLine, PickLine
+from presentation import yuan
+from producers.models import Producer
+from shop.models import Campaign, CampaignItem
+
+
+def _delivered_by_allocation(campaign_id):
+    """Delivered quantity per allocation: its pick lines to units where that producer's delivery is recorded."""
+    rows = db.session.execute(
+        sa.select(PickLine.allocation_id, sa.func.sum(PickLine.quantity))
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(
+            Delivery,
+            sa.and_(
+                Delivery.campaign_id == Allocation.campaign_id,
+                Delivery.unit_id == PickLine.unit_id,
+                Delivery.producer_id == Allocation.producer_id,
+            ),
+        )
+        .where(Allocation.campaign_id == campaign_id)
+        .group_by(PickLine.allocation_id)
+    ).all()
+    return {allocation_id: int(quantity) for allocation_id, quantity in rows}
+
+
+def producer_statements(campaign_id, producer_id=None) -> list[dict]:
+    """One statement per producer allocated goods in (or paid for) a campaign.
+
+    Each: items (allocated, delivered, unit price, allocated and due amounts), allocated_fen, due_fen,
+    paid_fen, balance_fen (due − paid) and the payouts.
+    :raises NotFound: no such campaign.
+    """
+    get_campaign(campaign_id)
+    delivered = _delivered_by_allocation(campaign_id)
+    query = (
+        sa.select(Allocation, CampaignItem, Producer)
+        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .where(Allocation.campaign_id == campaign_id, Allocation.quantity > 0)
+        .order_by(Producer.name, Producer.id, CampaignItem.position, CampaignItem.id)
+    )
+    payouts_query = sa.select(Payout).where(Payout.campaign_id == campaign_id).order_by(Payout.paid_at, Payout.id)
+    if producer_id is not None:
+        query = query.where(Allocation.producer_id == producer_id)
+        payouts_query = payouts_query.where(Payout.producer_id == producer_id)
+    statements = {}
+
+    def statement_for(producer):
+        return statements.setdefault(
+            producer.id,
+            {"producer": producer, "items": [], "allocated_fen": 0, "due_fen": 0, "paid_fen": 0, "payouts": []},
+        )
+
+    for allocation, item, producer in db.session.execute(query):
+        statement = statement_for(producer)
+        done = delivered.get(allocation.id, 0)
+        statement["items"].append(
+            {
+                "item_id": item.id,
+                "title": item.title,
+                "unit": item.unit,
+                "unit_price_fen": item.price_fen,
+                "allocated": allocation.quantity,
+                "delivered": done,
+                "allocated_fen": allocation.quantity * item.price_fen,
+                "due_fen": done * item.price_fen,
+            }
+        )
+        statement["allocated_fen"] += allocation.quantity * item.price_fen
+        statement["due_fen"] += done * item.price_fen
+    for payout in db.session.scalars(payouts_query):
+        statement = statement_for(payout.producer)
+        statement["payouts"].append(payout)
+        statement["paid_fen"] += payout.amount_fen
+    for statement in statements.values():
+        statement["balance_fen"] = statement["due_fen"] - statement["paid_fen"]
+    return list(statements.values())
+
+
+def producer_statement(campaign_id, producer_id) -> dict:
+    """:raises NotFound: the producer has neither an allocation nor a payout in this campaign."""
+    statements = producer_statements(campaign_id, producer_id)
+    if not statements:
+        raise NotFound(_("This producer has nothing to settle in this campaign."))
+    return statements[0]
+
+
+def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference=None, paid_at=None) -> Payout:
+    """Record money paid to a producer for a campaign, never more than is still due for what was delivered.
+
+    When the campaign is delivered and every producer is paid in full, the campaign becomes settled.
+    The producer is told (in-app, SMS, email) through the outbox.
+
+    :raises NotFound: no such campaign, or nothing to settle with this producer.
+    :raises Conflict: the campaign is not allocated yet.
+    :raises ValidationFailed: a non-positive amount, more than the balance, an unknown method, a future date.
+    """
+    # Payouts for one campaign are serialised on its row, so two operators cannot both pay the same balance.
+    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+    if campaign is None:
+        raise NotFound(_("No such campaign."))
+    if campaign.status not in POOLED:
+        db.session.rollback()
+        raise Conflict(_("Producers can be paid once the campaign is allocated."))
+    statement = producer_statement(campaign_id, producer_id)
+    errors = {}
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
+        errors["amount_fen"] = [_("Enter an amount greater than zero.")]
+    elif amount_fen > statement["balance_fen"]:
+        errors["amount_fen"] = [
+            _("At most %(balance)s is still due for what was delivered.", balance=yuan(max(statement["balance_fen"], 0)))
+        ]
+    if method not in PAYOUT_METHODS:
+        errors["method"] = [_("Choose bank transfer or cash.")]
+    reference = (reference or "").strip() or None
+    if reference is not None and len(reference) > 80:
+        errors["reference"] = [_("At most %(n)d characters.", n=80)]
+    now = utcnow()
+    if paid_at is not None and (not isinstance(paid_at, datetime) or paid_at.tzinfo is None or paid_at > now):
+        errors["paid_at"] = [_("Enter a time that is not in the future.")]
+    if errors:
+        db.session.rollback()
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
+    payout = Payout(
+        campaign_id=campaign_id,
+        producer_id=producer_id,
+        amount_fen=amount_fen,
+        method=method,
+        reference=reference,
+        paid_at=paid_at or now,
+        recorded_by_id=actor.id if actor else None,
+    )
+    db.session.add(payout)
+    db.session.flush()
+    record_audit(actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method)
+    producer = statement["producer"]
+    queue_notification(
+        kind="payout",
+        subject=f"payout:{payout.id}",
+        producer=producer,
+        title=_("Payment for %(campaign)s", campaign=campaign.title),
+        body=_("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title),
+    )
+    if campaign.status == "delivered" and _all_paid(campaign_id):
+        campaign.status = "settled"
+        record_audit(actor, "campaign.settled", campaign)
+    db.session.commit()
+    from worker import send_task_safely
+    from worker.tasks import dispatch_notifications
+
+    send_task_safely(dispatch_notifications)
+    return payout
+
+
+def _all_paid(campaign_id):
+    statements = producer_statements(campaign_id)
+    return all(s["balance_fen"] == 0 and s["due_fen"] == s["allocated_fen"] for s in statements)
+
+
+def list_payouts(campaign_id=None) -> list[Payout]:
+    query = sa.select(Payout).order_by(Payout.paid_at.desc(), Payout.id.desc())
+    if campaign_id is not None:
+        query = query.where(Payout.campaign_id == campaign_id)
+    return db.session.scalars(query).all()
+
+
+def reconciliation(campaign_id) -> dict:
+    """Money per unit (owed for sold lines, collected as marked paid, outstanding) against what producers are owed.
+
+    The checks: buyers owe exactly what producers were allocated (same goods, same prices); nothing was paid
+    out that units have not collected; once delivered, what is due equals what was allocated.
+    :raises NotFound: no such campaign.
+    """
+    campaign = get_campaign(campaign_id)
+    amount = sa.cast(OrderLine.quantity, sa.BigInteger) * OrderLine.price_fen
+    paid = Order.payment_status == "paid"
+    rows = db.session.execute(
+        sa.select(
+            Order.unit_id,
+            Unit.name,
+            sa.func.count(sa.distinct(Order.id)).label("orders"),
+            sa.func.count(sa.distinct(sa.case((paid, Order.id)))).label("paid_orders"),
+            sa.func.sum(amount).label("owed_fen"),
+            sa.func.sum(sa.case((paid, amount), else_=0)).label("collected_fen"),
+        )
+        .select_from(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Unit, Unit.id == Order.unit_id)
+        .where(Order.campaign_id == campaign_id, Order.status != "cancelled", sa.not_(OrderLine.cancelled))
+        .group_by(Order.unit_id, Unit.name)
+        .order_by(Unit.name)
+    ).all()
+    units = [
+        {
+            "unit_id": row.unit_id,
+            "name": row.name,
+            "orders": row.orders,
+            "paid_orders": row.paid_orders,
+            "unpaid_orders": row.orders - row.paid_orders,
+            "owed_fen": int(row.owed_fen or 0),
+            "collected_fen": int(row.collected_fen or 0),
+            "outstanding_fen": int(row.owed_fen or 0) - int(row.collected_fen or 0),
+        }
+        for row in rows
+    ]
+    statements = producer_statements(campaign_id)
+    totals = defaultdict(int)
+    for unit in units:
+        for key in ("owed_fen", "collected_fen", "outstanding_fen", "orders", "paid_orders", "unpaid_orders"):
+            totals[key] += unit[key]
+    for statement in statements:
+        for key in ("allocated_fen", "due_fen", "paid_fen"):
+            totals[key] += statement[key]
+    totals = dict(totals)
+    checks = []
+    if campaign.status in POOLED:
+        checks.append(
+            {
+                "name": _("Buyers owe what producers were allocated"),
+                "ok": totals.get("owed_fen", 0) == totals.get("allocated_fen", 0),
+                "left": totals.get("owed_fen", 0),
+                "right": totals.get("allocated_fen", 0),
+            }
+        )
+    checks.append(
+        {
+            "name": _("Paid out to producers does not exceed collected from units"),
+            "ok": totals.get("paid_fen", 0) <= totals.get("collected_fen", 0),
+            "left": totals.get("paid_fen", 0),
+            "right": totals.get("collected_fen", 0),
+        }
+    )
+    if campaign.status in ("delivered", "settled"):
+        checks.append(
+            {
+                "name": _("Everything allocated is delivered and due"),
+                "ok": totals.get("due_fen", 0) == totals.get("allocated_fen", 0),
+                "left": totals.get("due_fen", 0),
+                "right": totals.get("allocated_fen", 0),
+            }
+        )
+    return {"campaign": campaign, "units": units, "statements": statements, "totals": totals, "checks": checks}

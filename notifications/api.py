@@ -1,5 +1,35 @@
 """JSON endpoint: a user's in-app notifications."""
 
+import marshmallow as ma
+from flask import g
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from accounts.access import api_auth
+from api import PageArgs, page_schema
+from notifications.services import inbox
+
 blp = Blueprint("notifications_api", __name__, url_prefix="/api/v1", description="Notifications")
+
+
+class NotificationSchema(ma.Schema):
+    id = ma.fields.Int()
+    kind = ma.fields.Str()
+    subject = ma.fields.Str()
+    title = ma.fields.Str()
+    body = ma.fields.Str()
+    created_at = ma.fields.DateTime()
+    read_at = ma.fields.DateTime(allow_none=True)
+
+
+@blp.route("/notifications")
+class Notifications(MethodView):
+    @api_auth()
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, page_schema(NotificationSchema))
+    def get(self, args):
+        """The caller's own in-app notifications, newest first (a producer account also gets its producer's)."""
+        page, per_page = args["page"], args["per_page"]
+        # A person's in-app messages are a few per campaign; page them in memory so the inbox rule stays in one place.
+        rows = inbox(g.api_user, limit=None)
+        return {"items": rows[(page - 1) * per_page : page * per_page], "page": page, "per_page": per_page, "total": len(rows)}

@@ -1,5 +1,54 @@
 """Pages: a user's notifications; operators' failed deliveries with resend."""
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from accounts.access import role_required
+from accounts.services import record_audit
+from extensions import db
+from notifications import services
+from notifications.models import Notification
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+
+FAILED_SHOWN = 200
+
+
+@bp.route("/")
+@login_required
+def inbox():
+    return render_template("notifications/inbox.html", notifications=services.inbox(current_user))
+
+
+@bp.route("/failed")
+@role_required("operator")
+def failed():
+    """Messages the dispatcher gave up on after its retries, newest first, with their last error."""
+    rows = db.session.scalars(
+        sa.select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc()).limit(FAILED_SHOWN)
+    ).all()
+    pending = db.session.scalar(sa.select(sa.func.count()).where(Notification.status == "pending"))
+    return render_template("notifications/failed.html", notifications=rows, pending=pending)
+
+
+@bp.route("/<int:notification_id>/resend", methods=["POST"])
+@role_required("operator")
+def resend(notification_id):
+    notification = db.session.get(Notification, notification_id)
+    if notification is None:
+        abort(404)
+    if notification.status != "failed":
+        flash(_("This message is not failed; nothing to resend."), "info")
+    else:
+        record_audit(
+            current_user, "notification.resend", notification, channel=notification.channel, recipient=notification.recipient
+        )
+        services.resend(notification)
+        from worker import send_task_safely
+        from worker.tasks import dispatch_notifications
+
+        send_task_safely(dispatch_notifications)
+        flash(_("The message is queued to be sent again."), "success")
+    return redirect(url_for("notifications.failed"))

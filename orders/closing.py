@@ -749,3 +749,77 @@ def send_delivery_reminders(now=None) -> int:
                 reminded += 1
         db.session.commit()
     return reminded
+
+
+# --- the printable and the spreadsheet pick list -------------------------------------------------
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """Text a spreadsheet must never run as a formula gets a leading apostrophe (and is stored as text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def picklist_xlsx(data) -> bytes:
+    """The pick list as an xlsx: a heading, then one row per item and delivery unit, with addresses and totals."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from notifications.messages import delivery_date
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _("Pick list")[:31]
+
+    def put(row, values, bold=False):
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=safe_cell(value))
+            if isinstance(value, str):
+                cell.data_type = "s"
+            if bold:
+                cell.font = Font(bold=True)
+
+    put(1, [_("Pick list"), data["campaign_title"]], bold=True)
+    put(2, [_("Producer"), data["producer_name"]])
+    put(3, [_("Deliver by"), delivery_date(data["delivery_on"])])
+    put(
+        5,
+        [
+            _("Item"),
+            _("Unit of sale"),
+            _("Total to prepare"),
+            _("Delivery unit"),
+            _("Address"),
+            _("Contact phone"),
+            _("Quantity"),
+        ],
+        bold=True,
+    )
+    row = 6
+    for line in data["lines"]:
+        put(row, [line["title"], line["unit"], line["quantity"]], bold=True)
+        row += 1
+        for unit in line["units"]:
+            put(
+                row,
+                [
+                    line["title"],
+                    line["unit"],
+                    None,
+                    unit["unit_name"],
+                    unit["address"],
+                    unit["contact_phone"],
+                    unit["quantity"],
+                ],
+            )
+            row += 1
+    for column, width in zip("ABCDEFG", (16, 8, 12, 24, 40, 16, 10), strict=True):
+        sheet.column_dimensions[column].width = width
+    buffer = BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -80,7 +80,9 @@ def test_delivery_split_refuses_totals_that_differ():
 @st.composite
 def item_cases(draw):
     quantities = draw(st.lists(st.integers(min_value=1, max_value=500), min_size=1, max_size=12))
-    ids = draw(st.lists(st.integers(min_value=1, max_value=10_000), min_size=len(quantities), max_size=len(quantities), unique=True))
+    ids = draw(
+        st.lists(st.integers(min_value=1, max_value=10_000), min_size=len(quantities), max_size=len(quantities), unique=True)
+    )
     poverty = draw(st.lists(st.booleans(), min_size=len(quantities), max_size=len(quantities)))
     supplies = [SupplyOffer(i, q, p) for i, q, p in zip(ids, quantities, poverty, strict=True)]
     demand = draw(st.integers(min_value=0, max_value=sum(quantities)))

@@ -47,13 +47,15 @@ def celery_settings(config) -> dict:
         settings["broker_transport_options"] = {"visibility_timeout": 3600, "socket_connect_timeout": 2, "socket_timeout": 5}
     else:
         folder = Path(get("BROKER_DIR") or instance / "broker")
-        (folder / "processed").mkdir(parents=True, exist_ok=True)
+        for sub in ("processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
         settings["broker_url"] = "filesystem://"
         # The same folder in and out, or messages pile up and never run.
         settings["broker_transport_options"] = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     return settings

@@ -1,5 +1,342 @@
-"""JSON endpoints for producers and listings."""
+"""JSON endpoints for producers, listings and listing photos; thin: the rules live in producers.services."""
 
+import re
+
+import marshmallow as ma
+from flask import g, url_for
+from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+
+from accounts.access import api_auth
+from api import PageArgs, page_of, page_schema
+from errors import NotFound
+from producers import services
+from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
 
 blp = Blueprint("producers_api", __name__, url_prefix="/api/v1", description="Producers and their listings")
+
+
+# ---------------------------------------------------------------- field errors in the user's language
+
+
+def _marshmallow_messages():
+    return {
+        "Missing data for required field.": _("This field is required."),
+        "Field may not be null.": _("This field may not be empty."),
+        "Not a valid integer.": _("Enter a whole number."),
+        "Not a valid string.": _("Enter text."),
+        "Not a valid utf-8 string.": _("Enter text."),
+        "Not a valid boolean.": _("Enter true or false."),
+        "Not a valid date.": _("Enter a date as YYYY-MM-DD."),
+        "Not a valid number.": _("Enter a number."),
+        "Number too large.": _("This number is too large."),
+        "Unknown field.": _("Unknown field."),
+        "Invalid input type.": _("Send a JSON object."),
+        "Invalid value.": _("Invalid value."),
+        "Not a valid file.": _("Send the photo as a file (multipart/form-data)."),
+    }
+
+
+def _translate(messages, table):
+    if isinstance(messages, dict):
+        return {key: _translate(value, table) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_translate(value, table) for value in messages]
+    if isinstance(messages, str):
+        if messages in table:
+            return table[messages]
+        choices = re.match(r"^Must be one of: (.*)\.$", messages)
+        if choices:
+            return _("Choose one of: %(choices)s.", choices=choices.group(1))
+    return messages
+
+
+class Schema(ma.Schema):
+    """Input schemas whose field errors (marshmallow's own are English) come back in the user's language."""
+
+    def handle_error(self, error, data, **kwargs):
+        raise ma.ValidationError(_translate(error.messages, _marshmallow_messages()))
+
+
+class StrictBool(ma.fields.Boolean):
+    """true or false only; not "yes", 1 or "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Kilograms(ma.fields.Field):
+    """A weight in kg as a JSON number (e.g. 1.5), at most 3 decimals; held as whole grams."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return services.grams_to_kg(value)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ma.ValidationError(_("Enter the weight in kg as a number, e.g. 1.5."))
+        try:
+            return services.kg_to_grams(value)
+        except ValueError as error:
+            raise ma.ValidationError(str(error)) from None
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class ProducerSchema(ma.Schema):
+    id = ma.fields.Int()
+    name = ma.fields.Str()
+    kind = ma.fields.Str(metadata={"enum": list(PRODUCER_KINDS)})
+    town = ma.fields.Str()
+    village = ma.fields.Str()
+    phone = ma.fields.Str()
+    email = ma.fields.Str(allow_none=True)
+    poverty_household = ma.fields.Bool()
+    poverty_id = ma.fields.Str(allow_none=True)
+    linked_households = ma.fields.Int()
+    status = ma.fields.Str(metadata={"enum": list(PRODUCER_STATUSES)})
+    created_at = ma.fields.AwareDateTime()
+
+
+class ProducerInSchema(Schema):
+    name = ma.fields.Str(required=True)
+    kind = ma.fields.Str(required=True, metadata={"enum": list(PRODUCER_KINDS)})
+    town = ma.fields.Str(required=True)
+    village = ma.fields.Str(required=True)
+    phone = ma.fields.Str(required=True)
+    email = ma.fields.Str(allow_none=True)
+    poverty_household = StrictBool(required=True)
+    poverty_id = ma.fields.Str(allow_none=True)
+    linked_households = ma.fields.Int(strict=True, allow_none=True)
+
+
+class ProducerPatchSchema(ProducerInSchema):
+    """Only the fields to change."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
+class ProducerQuerySchema(Schema, PageArgs):
+    town = ma.fields.Str()
+    kind = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_KINDS))
+    poverty = ma.fields.Bool()
+    status = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_STATUSES))
+    q = ma.fields.Str(validate=ma.validate.Length(max=120))
+
+
+class PhotoSchema(ma.Schema):
+    id = ma.fields.Int()
+    position = ma.fields.Int()
+    url = ma.fields.Function(lambda photo: url_for("producers.photo", photo_id=photo.id))
+    thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", photo_id=photo.id))
+
+
+class ListingSchema(ma.Schema):
+    id = ma.fields.Int()
+    producer_id = ma.fields.Int()
+    producer_name = ma.fields.Function(lambda listing: listing.producer.name)
+    name = ma.fields.Str()
+    category = ma.fields.Str()
+    variety = ma.fields.Str(allow_none=True)
+    unit = ma.fields.Str()
+    unit_weight_kg = Kilograms(attribute="unit_weight_g", allow_none=True)
+    price_fen = ma.fields.Int()
+    quantity = ma.fields.Int()
+    quantity_committed = ma.fields.Int()
+    quantity_left = ma.fields.Int()
+    ready_on = ma.fields.Date()
+    description = ma.fields.Str(allow_none=True)
+    status = ma.fields.Str(metadata={"enum": list(LISTING_STATUSES)})
+    reject_reason = ma.fields.Str(allow_none=True)
+    photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+
+
+class ListingInSchema(Schema):
+    producer_id = ma.fields.Int(strict=True, metadata={"description": "Required for operators; a producer's own by default."})
+    name = ma.fields.Str(required=True)
+    category = ma.fields.Str(required=True)
+    variety = ma.fields.Str(allow_none=True)
+    unit = ma.fields.Str(required=True)
+    unit_weight_g = Kilograms(data_key="unit_weight_kg", allow_none=True, metadata={"type": "number", "example": 1.5})
+    price_fen = ma.fields.Int(strict=True, required=True)
+    quantity = ma.fields.Int(strict=True, required=True)
+    ready_on = ma.fields.Date(required=True)
+    description = ma.fields.Str(allow_none=True)
+
+
+class ListingPatchSchema(ListingInSchema):
+    """Only the fields to change."""
+
+    class Meta:
+        exclude = ("producer_id",)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+
+class ListingQuerySchema(Schema, PageArgs):
+    status = ma.fields.Str(validate=ma.validate.OneOf(LISTING_STATUSES))
+    producer_id = ma.fields.Int()
+
+
+class RejectSchema(Schema):
+    reason = ma.fields.Str(required=True)
+
+
+class PhotoUploadSchema(Schema):
+    photo = Upload(required=True)
+
+
+# ---------------------------------------------------------------- producers
+
+
+@blp.route("/producers")
+class Producers(MethodView):
+    @api_auth("operator", "producer")
+    @blp.arguments(ProducerQuerySchema, location="query")
+    @blp.response(200, page_schema(ProducerSchema))
+    def get(self, args):
+        """Producers, filtered by town, kind, poverty status or status (operators); a producer sees only itself."""
+        query = services.producers_query(
+            g.api_user, town=args.get("town"), kind=args.get("kind"), poverty=args.get("poverty"), status=args.get("status"), search=args.get("q")
+        )
+        return page_of(query, args["page"], args["per_page"])
+
+    @api_auth("operator")
+    @blp.arguments(ProducerInSchema)
+    @blp.response(201, ProducerSchema)
+    def post(self, data):
+        """Register a producer (operators); it starts pending."""
+        return services.create_producer(g.api_user, **data)
+
+
+@blp.route("/producers/<int:producer_id>")
+class ProducerById(MethodView):
+    @api_auth("operator", "producer")
+    @blp.response(200, ProducerSchema)
+    def get(self, producer_id):
+        """One producer: operators any, a producer only itself."""
+        return services.get_producer(g.api_user, producer_id)
+
+    @api_auth("operator", "producer")
+    @blp.arguments(ProducerPatchSchema)
+    @blp.response(200, ProducerSchema)
+    def patch(self, data, producer_id):
+        """Change a producer: operators any field; a producer its name, town, village, phone and email."""
+        producer = services.get_producer(g.api_user, producer_id)
+        return services.update_producer(g.api_user, producer, **data)
+
+
+@blp.route("/producers/<int:producer_id>/approve")
+class ApproveProducer(MethodView):
+    @api_auth("operator")
+    @blp.response(200, ProducerSchema)
+    def post(self, producer_id):
+        """Approve (or reinstate) a producer."""
+        return services.approve_producer(g.api_user, services.get_producer(g.api_user, producer_id))
+
+
+@blp.route("/producers/<int:producer_id>/suspend")
+class SuspendProducer(MethodView):
+    @api_auth("operator")
+    @blp.response(200, ProducerSchema)
+    def post(self, producer_id):
+        """Suspend a producer: its listings can no longer be approved or go into campaigns."""
+        return services.suspend_producer(g.api_user, services.get_producer(g.api_user, producer_id))
+
+
+# ---------------------------------------------------------------- listings
+
+
+@blp.route("/listings")
+class Listings(MethodView):
+    @api_auth("operator", "producer")
+    @blp.arguments(ListingQuerySchema, location="query")
+    @blp.response(200, page_schema(ListingSchema))
+    def get(self, args):
+        """Listings, newest first: operators all, a producer its own."""
+        query = services.listings_query(g.api_user, status=args.get("status"), producer_id=args.get("producer_id"))
+        return page_of(query, args["page"], args["per_page"])
+
+    @api_auth("operator", "producer")
+    @blp.arguments(ListingInSchema)
+    @blp.response(201, ListingSchema)
+    def post(self, data):
+        """List unsold goods (pending until an operator approves them). Operators name the producer they act for."""
+        producer_id = data.pop("producer_id", None)
+        return services.create_listing(g.api_user, producer_id, **data)
+
+
+@blp.route("/listings/<int:listing_id>")
+class ListingById(MethodView):
+    @api_auth("operator", "producer")
+    @blp.response(200, ListingSchema)
+    def get(self, listing_id):
+        """One listing: operators any, a producer its own."""
+        return services.get_listing(g.api_user, listing_id)
+
+    @api_auth("operator", "producer")
+    @blp.arguments(ListingPatchSchema)
+    @blp.response(200, ListingSchema)
+    def patch(self, data, listing_id):
+        """Change a listing; a producer's change to what buyers see sends an approved listing back for review."""
+        return services.update_listing(g.api_user, services.get_listing(g.api_user, listing_id), **data)
+
+
+@blp.route("/listings/<int:listing_id>/approve")
+class ApproveListing(MethodView):
+    @api_auth("operator")
+    @blp.response(200, ListingSchema)
+    def post(self, listing_id):
+        """Approve a listing; its producer must be approved."""
+        return services.approve_listing(g.api_user, services.get_listing(g.api_user, listing_id))
+
+
+@blp.route("/listings/<int:listing_id>/reject")
+class RejectListing(MethodView):
+    @api_auth("operator")
+    @blp.arguments(RejectSchema)
+    @blp.response(200, ListingSchema)
+    def post(self, data, listing_id):
+        """Reject a listing with a reason the producer sees."""
+        return services.reject_listing(g.api_user, services.get_listing(g.api_user, listing_id), data["reason"])
+
+
+@blp.route("/listings/<int:listing_id>/withdraw")
+class WithdrawListing(MethodView):
+    @api_auth("operator", "producer")
+    @blp.response(200, ListingSchema)
+    def post(self, listing_id):
+        """Withdraw a listing for good (nothing of it may be in a campaign)."""
+        return services.withdraw_listing(g.api_user, services.get_listing(g.api_user, listing_id))
+
+
+@blp.route("/listings/<int:listing_id>/photos")
+class ListingPhotos(MethodView):
+    @api_auth("operator", "producer")
+    @blp.arguments(PhotoUploadSchema, location="files")
+    @blp.response(201, PhotoSchema)
+    def post(self, files, listing_id):
+        """Add a photo (multipart field ``photo``: JPEG, PNG or WebP; at most 5 a listing). It is re-encoded and thumbnailed."""
+        return services.add_photo(g.api_user, services.get_listing(g.api_user, listing_id), files["photo"])
+
+
+@blp.route("/listings/<int:listing_id>/photos/<int:photo_id>")
+class ListingPhotoById(MethodView):
+    @api_auth("operator", "producer")
+    @blp.response(204)
+    def delete(self, listing_id, photo_id):
+        """Remove a photo."""
+        photo = services.get_photo(g.api_user, photo_id)
+        if photo.listing_id != listing_id:
+            raise NotFound(_("No such photo."))
+        services.delete_photo(g.api_user, photo)

@@ -455,6 +455,47 @@ def _clean_listing(values, listing=None):
     return clean
 
 
+def check_listing_fields(values, listing=None, photos=()) -> None:
+    """Check listing fields (and photos) without saving anything, so a form can show every problem at once.
+
+    :raises ValidationFailed: as create_listing and update_listing would.
+    """
+    merged = {field: getattr(listing, field) for field in LISTING_FIELDS} if listing is not None else {}
+    merged.update(values)
+    errors = {}
+    try:
+        _clean_listing(merged, listing)
+    except ValidationFailed as error:
+        errors.update(error.fields)
+    problems = _photo_problems(photos)
+    if problems:
+        errors["photos"] = problems
+    _raise_if(errors)
+
+
+def _photo_problems(photos):
+    """What is wrong with a set of uploads (nothing is stored); an empty list if nothing is."""
+    photos = [p for p in photos if p]
+    problems = [_("At most %(n)d photos.", n=MAX_PHOTOS)] if len(photos) > MAX_PHOTOS else []
+    for upload in photos:
+        try:
+            photo_files.decode_photo(photo_files.read_upload(upload, "photos"), "photos")
+        except DomainError as error:
+            if error.message not in problems:
+                problems.append(error.message)
+    return problems
+
+
+def check_producer_fields(values, producer=None) -> None:
+    """Check producer fields without saving anything.
+
+    :raises ValidationFailed: as create_producer and update_producer would.
+    """
+    merged = {field: getattr(producer, field) for field in PRODUCER_FIELDS} if producer is not None else {"poverty_household": False}
+    merged.update(values)
+    _clean_producer(merged, producer)
+
+
 def _acting_for(actor, producer):
     """The name to record as 'on behalf of' when an operator (or a village cadre with an operator account) acts for a producer."""
     return producer.name if _is_operator(actor) else None
@@ -493,8 +534,10 @@ def create_listing(actor, producer_id=None, photos=(), **values) -> Listing:
     try:
         clean = _clean_listing(values)
     except ValidationFailed as error:
-        if len(photos) > MAX_PHOTOS:
-            error.fields["photos"] = [_("At most %(n)d photos.", n=MAX_PHOTOS)]
+        # Say what is wrong with the photos too, so one more try is enough.
+        problems = _photo_problems(photos)
+        if problems:
+            error.fields["photos"] = problems
         raise
     if len(photos) > MAX_PHOTOS:
         raise ValidationFailed(_("Please correct the marked fields."), {"photos": [_("At most %(n)d photos.", n=MAX_PHOTOS)]})

@@ -156,3 +156,12 @@ def test_photos_by_bearer_token_for_the_mini_program(app, client, api_as, jpeg):
     buyer = api_as(make_user(role="buyer"))
     response = client.get(f"/producers/photos/{photo.id}/thumb", headers={"Authorization": f"Bearer {buyer.token}"})
     assert response.status_code == 200 and response.data[:2] == b"\xff\xd8"
+
+
+def test_wrong_fields_and_a_bad_photo_are_reported_together(app, stored_files, jpeg):
+    owner = make_user(role="producer")
+    bad = dict(fields(), name="")
+    with pytest.raises(ValidationFailed) as refused:
+        services.create_listing(owner, photos=[jpeg, b"not an image"], **bad)
+    assert set(refused.value.fields) == {"name", "photos"}
+    assert stored_files() == []

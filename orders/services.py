@@ -580,7 +580,8 @@ def _notify(order, kind, subject, user=None) -> None:
         return
     campaign = order.campaign
     with force_locale(user.locale or "zh_CN"):
-        lines = "; ".join(f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled)
+        separator = _("; ")  # the list separator differs by language ("；" in Chinese)
+        lines = separator.join(f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled)
         if kind == "order_confirmed":
             title = _("Pre-order %(id)d confirmed", id=order.id)
             body = _(

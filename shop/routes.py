@@ -1,12 +1,25 @@
-"""Buyer pages: the campaigns open to the buyer's unit."""
+"""Campaign pages: buyers browse, fill a cart and check out; operators build, preview and publish campaigns."""
 
-from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user
+import secrets
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
 
 from accounts.access import role_required
-from shop import services
+from accounts.routes import show_field_errors
+from accounts.services import list_units
+from errors import DomainError, IdempotencyConflict, ValidationFailed
+from extensions import db
+from orders import services as order_services
+from orders.forms import CheckoutForm, quantities_from_form
+from shop import qr, services
+from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, fen_to_yuan, yuan_to_fen
 
 bp = Blueprint("shop", __name__)
+
+UTC = ZoneInfo("UTC")
 
 
 @bp.route("/")
@@ -23,4 +36,348 @@ def index():
 @bp.route("/campaigns")
 @role_required("buyer", "operator")
 def campaigns():
-    return render_template("shop/campaigns.html", campaigns=services.visible_campaigns(current_user))
+    listed = services.visible_campaigns(current_user)
+    phases = {campaign.id: services.campaign_phase(campaign) for campaign in listed}
+    if current_user.role != "operator":
+        # Open ones first (closing soonest first), then the ones still to come, then the past (newest first).
+        rank = {"open": 0, "scheduled": 1}
+        coming = sorted((c for c in listed if phases[c.id] in rank), key=lambda c: (rank[phases[c.id]], c.closes_at))
+        listed = coming + [c for c in listed if phases[c.id] not in rank]
+    return render_template("shop/campaigns.html", campaigns=listed, phases=phases)
+
+
+# ---------------------------------------------------------------- the buyer's campaign page, cart and checkout
+
+
+def _cart(campaign_id) -> dict[int, int]:
+    return {int(k): v for k, v in session.get("cart", {}).get(str(campaign_id), {}).items()}
+
+
+def _save_cart(campaign_id, lines: dict[int, int]):
+    carts = dict(session.get("cart", {}))
+    if lines:
+        carts[str(campaign_id)] = {str(k): v for k, v in lines.items()}
+    else:
+        carts.pop(str(campaign_id), None)
+    session["cart"] = carts
+
+
+def _buyer_campaign(slug):
+    """The campaign behind a short link, for a buyer who may see it (operators see everything, as a preview)."""
+    campaign = services.get_campaign_by_slug(slug)
+    if current_user.role == "producer":
+        abort(403)
+    if current_user.role != "operator":
+        if campaign.status in ("draft", "cancelled"):
+            abort(404)
+        if not services.unit_is_eligible(campaign, current_user.unit_id):
+            return campaign, render_template("shop/not_eligible.html", campaign=campaign), 403
+    return campaign, None, None
+
+
+def _campaign_page(campaign, *, preview=False, add_form=None, status=200):
+    views = services.item_views(campaign)
+    cart = _cart(campaign.id) if not preview and current_user.role == "buyer" else {}
+    return (
+        render_template(
+            "shop/campaign.html",
+            campaign=campaign,
+            items=views,
+            phase=services.campaign_phase(campaign),
+            preview=preview,
+            cart_count=sum(cart.values()),
+            add_form=add_form or CartAddForm(formdata=None),
+            short_url=services.short_url(campaign),
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>")
+@login_required
+def campaign_page(slug):
+    """What a buyer opens from the link or QR code in a chat group."""
+    campaign, refusal, status = _buyer_campaign(slug)
+    if refusal:
+        return refusal, status
+    return _campaign_page(campaign, preview=current_user.role == "operator")
+
+
+@bp.route("/c/<slug>/cart/add", methods=["POST"])
+@role_required("buyer")
+def add_to_cart(slug):
+    campaign, refusal, status = _buyer_campaign(slug)
+    if refusal:
+        return refusal, status
+    form = CartAddForm()
+    if not services.takes_orders(campaign):
+        flash(_("This campaign is not taking orders now."), "warning")
+        return redirect(url_for("shop.campaign_page", slug=slug))
+    item_ids = {item.id for item in campaign.items}
+    if not form.validate_on_submit() or not form.item_id.data.isdigit() or int(form.item_id.data) not in item_ids:
+        for message in form.quantity.errors or [_("Choose an item of this campaign.")]:
+            flash(message, "danger")
+        return _campaign_page(campaign, add_form=form, status=422)
+    item_id = int(form.item_id.data)
+    lines = _cart(campaign.id)
+    lines[item_id] = min(lines.get(item_id, 0) + form.quantity.data, order_services.MAX_LINE_QUANTITY)
+    _save_cart(campaign.id, lines)
+    title = next(item.title for item in campaign.items if item.id == item_id)
+    flash(_("Added %(n)d × %(title)s to your cart.", n=form.quantity.data, title=title), "success")
+    return redirect(url_for("shop.campaign_page", slug=slug, _anchor=f"item-{item_id}"))
+
+
+def _cart_page(campaign, lines, form=None, status=200):
+    views = {view.id: view for view in services.item_views(campaign)}
+    rows = [(views[item_id], quantity) for item_id, quantity in lines.items() if item_id in views]
+    form = form or CheckoutForm(formdata=None)
+    if not form.token.data:
+        form.token.data = secrets.token_urlsafe(24)
+    return (
+        render_template(
+            "shop/cart.html",
+            campaign=campaign,
+            rows=rows,
+            total_fen=sum(view.price_fen * quantity for view, quantity in rows),
+            phase=services.campaign_phase(campaign),
+            form=form,
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>/cart", methods=["GET", "POST"])
+@role_required("buyer")
+def cart(slug):
+    """The cart is also the checkout: change quantities, or place the pre-order. The form's one-time token makes a double click one order."""
+    campaign, refusal, status = _buyer_campaign(slug)
+    if refusal:
+        return refusal, status
+    if request.method == "GET":
+        return _cart_page(campaign, _cart(campaign.id))
+    form = CheckoutForm()
+    if not form.validate_on_submit():
+        for messages in form.errors.values():
+            for message in messages:
+                flash(message, "danger")
+        return _cart_page(campaign, _cart(campaign.id), form, 422)
+    lines, problems = quantities_from_form(request.form, {item.id for item in campaign.items})
+    if problems:
+        for message in problems:
+            flash(message, "danger")
+        return _cart_page(campaign, _cart(campaign.id), form, 422)
+    lines = {item_id: quantity for item_id, quantity in lines.items() if quantity > 0}
+    if form.update.data or not lines:
+        _save_cart(campaign.id, lines)
+        flash(_("Cart updated."), "info")
+        return redirect(url_for("shop.cart", slug=slug))
+    try:
+        placed = order_services.place_order(
+            current_user,
+            campaign.id,
+            [{"item_id": k, "quantity": v} for k, v in lines.items()],
+            idempotency_key=form.token.data,
+            note=form.note.data,
+        )
+    except IdempotencyConflict:
+        flash(_("This form was already used for another order. Check your cart and place the order again."), "warning")
+        form.token.data = secrets.token_urlsafe(24)
+        return _cart_page(campaign, lines, form, 409)
+    except DomainError as error:
+        db.session.rollback()
+        if isinstance(error, ValidationFailed):
+            show_field_errors(form, error)
+        else:
+            flash(error.message, "danger")
+        return _cart_page(campaign, lines, form, error.status)
+    _save_cart(campaign.id, {})
+    return redirect(url_for("orders.confirmation", order_id=placed.order.id))
+
+
+# ---------------------------------------------------------------- short link material: QR codes and the cover photo
+
+
+@bp.route("/c/<slug>/qr.svg")
+@login_required
+def qr_svg(slug):
+    campaign = services.get_campaign_by_slug(slug)
+    response = _download(qr.qr_svg(services.short_url(campaign)), "image/svg+xml", f"pinbang-{campaign.slug}.svg")
+    return response
+
+
+@bp.route("/c/<slug>/qr.png")
+@login_required
+def qr_png(slug):
+    campaign = services.get_campaign_by_slug(slug)
+    return _download(qr.qr_png(services.short_url(campaign)), "image/png", f"pinbang-{campaign.slug}.png")
+
+
+def _download(data, mimetype, filename):
+    from flask import make_response
+
+    response = make_response(data)
+    response.mimetype = mimetype
+    disposition = "attachment" if request.args.get("download") else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.cache_control.max_age = 3600
+    response.cache_control.private = True
+    return response
+
+
+@bp.route("/campaigns/<int:campaign_id>/cover")
+@login_required
+def cover(campaign_id):
+    campaign = services.get_campaign(campaign_id)
+    if not services.can_see(current_user, campaign) or not campaign.cover_photo:
+        abort(404)
+    path = services.cover_path(campaign)
+    if not path.is_file():
+        abort(404)
+    response = send_from_directory(path.parent, path.name, mimetype="image/jpeg", max_age=3600, conditional=True)
+    response.cache_control.private = True
+    return response
+
+
+# ---------------------------------------------------------------- operators: build, preview, publish
+
+
+def _fill_campaign_form(form, campaign=None):
+    form.unit_ids.choices = [(unit.id, unit.name) for unit in list_units()]
+    if campaign is not None and request.method == "GET":
+        form.opens_at.data = campaign.opens_at.astimezone(services.SHANGHAI).replace(tzinfo=None)
+        form.closes_at.data = campaign.closes_at.astimezone(services.SHANGHAI).replace(tzinfo=None)
+        form.unit_ids.data = [unit.id for unit in campaign.units]
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@role_required("operator")
+def edit_campaign(campaign_id=None):
+    campaign = services.get_campaign(campaign_id) if campaign_id else None
+    form = CampaignForm(obj=campaign)
+    _fill_campaign_form(form, campaign)
+    if form.validate_on_submit():
+        fields = dict(
+            title=form.title.data,
+            description=form.description.data,
+            opens_at=form.opens_at.data,
+            closes_at=form.closes_at.data,
+            delivery_on=form.delivery_on.data,
+            unit_ids=form.unit_ids.data or [],
+            cover=form.cover.data or None,
+        )
+        try:
+            if campaign is None:
+                campaign = services.create_campaign(current_user, **fields)
+            else:
+                services.update_campaign(current_user, campaign.id, **fields)
+        except DomainError as error:
+            db.session.rollback()
+            if isinstance(error, ValidationFailed):
+                show_field_errors(form, error)
+            else:
+                for messages in (error.details.get("fields") or {"cover": [error.message]}).values():
+                    form.cover.errors = list(form.cover.errors) + list(messages)
+                flash(error.message, "danger")
+        else:
+            flash(_("Campaign saved."), "success")
+            return redirect(url_for("shop.manage", campaign_id=campaign.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("shop/campaign_form.html", form=form, campaign=campaign), status
+
+
+@bp.route("/campaigns/<int:campaign_id>/manage")
+@role_required("operator")
+def manage(campaign_id):
+    campaign = services.get_campaign(campaign_id)
+    return render_template(
+        "shop/manage.html",
+        campaign=campaign,
+        items=services.item_views(campaign),
+        phase=services.campaign_phase(campaign),
+        short_url=services.short_url(campaign),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/campaigns/<int:campaign_id>/items/new", methods=["GET", "POST"])
+@role_required("operator")
+def new_item(campaign_id):
+    campaign = services.get_campaign(campaign_id)
+    form = ItemForm()
+    supplies, problems = {}, []
+    if form.validate_on_submit():
+        supplies, problems = quantities_from_form(request.form, None, prefix="supply-")
+        try:
+            if problems:
+                raise ValidationFailed(_("Please correct the marked fields."), {"supplies": problems})
+            services.add_item(
+                current_user,
+                campaign.id,
+                supplies=[(listing_id, quantity) for listing_id, quantity in supplies.items() if quantity > 0],
+                title=form.title.data or None,
+                price_fen=yuan_to_fen(form.price_yuan.data) if form.price_yuan.data else None,
+                unit=form.unit.data or None,
+                per_buyer_limit=form.per_buyer_limit.data,
+                min_total=form.min_total.data,
+                policy=form.policy.data,
+                description=form.description.data,
+            )
+        except DomainError as error:
+            db.session.rollback()
+            if isinstance(error, ValidationFailed):
+                problems = error.fields.pop("supplies", [])
+                if "price_fen" in error.fields:
+                    error.fields["price_yuan"] = error.fields.pop("price_fen")
+                show_field_errors(form, error)
+            else:
+                flash(error.message, "danger")
+        else:
+            flash(_("Item added."), "success")
+            return redirect(url_for("shop.manage", campaign_id=campaign.id))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "shop/item_form.html",
+            campaign=campaign,
+            form=form,
+            listings=services.available_listings(),
+            supplies=supplies,
+            supply_errors=problems,
+            fen_to_yuan=fen_to_yuan,
+        ),
+        status,
+    )
+
+
+@bp.route("/campaigns/<int:campaign_id>/items/<int:item_id>/remove", methods=["POST"])
+@role_required("operator")
+def remove_item(campaign_id, item_id):
+    if ActionForm().validate_on_submit():
+        try:
+            services.remove_item(current_user, item_id)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("Item removed; its quantities are back with the producers."), "info")
+    return redirect(url_for("shop.manage", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/publish", methods=["POST"])
+@role_required("operator")
+def publish(campaign_id):
+    if ActionForm().validate_on_submit():
+        try:
+            services.publish_campaign(current_user, campaign_id)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("Published: buyers can see the campaign now."), "success")
+    return redirect(url_for("shop.manage", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/preview")
+@role_required("operator")
+def preview(campaign_id):
+    """The page exactly as buyers will see it, without the ordering buttons."""
+    return _campaign_page(services.get_campaign(campaign_id), preview=True)

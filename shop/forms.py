@@ -1,0 +1,94 @@
+"""Forms for building campaigns and their items, and for adding goods to the cart."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from shop.services import MAX_QUANTITY
+
+YUAN_PATTERN = r"^\s*\d{1,7}(\.\d{1,2})?\s*$"
+
+
+def yuan_to_fen(text) -> int:
+    """ "12.5" → 1250, exactly (no floats)."""
+    whole, _dot, cents = text.strip().partition(".")
+    return int(whole) * 100 + int((cents + "00")[:2])
+
+
+def fen_to_yuan(fen) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+class CampaignForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    cover = FileField(
+        _l("Cover photo (optional)"),
+        validators=[FileAllowed(["jpg", "jpeg", "png", "webp"], _l("Send a JPEG, PNG or WebP photo."))],
+    )
+    opens_at = DateTimeLocalField(_l("Orders open (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    closes_at = DateTimeLocalField(_l("Orders close (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    delivery_on = DateField(_l("Delivery date"), validators=[InputRequired()])
+    unit_ids = SelectMultipleField(
+        _l("Work units that may order (none ticked: all units)"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+    submit = SubmitField(_l("Save"))
+
+
+def _optional_positive(form, field):
+    if field.data is not None and field.data < 1:
+        raise ValidationError(_l("Leave empty, or enter at least 1."))
+
+
+class ItemForm(FlaskForm):
+    """The item's own fields; the supplies are quantities typed beside each listing (``supply-<listing id>``)."""
+
+    title = StringField(_l("Title shown to buyers"), validators=[Optional(), Length(max=120)])
+    price_yuan = StringField(
+        _l("Price per unit, in yuan"), validators=[Optional(), Regexp(YUAN_PATTERN, message=_l("Enter a price like 9.80."))]
+    )
+    unit = StringField(_l("Sale unit"), validators=[Optional(), Length(max=8)])
+    per_buyer_limit = IntegerField(
+        _l("Limit per buyer (optional)"), validators=[Optional(), NumberRange(max=MAX_QUANTITY), _optional_positive]
+    )
+    min_total = IntegerField(
+        _l("Minimum total to go ahead (optional)"), validators=[Optional(), NumberRange(max=MAX_QUANTITY), _optional_positive]
+    )
+    policy = SelectField(
+        _l("How orders are split among the producers"),
+        choices=[
+            ("proportional", _l("In proportion to what each offered")),
+            ("poor_first", _l("Registered poor households first")),
+        ],
+    )
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000)])
+    submit = SubmitField(_l("Add item"))
+
+
+class CartAddForm(FlaskForm):
+    item_id = HiddenField(validators=[DataRequired()])
+    quantity = IntegerField(_l("Quantity"), default=1, validators=[InputRequired(), NumberRange(min=1, max=10_000)])
+    submit = SubmitField(_l("Add to cart"))
+
+
+class ActionForm(FlaskForm):
+    """A button that posts (publish, remove, cancel): CSRF only."""
+
+    submit = SubmitField(_l("Confirm"))

@@ -33,7 +33,9 @@ class OrderPlaceSchema(ma.Schema):
     buyer_name = ma.fields.Str(
         allow_none=True, load_default=None, metadata={"description": "coordinators: a colleague's name, to order for them"}
     )
-    buyer_phone = ma.fields.Str(allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"})
+    buyer_phone = ma.fields.Str(
+        allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"}
+    )
 
 
 class OrderChangeSchema(ma.Schema):

@@ -107,7 +107,11 @@ class ItemCreateSchema(ma.Schema):
 
 
 class CampaignListArgs(PageArgs):
-    phase = ma.fields.Str(validate=ma.validate.OneOf(("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled", "cancelled")))
+    phase = ma.fields.Str(
+        validate=ma.validate.OneOf(
+            ("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled", "cancelled")
+        )
+    )
 
 
 @blp.route("/campaigns")

@@ -19,6 +19,7 @@ from database import utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from producers.models import Listing, Producer
+from producers.services import commit_listing_quantity, release_listing_quantity
 from shop.models import ALLOCATION_POLICIES, Campaign, CampaignItem, Supply, campaign_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -309,41 +310,6 @@ def update_campaign(
     return campaign
 
 
-def _commit_listing_quantity(listing_id, quantity):
-    """Take ``quantity`` from what a listing has left, in one guarded statement (no overselling a listing either)."""
-    try:
-        from producers.services import commit_listing_quantity
-    except ImportError:
-        commit_listing_quantity = None
-    if commit_listing_quantity is not None:
-        return commit_listing_quantity(listing_id, quantity)
-    table = Listing.__table__
-    result = db.session.execute(
-        sa.update(table)
-        .where(table.c.id == listing_id, table.c.quantity - table.c.quantity_committed >= quantity)
-        .values(quantity_committed=table.c.quantity_committed + quantity)
-    )
-    if result.rowcount != 1:
-        from errors import InsufficientStock
-
-        raise InsufficientStock(_("Listing %(id)d does not have %(n)d left.", id=listing_id, n=quantity))
-
-
-def _release_listing_quantity(listing_id, quantity):
-    try:
-        from producers.services import release_listing_quantity
-    except ImportError:
-        release_listing_quantity = None
-    if release_listing_quantity is not None:
-        return release_listing_quantity(listing_id, quantity)
-    table = Listing.__table__
-    db.session.execute(
-        sa.update(table)
-        .where(table.c.id == listing_id, table.c.quantity_committed >= quantity)
-        .values(quantity_committed=table.c.quantity_committed - quantity)
-    )
-
-
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -459,7 +425,7 @@ def add_item(
     try:
         # Ascending listing ids: two operators building items from the same listings never deadlock.
         for listing_id, quantity in sorted(pairs):
-            _commit_listing_quantity(listing_id, quantity)
+            commit_listing_quantity(listing_id, quantity)
             listing = listings[listing_id]
             db.session.add(Supply(item_id=item.id, listing_id=listing_id, producer_id=listing.producer_id, quantity=quantity))
         record_audit(actor, "campaign.item.add", item, campaign_id=campaign.id, supplies=[list(p) for p in pairs])
@@ -482,7 +448,7 @@ def remove_item(actor, item_id) -> None:
         raise Conflict(_("Items can be removed only while the campaign is a draft."))
     try:
         for supply in sorted(item.supplies, key=lambda s: s.listing_id):
-            _release_listing_quantity(supply.listing_id, supply.quantity)
+            release_listing_quantity(supply.listing_id, supply.quantity)
             db.session.delete(supply)
         record_audit(actor, "campaign.item.remove", item, campaign_id=item.campaign_id, title=item.title)
         db.session.delete(item)

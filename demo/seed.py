@@ -99,7 +99,73 @@ def seed_demo():
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
     db.session.commit()
+    seed_demo_campaigns()
     return True
+
+
+# (title, description, opens in, closes in, unit indexes (none = all), items), each item:
+# (title, price in fen, per-buyer limit, minimum total, policy, [(listing index, quantity)])
+CAMPAIGNS = [
+    (
+        "乐昌消费扶贫·春季助农专场",
+        "雪毛鸡、土鸡蛋、乐昌马蹄、天堂姜、百花蜜：来自秀水、两江、北乡、梅花等镇的合作社和建档立卡贫困户。预订截止后统一配送到各单位。",
+        timedelta(hours=-1),
+        timedelta(days=7),
+        (),
+        [
+            ("雪毛鸡", 9800, 4, None, "poor_first", [(0, 3000), (1, 400)]),
+            ("土鸡蛋", 150, 120, 300, "proportional", [(2, 6000), (3, 4000)]),
+            ("乐昌马蹄", 450, None, None, "proportional", [(4, 30000), (5, 10000)]),
+            ("天堂姜", 800, 20, None, "proportional", [(6, 800)]),
+            ("百花蜜", 6800, 6, None, "proportional", [(8, 200)]),
+        ],
+    ),
+    (
+        "年货节预告：丝苗米和红薯干",
+        "总工会、妇联专场，三天后开始预订。",
+        timedelta(days=3),
+        timedelta(days=10),
+        (0, 1),
+        [
+            ("丝苗米 5kg", 4500, 10, None, "proportional", [(7, 300)]),
+            ("农家红薯干", 2000, None, 50, "poor_first", [(9, 300)]),
+        ],
+    ),
+]
+
+
+def seed_demo_campaigns():
+    """One campaign open now and one opening in three days, built through the shop services from the demo listings."""
+    from database import utcnow
+    from shop import services as shop
+
+    operator = db.session.scalar(sa.select(User).where(User.role == "operator"))
+    listings = db.session.scalars(sa.select(Listing).order_by(Listing.id)).all()
+    units = db.session.scalars(sa.select(Unit).order_by(Unit.id)).all()
+    now = utcnow().replace(second=0, microsecond=0)
+    for title, description, opens_in, closes_in, unit_indexes, items in CAMPAIGNS:
+        closes_at = now + closes_in
+        campaign = shop.create_campaign(
+            operator,
+            title=title,
+            description=description,
+            opens_at=now + opens_in,
+            closes_at=closes_at,
+            delivery_on=closes_at.astimezone(shop.SHANGHAI).date() + timedelta(days=3),
+            unit_ids=[units[i].id for i in unit_indexes],
+        )
+        for item_title, price, limit, minimum, policy, supplies in items:
+            shop.add_item(
+                operator,
+                campaign.id,
+                title=item_title,
+                price_fen=price,
+                per_buyer_limit=limit,
+                min_total=minimum,
+                policy=policy,
+                supplies=[(listings[i].id, quantity) for i, quantity in supplies],
+            )
+        shop.publish_campaign(operator, campaign.id)
 
 
 DEMO_LOGINS = [

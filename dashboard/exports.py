@@ -196,7 +196,7 @@ def _delivery_people(args):
         for person in sheet["people"]
     ]
     columns = [
-        ("name", _("Name"), "text"),
+        ("name", _("Full name"), "text"),
         ("phone", _("Phone"), "text"),
         ("goods", _("Goods"), "text"),
         ("amount_fen", _("Amount (yuan)"), "yuan"),

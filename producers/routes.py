@@ -271,7 +271,6 @@ def producer_detail(producer_id):
         listings=listings,
         trail=services.audit_trail(producer),
         kinds=KIND_LABELS,
-        reject_form=RejectForm(),
     )
 
 
@@ -299,7 +298,7 @@ def suspend_producer(producer_id):
 @bp.route("/review")
 @role_required("operator")
 def review():
-    return render_template("producers/review.html", listings=services.review_queue(), kinds=KIND_LABELS, reject_form=RejectForm())
+    return render_template("producers/review.html", listings=services.review_queue())
 
 
 @bp.route("/listings/<int:listing_id>/approve", methods=["POST"])

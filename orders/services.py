@@ -135,10 +135,17 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
     """
     session = db.session
     begin_write(session)
-    query = sa.select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
+    restricted = sa.exists().where(campaign_unit.c.campaign_id == Campaign.id)
+    listed = sa.exists().where(campaign_unit.c.campaign_id == Campaign.id, campaign_unit.c.unit_id == (unit_id or 0))
+    query = (
+        sa.select(Campaign, restricted.label("restricted"), listed.label("listed"))
+        .where(Campaign.id == campaign_id)
+        .execution_options(populate_existing=True)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(read=True, of=Campaign)
-    campaign = session.scalar(query)
+    row = session.execute(query).first()
+    campaign = row[0] if row else None
     if campaign is None or campaign.status in ("draft", "cancelled"):
         raise NotFound(_("No such campaign."))
     now = utcnow()
@@ -146,10 +153,8 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
         raise CampaignNotOpen(_("Orders for this campaign closed at %(time)s.", time=_local(campaign.closes_at)))
     if now < campaign.opens_at:
         raise CampaignNotOpen(_("Orders for this campaign open at %(time)s.", time=_local(campaign.opens_at)))
-    if unit_id is not None:
-        listed = session.scalars(sa.select(campaign_unit.c.unit_id).where(campaign_unit.c.campaign_id == campaign.id)).all()
-        if listed and unit_id not in listed:
-            raise Forbidden(_("This campaign is not open to your work unit."))
+    if unit_id is not None and row.restricted and not row.listed:
+        raise Forbidden(_("This campaign is not open to your work unit."))
     return campaign
 
 
@@ -314,17 +319,20 @@ def reserve_and_write_order(
         idempotency_key=idempotency_key,
         request_fingerprint=request_fingerprint,
         payment_status="unpaid",
+        cancelled_at=None,
     )
+    order.lines = [
+        OrderLine(item=items[item_id], quantity=wanted[item_id], price_fen=items[item_id].price_fen, cancelled=False, cancel_reason=None)
+        for item_id in sorted(wanted)
+    ]
+    order.campaign = campaign
     db.session.add(order)
     # Written first: a concurrent duplicate of an idempotent request stops here, before touching capacity.
     db.session.flush()
     if any(items[item_id].per_buyer_limit for item_id in wanted):
         lock_buyer(campaign.id, buyer_phone)
-        _check_limits(campaign.id, buyer_phone, items, wanted)
+        _check_limits(campaign.id, buyer_phone, items, wanted, exclude_order_id=order.id)
     _reserve(items, wanted)
-    for item_id in sorted(wanted):
-        db.session.add(OrderLine(order=order, item_id=item_id, quantity=wanted[item_id], price_fen=items[item_id].price_fen))
-    db.session.flush()
     return order
 
 
@@ -404,7 +412,7 @@ def place_order(
         if source != "buyer":
             record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
         _notify(order, "order_confirmed", f"order:{order.id}:placed", user=actor if buyer["user_id"] == actor.id else None)
-        db.session.commit()
+        _commit_keeping_order()
     except sa.exc.IntegrityError:
         db.session.rollback()
         existing = _replay(actor, key, print_) if key else None
@@ -416,6 +424,22 @@ def place_order(
         raise
     nudge_worker()
     return PlacedOrder(order, True)
+
+
+def _commit_keeping_order() -> None:
+    """Commit without expiring what the session holds: the order just written is answered as it is, with no reload.
+
+    Only the items are expired, as their counters were changed in SQL behind the ORM's back.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, CampaignItem):
+            session.expire(obj)
 
 
 # ---------------------------------------------------------------- reading

@@ -94,9 +94,12 @@ def celery_init_app(app):
 
 def _drop_broker_connections():
     """Forget pooled connections so a new broker setting (tests switch brokers) takes effect."""
-    if celery._pool is not None:
-        celery._pool.force_close_all()
-        celery._pool = None
+    from kombu import pools
+
+    # kombu keeps its pools in global registries keyed by broker URL; closing only ours left a closed
+    # pool registered, which failed with "Acquire on closed pool" when a test switched back to that broker.
+    pools.reset()
+    celery._pool = None
     celery.amqp._producer_pool = None
 
 

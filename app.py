@@ -100,18 +100,22 @@ def register_blueprints(app):
     from orders.fulfilment_api import blp as fulfilment_api
     from orders.fulfilment_routes import bp as fulfilment_bp
     from orders.routes import bp as orders_bp
+    from orders.unit_api import blp as units_orders_api
+    from orders.unit_routes import bp as units_orders_bp
     from producers.api import blp as producers_api
     from producers.routes import bp as producers_bp
     from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp
 
-    for blueprint in (accounts_bp, producers_bp, shop_bp, orders_bp, fulfilment_bp, notifications_bp, dashboard_bp):
+    for blueprint in (accounts_bp, producers_bp, shop_bp, orders_bp, fulfilment_bp, notifications_bp, dashboard_bp, units_orders_bp):
         app.register_blueprint(blueprint)
 
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for blueprint in (accounts_api, producers_api, shop_api, orders_api, fulfilment_api, notifications_api, dashboard_api):
+    for blueprint in (
+        accounts_api, producers_api, shop_api, orders_api, fulfilment_api, notifications_api, dashboard_api, units_orders_api
+    ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
 

@@ -1,0 +1,238 @@
+"""JSON endpoints for group orders: upload a unit's sign-up sheet, download its template, the unit's orders, payments."""
+
+import dataclasses
+import io
+
+import marshmallow as ma
+from flask import g, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+
+from accounts.access import api_auth
+from orders import group_orders
+from orders.api import OrderSchema
+from orders.models import PAYMENT_METHODS
+from orders.sheets import XLSX_TYPE
+
+blp = Blueprint("units_orders_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
+
+
+class SheetUploadSchema(ma.Schema):
+    file = Upload(required=True, metadata={"description": "the filled-in sheet: xlsx, or csv in UTF-8 (with or without BOM) or GBK"})
+
+
+class SheetUploadArgs(ma.Schema):
+    dry_run = ma.fields.Bool(
+        load_default=False, metadata={"description": "only report what the upload would change; nothing is saved"}
+    )
+
+
+class PersonChangeSchema(ma.Schema):
+    kind = ma.fields.Str(metadata={"description": "added, changed, removed or unchanged"})
+    name = ma.fields.Str()
+    phone = ma.fields.Str()
+    before = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int(), metadata={"description": "item id → quantity"})
+    after = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    before_fen = ma.fields.Int()
+    after_fen = ma.fields.Int()
+    was_paid = ma.fields.Bool()
+    order_id = ma.fields.Int(allow_none=True)
+
+
+class SheetResultSchema(ma.Schema):
+    orders = ma.fields.Int(metadata={"description": "orders of the unit's sheet after the upload (one a person)"})
+    lines = ma.fields.Int()
+    total_fen = ma.fields.Int()
+    sheet_id = ma.fields.Int(allow_none=True)
+    replaced_sheet_id = ma.fields.Int(allow_none=True)
+    added = ma.fields.Int()
+    changed = ma.fields.Int()
+    removed = ma.fields.Int()
+    unchanged = ma.fields.Int()
+    skipped = ma.fields.Int(metadata={"description": "rows that order nothing"})
+    order_ids = ma.fields.List(ma.fields.Int())
+    dry_run = ma.fields.Bool()
+    changes = ma.fields.List(ma.fields.Nested(PersonChangeSchema))
+
+
+class UnitOrdersArgs(ma.Schema):
+    campaign_id = ma.fields.Int()
+    unpaid = ma.fields.Bool(load_default=False, metadata={"description": "only people who still owe money"})
+
+
+class PersonLineSchema(ma.Schema):
+    item_id = ma.fields.Int()
+    title = ma.fields.Str()
+    unit = ma.fields.Str()
+    quantity = ma.fields.Int()
+
+
+class PersonSchema(ma.Schema):
+    campaign_id = ma.fields.Int()
+    name = ma.fields.Str()
+    phone = ma.fields.Str()
+    lines = ma.fields.List(ma.fields.Nested(PersonLineSchema))
+    due_fen = ma.fields.Int()
+    paid_fen = ma.fields.Int()
+    outstanding_fen = ma.fields.Int()
+    payment_status = ma.fields.Str(metadata={"description": "paid, partly_paid or unpaid"})
+    orders = ma.fields.List(ma.fields.Nested(OrderSchema))
+
+
+class ItemTotalSchema(ma.Schema):
+    item_id = ma.fields.Int()
+    title = ma.fields.Str()
+    unit = ma.fields.Str()
+    quantity = ma.fields.Int()
+    amount_fen = ma.fields.Int()
+
+
+class UnitOrdersSchema(ma.Schema):
+    unit_id = ma.fields.Int()
+    campaign_id = ma.fields.Int(allow_none=True)
+    people = ma.fields.List(ma.fields.Nested(PersonSchema))
+    items = ma.fields.List(ma.fields.Nested(ItemTotalSchema))
+    due_fen = ma.fields.Int()
+    collected_fen = ma.fields.Int()
+    outstanding_fen = ma.fields.Int()
+    sheet_id = ma.fields.Int(allow_none=True)
+
+
+class PaymentSchema(ma.Schema):
+    method = ma.fields.Str(required=True, validate=ma.validate.OneOf(PAYMENT_METHODS))
+
+
+class PaymentOrderSchema(OrderSchema):
+    payment_method = ma.fields.Str(allow_none=True)
+    payment_recorded_by_id = ma.fields.Int(allow_none=True)
+
+
+def _result_body(result):
+    return {**dataclasses.asdict(result), "dry_run": False, "changes": []}
+
+
+def _preview_body(plan):
+    changes = [
+        {
+            "kind": c.kind,
+            "name": c.name,
+            "phone": c.phone,
+            "before": {str(k): v for k, v in c.before.items()},
+            "after": {str(k): v for k, v in c.after.items()},
+            "before_fen": c.before_fen,
+            "after_fen": c.after_fen,
+            "was_paid": c.was_paid,
+            "order_id": c.order_id,
+        }
+        for c in plan.changes
+    ]
+    return {
+        "orders": len(plan.rows),
+        "lines": plan.line_count,
+        "total_fen": plan.total_fen,
+        "sheet_id": None,
+        "replaced_sheet_id": plan.previous.id if plan.previous else None,
+        "added": len(plan.added),
+        "changed": len(plan.changed),
+        "removed": len(plan.removed),
+        "unchanged": len(plan.unchanged),
+        "skipped": plan.skipped,
+        "order_ids": [],
+        "dry_run": True,
+        "changes": changes,
+    }
+
+
+@blp.route("/campaigns/<int:campaign_id>/group-orders")
+class GroupOrders(MethodView):
+    @api_auth("buyer", coordinator=True)
+    @blp.arguments(SheetUploadArgs, location="query")
+    @blp.arguments(SheetUploadSchema, location="files")
+    @blp.response(201, SheetResultSchema)
+    @blp.alt_response(200, schema=SheetResultSchema, description="dry_run: what the upload would change; nothing saved")
+    @blp.alt_response(422, description="invalid_sheet: details.rows lists every problem as {row, column, cell, message}")
+    @blp.alt_response(413, description="too_large: the file is over the size limit")
+    def post(self, args, files, campaign_id):
+        """Upload the unit's sign-up sheet: all rows become orders in one transaction, or none do.
+
+        Uploading again replaces the unit's previous sheet for the campaign (people whose lines did not
+        change keep their order). With ``?dry_run=true`` nothing is saved and the changes are listed.
+        """
+        if args["dry_run"]:
+            plan = group_orders.preview_sheet(g.api_user, campaign_id, files["file"])
+            return _preview_body(plan), 200
+        result = group_orders.import_sheet(g.api_user, campaign_id, files["file"])
+        return _result_body(result), 201
+
+
+@blp.route("/campaigns/<int:campaign_id>/sheet-template")
+class SheetTemplate(MethodView):
+    @api_auth("buyer", coordinator=True)
+    @blp.response(200, description="the xlsx to fill in", content_type=XLSX_TYPE)
+    def get(self, campaign_id):
+        """The sign-up sheet to fill in: one row a person, one column an item headed by its title, notes, instructions."""
+        filename, data = group_orders.sheet_template(g.api_user, campaign_id)
+        return send_file(io.BytesIO(data), mimetype=XLSX_TYPE, as_attachment=True, download_name=filename)
+
+
+def _unit_orders_body(overview):
+    people = []
+    for person in overview.people:
+        titles = {line.item_id: line.item for order in person.orders for line in order.lines}
+        people.append(
+            {
+                "campaign_id": person.campaign_id,
+                "name": person.name,
+                "phone": person.phone,
+                "lines": [
+                    {"item_id": item_id, "title": titles[item_id].title, "unit": titles[item_id].unit, "quantity": quantity}
+                    for item_id, quantity in sorted(person.quantities.items())
+                ],
+                "due_fen": person.due_fen,
+                "paid_fen": person.paid_fen,
+                "outstanding_fen": person.outstanding_fen,
+                "payment_status": person.payment_status,
+                "orders": person.orders,
+            }
+        )
+    return {
+        "unit_id": overview.unit.id,
+        "campaign_id": overview.campaign.id if overview.campaign else None,
+        "people": people,
+        "items": [
+            {"item_id": item.id, "title": item.title, "unit": item.unit, "quantity": quantity, "amount_fen": amount}
+            for item, quantity, amount in overview.item_totals
+        ],
+        "due_fen": overview.due_fen,
+        "collected_fen": overview.collected_fen,
+        "outstanding_fen": overview.outstanding_fen,
+        "sheet_id": overview.sheet.id if overview.sheet else None,
+    }
+
+
+@blp.route("/units/<int:unit_id>/orders")
+class UnitOrders(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.arguments(UnitOrdersArgs, location="query")
+    @blp.response(200, UnitOrdersSchema)
+    def get(self, args, unit_id):
+        """The unit's orders per person, totals per item, money due and collected (its coordinator, operators)."""
+        overview = group_orders.unit_orders(g.api_user, unit_id, args.get("campaign_id"), unpaid_only=args["unpaid"])
+        return _unit_orders_body(overview)
+
+
+@blp.route("/orders/<int:order_id>/payment")
+class OrderPayment(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.arguments(PaymentSchema)
+    @blp.response(200, PaymentOrderSchema)
+    def post(self, data, order_id):
+        """Mark the order paid (cash or transfer); who recorded it is kept (the unit's coordinator, operators)."""
+        return group_orders.record_payment(g.api_user, order_id, data["method"])
+
+    @api_auth("buyer", "operator")
+    @blp.response(200, PaymentOrderSchema)
+    def delete(self, order_id):
+        """Undo a payment recorded by mistake: the order is unpaid again."""
+        return group_orders.clear_payment(g.api_user, order_id)

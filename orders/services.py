@@ -34,6 +34,7 @@ from database import begin_write, utcnow
 from errors import (
     CampaignNotOpen,
     Conflict,
+    DomainError,
     Forbidden,
     IdempotencyConflict,
     InsufficientStock,
@@ -126,26 +127,32 @@ def _clean_idempotency_key(key):
 # ---------------------------------------------------------------- locks
 
 
-def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
-    """Start an order transaction: lock out a concurrent close and check the campaign takes orders from this unit.
+def lock_open_campaign(campaign_id, unit_id=None, item_ids=()):
+    """Start an order transaction: lock out a concurrent close, check the campaign takes orders from this unit,
+    and (in the same round trip) load the items about to be ordered.
 
+    :returns: the campaign, or (campaign, {item_id: item}) when ``item_ids`` are given.
     :raises NotFound: no such campaign, or a draft.
     :raises CampaignNotOpen: before its opening time, after its closing time, or closed.
     :raises Forbidden: ``unit_id`` is not one of the campaign's units.
+    :raises ValidationFailed: an unknown item, another campaign's, or one withdrawn.
     """
     session = db.session
     begin_write(session)
     restricted = sa.exists().where(campaign_unit.c.campaign_id == Campaign.id)
     listed = sa.exists().where(campaign_unit.c.campaign_id == Campaign.id, campaign_unit.c.unit_id == (unit_id or 0))
+    ids = sorted(item_ids)
     query = (
-        sa.select(Campaign, restricted.label("restricted"), listed.label("listed"))
+        sa.select(Campaign, restricted.label("restricted"), listed.label("listed"), CampaignItem)
+        .outerjoin(CampaignItem, sa.and_(CampaignItem.campaign_id == Campaign.id, CampaignItem.id.in_(ids or [0])))
         .where(Campaign.id == campaign_id)
+        .order_by(CampaignItem.id)
         .execution_options(populate_existing=True)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(read=True, of=Campaign)
-    row = session.execute(query).first()
-    campaign = row[0] if row else None
+    rows = session.execute(query).all()
+    campaign = rows[0][0] if rows else None
     if campaign is None or campaign.status in ("draft", "cancelled"):
         raise NotFound(_("No such campaign."))
     now = utcnow()
@@ -153,9 +160,14 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
         raise CampaignNotOpen(_("Orders for this campaign closed at %(time)s.", time=_local(campaign.closes_at)))
     if now < campaign.opens_at:
         raise CampaignNotOpen(_("Orders for this campaign open at %(time)s.", time=_local(campaign.opens_at)))
-    if unit_id is not None and row.restricted and not row.listed:
+    if unit_id is not None and rows[0].restricted and not rows[0].listed:
         raise Forbidden(_("This campaign is not open to your work unit."))
-    return campaign
+    if not item_ids:
+        return campaign
+    items = {row[3].id: row[3] for row in rows if row[3] is not None}
+    if len(items) != len(ids) or any(item.cancelled_below_minimum for item in items.values()):
+        items = _campaign_items(campaign.id, ids)  # says exactly what is wrong
+    return campaign, items
 
 
 def lock_buyer(campaign_id, buyer_phone) -> None:
@@ -301,8 +313,7 @@ def reserve_and_write_order(
     note = (note or "").strip() or None
     if note and len(note) > MAX_NOTE:
         raise ValidationFailed(_("The note is too long."), {"note": [_("At most %(n)d characters.", n=MAX_NOTE)]})
-    campaign = lock_open_campaign(campaign_id, unit_id)
-    items = _campaign_items(campaign.id, wanted)
+    campaign, items = lock_open_campaign(campaign_id, unit_id, wanted)
     total = sum(items[item_id].price_fen * quantity for item_id, quantity in wanted.items())
     order = Order(
         campaign_id=campaign.id,
@@ -322,7 +333,9 @@ def reserve_and_write_order(
         cancelled_at=None,
     )
     order.lines = [
-        OrderLine(item=items[item_id], quantity=wanted[item_id], price_fen=items[item_id].price_fen, cancelled=False, cancel_reason=None)
+        OrderLine(
+            item=items[item_id], quantity=wanted[item_id], price_fen=items[item_id].price_fen, cancelled=False, cancel_reason=None
+        )
         for item_id in sorted(wanted)
     ]
     order.campaign = campaign
@@ -402,9 +415,9 @@ def place_order(
         if source != "buyer":
             extra.update(buyer_name=buyer["buyer_name"], buyer_phone=buyer["buyer_phone"], source=source)
         print_ = fingerprint(campaign_id, wanted, **extra)
-        existing = _replay(actor, key, print_)
-        if existing is not None:
-            return PlacedOrder(existing, False)
+    # No lookup of the key up front: the unique (placed_by, key) constraint catches a repeat when the order is
+    # written, and any refusal before that looks for a first order made with the key (a retry after closing or
+    # selling out still gets its order back).
     try:
         order = reserve_and_write_order(
             actor, campaign_id, wanted, source=source, note=note, idempotency_key=key, request_fingerprint=print_, **buyer
@@ -413,7 +426,7 @@ def place_order(
             record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
         _notify(order, "order_confirmed", f"order:{order.id}:placed", user=actor if buyer["user_id"] == actor.id else None)
         _commit_keeping_order()
-    except sa.exc.IntegrityError:
+    except (sa.exc.IntegrityError, DomainError):
         db.session.rollback()
         existing = _replay(actor, key, print_) if key else None
         if existing is None:
@@ -605,7 +618,9 @@ def _notify(order, kind, subject, user=None) -> None:
     campaign = order.campaign
     with force_locale(user.locale or "zh_CN"):
         separator = _("; ")  # the list separator differs by language ("；" in Chinese)
-        lines = separator.join(f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled)
+        lines = separator.join(
+            f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled
+        )
         if kind == "order_confirmed":
             title = _("Pre-order %(id)d confirmed", id=order.id)
             body = _(

@@ -295,6 +295,7 @@ def reserve_and_write_order(
     idempotency_key=None,
     request_fingerprint=None,
     group_sheet_id=None,
+    confirm_to=None,
 ) -> Order:
     """Check, reserve capacity for, and write one order in the CURRENT transaction, without committing.
 
@@ -303,6 +304,7 @@ def reserve_and_write_order(
     roll the whole transaction back (capacity already reserved by it is then returned too).
     :param lines: [{item_id, quantity}] or [(item_id, quantity)].
     :param actor: who places it (``placed_by``): the buyer, or their unit's coordinator.
+    :param confirm_to: a user to queue the confirmation for (in the same transaction).
     :raises NotFound, CampaignNotOpen, Forbidden: see lock_open_campaign.
     :raises ValidationFailed: bad lines, unknown items or another campaign's items, a bad name or note.
     :raises LimitExceeded: a per-buyer limit would be exceeded.
@@ -342,6 +344,10 @@ def reserve_and_write_order(
     db.session.add(order)
     # Written first: a concurrent duplicate of an idempotent request stops here, before touching capacity.
     db.session.flush()
+    if confirm_to is not None:
+        _notify(order, "order_confirmed", f"order:{order.id}:placed", user=confirm_to)
+    # Capacity last: an item's row stays locked from its UPDATE to the commit, so a sought-after item is held
+    # for as short a time as possible.
     if any(items[item_id].per_buyer_limit for item_id in wanted):
         lock_buyer(campaign.id, buyer_phone)
         _check_limits(campaign.id, buyer_phone, items, wanted, exclude_order_id=order.id)
@@ -374,6 +380,14 @@ def _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source):
 
     colleague = db.session.scalar(sa.select(User).where(User.phone == phone, User.unit_id == actor.unit_id))
     return dict(buyer_name=name, buyer_phone=phone, unit_id=actor.unit_id, user_id=colleague.id if colleague else None)
+
+
+def _colleague(user_id):
+    if user_id is None:
+        return None
+    from accounts.models import User
+
+    return db.session.get(User, user_id)
 
 
 def _replay(actor, key, request_fingerprint) -> Order | None:
@@ -420,11 +434,18 @@ def place_order(
     # selling out still gets its order back).
     try:
         order = reserve_and_write_order(
-            actor, campaign_id, wanted, source=source, note=note, idempotency_key=key, request_fingerprint=print_, **buyer
+            actor,
+            campaign_id,
+            wanted,
+            source=source,
+            note=note,
+            idempotency_key=key,
+            request_fingerprint=print_,
+            confirm_to=actor if buyer["user_id"] == actor.id else _colleague(buyer["user_id"]),
+            **buyer,
         )
         if source != "buyer":
             record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
-        _notify(order, "order_confirmed", f"order:{order.id}:placed", user=actor if buyer["user_id"] == actor.id else None)
         _commit_keeping_order()
     except (sa.exc.IntegrityError, DomainError):
         db.session.rollback()

@@ -249,6 +249,12 @@ def _check_scope(checker, raw, scope):
                 checker.compare(check, scope, key, field, mine[field], theirs[field])
             if theirs["quantity"] is not None:
                 checker.compare(check, scope, key, "quantity", mine["quantity"], theirs["quantity"])
+        if grouping in ("day", "town"):
+            # The charts' cheaper series must draw the same figures as the table rows.
+            for row in services.sales_series(service_scope, grouping):
+                mine = recomputed.get(row["key"], _new_group())
+                for field in ("revenue_fen", "weight_g"):
+                    checker.compare(f"chart by {grouping}", scope, row["key"], field, mine[field], row[field])
         # Every sale lands in exactly one row of any grouping, so the rows add up to the totals.
         for field in ("weight_g", "revenue_fen"):
             checker.compare(f"{check} add up", scope, "-", field, totals[field], sum(row[field] for row in reported.values()))

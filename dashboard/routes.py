@@ -57,8 +57,9 @@ def index():
     reach = services.poverty_reach(campaign_id)
     totals = services.sales_totals(campaign_id, reach)
     products = services.sales_rows(campaign_id, "product")
-    towns = services.sales_rows(campaign_id, "town")
-    days = services.sales_rows(campaign_id, "day")
+    # The charts need sums only; the cheaper series queries spare two sorts of every sold line.
+    towns = services.sales_series(campaign_id, "town")
+    days = services.sales_series(campaign_id, "day")
     chart_svgs = {
         "days": charts.line_chart([(row["key"], row["revenue_fen"]) for row in days], _("Sales per day (yuan)"), yuan),
         "towns": charts.bar_chart(

@@ -354,6 +354,48 @@ def _attributed_rows(campaign_id, group_by):
     return rows
 
 
+def sales_series(campaign_id=None, group_by="day") -> list[dict]:
+    """Revenue and weight per day or per town, for charts: sums only, so no distinct counts to sort.
+
+    Towns come from pooled allocations alone (sales not yet allocated have no town).
+    :returns: [{key, label, revenue_fen, weight_g}], days in calendar order, towns largest first.
+    """
+    if group_by == "day":
+        day = local_day(o.c.created_at).label("day")
+        query = (
+            sa.select(
+                day,
+                sa.func.sum(_fen(ol.c.quantity, ol.c.price_fen)).label("revenue_fen"),
+                sa.func.sum(_grams(ol.c.quantity, ci.c.unit_weight_g)).label("weight_g"),
+            )
+            .select_from(sold_lines_from())
+            .where(*sold_lines_where(campaign_id))
+            .group_by(day)
+        )
+        rows = [
+            {"key": _iso_day(m["day"]), "label": _iso_day(m["day"]), "revenue_fen": _int(m["revenue_fen"]), "weight_g": _int(m["weight_g"])}
+            for m in db.session.execute(query).mappings()
+        ]
+        return sorted(rows, key=lambda row: row["key"])
+    if group_by != "town":
+        raise ValueError(f"no series by {group_by}")
+    pooled = pooled_allocations(campaign_id).subquery()
+    query = (
+        sa.select(
+            p.c.town,
+            sa.func.sum(_fen(pooled.c.quantity, ci.c.price_fen)).label("revenue_fen"),
+            sa.func.sum(_grams(pooled.c.quantity, ci.c.unit_weight_g)).label("weight_g"),
+        )
+        .select_from(pooled.join(ci, ci.c.id == pooled.c.item_id).join(p, p.c.id == pooled.c.producer_id))
+        .group_by(p.c.town)
+    )
+    rows = [
+        {"key": m["town"], "label": m["town"], "revenue_fen": _int(m["revenue_fen"]), "weight_g": _int(m["weight_g"])}
+        for m in db.session.execute(query).mappings()
+    ]
+    return sorted(rows, key=lambda row: (-row["weight_g"], row["label"]))
+
+
 def sales_summary(campaign_id=None, group_by="product") -> dict:
     """The figures of GET /stats/summary: totals and one row per group.
 
@@ -447,7 +489,7 @@ def public_results(slug) -> dict:
         raise NotFound(_("No such campaign."))
     reach = poverty_reach(campaign.id)
     totals = sales_totals(campaign.id, reach)
-    towns = [row for row in sales_rows(campaign.id, "town") if not row.get("unallocated")]
+    towns = sales_series(campaign.id, "town")
     units = db.session.scalar(
         sa.select(sa.func.count(sa.distinct(o.c.unit_id))).select_from(sold_lines_from()).where(*sold_lines_where(campaign.id))
     )

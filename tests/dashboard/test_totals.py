@@ -191,3 +191,11 @@ def test_totals_match_a_plain_recount_for_any_orders(world, orders, status):
     assert (totals["revenue_fen"], totals["weight_g"], totals["orders"], totals["buyers"]) == (revenue, grams, order_count, len(phones))
     assert {row["key"]: row["quantity"] for row in services.sales_rows(campaign.id, "product")} == per_product
     assert sum(row["revenue_fen"] for row in services.sales_rows(campaign.id, "unit")) == revenue
+
+
+def test_chart_series_draw_the_table_figures(sales_data):
+    assert [(row["key"], row["revenue_fen"]) for row in services.sales_series(None, "day")] == [
+        ("2026-03-02", 33900), ("2026-03-03", 10500), ("2026-03-05", 13500),
+    ]
+    towns = {row["key"]: (row["revenue_fen"], row["weight_g"]) for row in services.sales_series(None, "town")}
+    assert towns == {"秀水镇": (29400, 4500), "两江镇": (7500, 2500), "廊田镇": (7500, 2500)}

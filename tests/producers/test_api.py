@@ -251,3 +251,25 @@ def test_openapi_documents_the_endpoints(client):
     for path in ("/api/v1/producers", "/api/v1/producers/{producer_id}", "/api/v1/listings", "/api/v1/listings/{listing_id}/approve",
                  "/api/v1/listings/{listing_id}/reject", "/api/v1/listings/{listing_id}/photos"):
         assert path in paths
+
+
+def test_operator_edits_and_suspends_a_producer_then_its_goods_cannot_go_into_campaigns(api_as):
+    from errors import InsufficientStock
+    from producers.services import commit_listing_quantity
+
+    listing = make_listing(status="approved", quantity=50)
+    operator = api_as(make_user(role="operator"))
+    edited = operator.patch(f"/producers/{listing.producer_id}", json={"kind": "cooperative", "linked_households": 12})
+    assert edited.status_code == 200 and (edited.get_json()["kind"], edited.get_json()["linked_households"]) == ("cooperative", 12)
+    assert operator.post(f"/producers/{listing.producer_id}/suspend").get_json()["status"] == "suspended"
+    with pytest.raises(InsufficientStock) as refused:
+        commit_listing_quantity(listing.id, 1)
+    assert "暂停" in refused.value.message
+    db.session.rollback()
+    farmer = api_as(make_user(role="producer", producer=listing.producer))
+    blocked = farmer.patch(f"/listings/{listing.id}", json={"quantity": 60})
+    assert blocked.status_code == 403 and "暂停" in blocked.get_json()["error"]["message"]
+    assert operator.post(f"/producers/{listing.producer_id}/approve").get_json()["status"] == "approved"
+    commit_listing_quantity(listing.id, 1)
+    db.session.commit()
+    assert operator.get(f"/listings/{listing.id}").get_json()["quantity_left"] == 49

@@ -65,6 +65,17 @@ def test_lechang_has_seventeen_towns_and_the_list_is_configurable(app):
     assert services.create_producer(operator, **producer_fields(town="丹霞街道")).town == "丹霞街道"
 
 
+def test_towns_and_photo_limit_come_from_the_environment(monkeypatch):
+    from config import load_config
+
+    monkeypatch.setenv("PRODUCER_TOWNS", "仁化镇, 丹霞街道,")
+    monkeypatch.setenv("MAX_PHOTO_BYTES", "1048576")
+    config = load_config("testing")
+    assert (config.PRODUCER_TOWNS, config.MAX_PHOTO_BYTES) == (["仁化镇", "丹霞街道"], 1048576)
+    monkeypatch.delenv("PRODUCER_TOWNS")
+    assert load_config("testing").PRODUCER_TOWNS == []  # empty: Lechang's 17
+
+
 # ---------------------------------------------------------------- producers
 
 

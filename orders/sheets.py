@@ -281,6 +281,9 @@ def _xlsx_table(workbook, limits) -> Table:
 
 
 def _read_csv(data: bytes, limits) -> Table:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text" is UTF-16; say which encoding to use rather than "not a text file".
+        raise _whole_file(_("The csv file is not in UTF-8 or GBK encoding; save it as \"CSV UTF-8\" and upload again."))
     if b"\x00" in data:
         raise _whole_file(_("This file is not a spreadsheet or a text (csv) file."))
     text = None

@@ -48,6 +48,9 @@ FORBIDDEN_PARTS = (
     (re.compile(r"^xl/activex/", re.I), "macro"),
 )
 XML_DECLARATIONS = re.compile(rb"<!\s*(doctype|entity)", re.I)
+WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.I)
+DIMENSION = re.compile(rb"<(\w+:)?dimension\b")
+SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,11 @@ class SheetLimits:
 
     max_bytes: int = 2 * 1024 * 1024
     max_entries: int = 100
-    max_uncompressed: int = 20 * 1024 * 1024
-    max_people: int = 2000
+    max_uncompressed: int = 10 * 1024 * 1024
+    max_sheet_without_dimension: int = 2 * 1024 * 1024
+    max_people: int = 1000  # one transaction holds the items' rows while it writes: bigger units split by department
     max_scanned_rows: int = 10_000  # blank rows included: formatting often reaches far below the data
-    max_columns: int = 100
+    max_columns: int = 60
     max_cell_chars: int = 500
 
 
@@ -194,20 +198,32 @@ def _check_archive(data: bytes, limits) -> None:
             raise _whole_file(_("This workbook contains macros; save it as a plain .xlsx workbook and upload again."))
         for entry in entries:
             if entry.filename.lower().endswith((".xml", ".rels", ".vml")):
-                _scan_xml(archive, entry)
+                _scan_xml(archive, entry, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError):
         raise _whole_file(_("This file is not a valid xlsx workbook; it may be damaged or renamed.")) from None
 
 
-def _scan_xml(archive, entry) -> None:
-    """Refuse DTDs and entity declarations in any XML part (billion laughs, external entities); streamed, never whole."""
-    tail = b""
+def _scan_xml(archive, entry, limits) -> None:
+    """Refuse DTDs and entity declarations in any XML part (billion laughs, external entities); streamed, never whole.
+
+    A worksheet without a ``<dimension>`` before its data makes openpyxl read the whole part once just to size
+    it; real spreadsheet programs always write one, so such a part is held to a smaller size.
+    """
+    tail, head = b"", None
     with archive.open(entry) as stream:
         while chunk := stream.read(64 * 1024):
+            if head is None:
+                head = chunk
             window = tail + chunk
             if XML_DECLARATIONS.search(window):
                 raise _whole_file(_("This workbook contains XML declarations that are not allowed (a DTD or entities)."))
             tail = window[-16:]
+    if WORKSHEET_PART.match(entry.filename) and entry.file_size > limits.max_sheet_without_dimension:
+        dimension, data = DIMENSION.search(head or b""), SHEET_DATA.search(head or b"")
+        if dimension is None or (data is not None and data.start() < dimension.start()):
+            raise _whole_file(
+                _("This workbook unpacks to more than %(n)d MB; a sign-up sheet is much smaller.", n=limits.max_sheet_without_dimension // 2**20)
+            )
 
 
 def _read_xlsx(data: bytes, limits) -> Table:

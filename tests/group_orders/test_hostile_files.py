@@ -92,7 +92,7 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(upload, good):
     bomb = rezip(good, replace={"xl/worksheets/sheet1.xml": huge})
     assert len(bomb) < 100_000  # small on the wire
     status, error = upload(bomb)
-    assert status == 422 and first_message(error) == "此工作簿解压后超过 20 MB；报名表远没有这么大。"
+    assert status == 422 and first_message(error) == "此工作簿解压后超过 10 MB；报名表远没有这么大。"
 
 
 def test_a_zip_bomb_that_lies_about_its_size_is_refused_too(upload, good):
@@ -111,6 +111,15 @@ def test_a_zip_bomb_that_lies_about_its_size_is_refused_too(upload, good):
     assert status == 422 and first_message(error) == "此文件不是有效的 xlsx 工作簿，可能已损坏或被改了扩展名。"
 
 
+def test_a_big_sheet_part_without_a_dimension_is_refused_before_openpyxl_scans_it(upload, good):
+    """openpyxl reads a whole worksheet part to size it when it has no <dimension>; such parts may not be big."""
+    rows = "".join(f'<row r="{n}"><c r="A{n}"><v>1</v></c></row>' for n in range(1, 60_000))
+    xml = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + rows + "</sheetData></worksheet>").encode()
+    assert sheets.LIMITS.max_sheet_without_dimension < len(xml) < sheets.LIMITS.max_uncompressed
+    status, error = upload(rezip(good, replace={"xl/worksheets/sheet1.xml": xml}))
+    assert status == 422 and first_message(error) == "此工作簿解压后超过 2 MB；报名表远没有这么大。"
+
+
 def test_too_many_parts(upload, good):
     status, error = upload(rezip(good, add={f"xl/media/image{n}.png": b"x" for n in range(150)}))
     assert status == 422 and "部件太多" in first_message(error)
@@ -119,7 +128,7 @@ def test_too_many_parts(upload, good):
 def test_a_sheet_with_too_many_rows(upload, shop, files):
     rows = [shop.header] + [[f"同事{n}", f"139{n:08d}", None, 1, None, None] for n in range(sheets.LIMITS.max_people + 1)]
     status, error = upload(files.xlsx(rows))
-    assert status == 422 and first_message(error) == "报名表超过 2000 行；请拆分或删除空行。"
+    assert status == 422 and first_message(error) == "报名表超过 1000 行；请拆分或删除空行。"
 
 
 def test_a_sheet_claiming_a_million_rows_stops_early(upload, shop):
@@ -133,7 +142,7 @@ def test_a_sheet_claiming_a_million_rows_stops_early(upload, shop):
     out = io.BytesIO()
     workbook.save(out)
     status, error = upload(out.getvalue())
-    assert status == 422 and first_message(error) == "报名表超过 2000 行；请拆分或删除空行。"
+    assert status == 422 and first_message(error) == "报名表超过 1000 行；请拆分或删除空行。"
 
 
 def test_huge_cells(upload, shop, files):

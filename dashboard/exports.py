@@ -285,8 +285,37 @@ def _payouts(args):
     return _("Payouts"), columns, rows
 
 
+def _reach(args):
+    reach = services.poverty_reach(args.get("campaign_id"))
+    totals = services.sales_totals(args.get("campaign_id"), reach)
+    rows = [
+        {
+            "group": _("Registered poverty households, direct sales"),
+            "households": reach["direct_households"],
+            "revenue_fen": reach["direct_revenue_fen"],
+            "per_household_fen": reach["income_per_direct_household_fen"],
+        },
+        {
+            "group": _("Through cooperatives and enterprises (%(n)d), their linked households", n=reach["through_producers"]),
+            "households": reach["linked_households"],
+            "revenue_fen": reach["through_revenue_fen"],
+            "per_household_fen": reach["sales_per_linked_household_fen"],
+        },
+        {"group": _("Other households (%(n)d)", n=reach["other_producers"]), "revenue_fen": reach["other_revenue_fen"]},
+        {"group": _("Not yet allocated"), "revenue_fen": totals["unallocated_revenue_fen"]},
+    ]
+    columns = [
+        ("group", _("Households helped"), "text"),
+        ("households", _("Households"), "int"),
+        ("revenue_fen", _("Sales (yuan)"), "yuan"),
+        ("per_household_fen", _("Per household (yuan)"), "yuan"),
+    ]
+    return _("Households helped"), columns, rows
+
+
 TABLES = {
     "summary": _summary,
+    "reach": _reach,
     "outstanding": _outstanding,
     "delivery-items": _delivery_items,
     "delivery-people": _delivery_people,

@@ -100,6 +100,7 @@ def test_every_table_exports_in_both_formats(sales_data, client, auth):
     d = sales_data
     tables = [
         "summary.{fmt}?group_by=town",
+        "reach.{fmt}",
         "outstanding.{fmt}",
         f"delivery-items.{{fmt}}?campaign_id={d.camp_a.id}&unit_id={d.u1.id}",
         f"delivery-people.{{fmt}}?campaign_id={d.camp_a.id}&unit_id={d.u1.id}",
@@ -129,3 +130,11 @@ def test_writers_directly():
     assert parsed[2] == ["", "", ""]
     sheet = load_workbook(io.BytesIO(to_xlsx(columns, rows, "测试"))).active
     assert sheet.title == "测试" and sheet["A2"].value == "'=cmd|' /C calc'!A0" and sheet["B2"].value == 123.45
+
+
+def test_households_export(sales_data, client, auth):
+    _login(client, auth)
+    rows = list(csv.reader(io.StringIO(client.get("/dashboard/export/reach.csv").data.decode("utf-8-sig"))))
+    assert rows[0] == ["帮扶农户", "户数", "销售额（元）", "户均（元）"]
+    assert rows[1] == ["建档立卡贫困户直接销售", "3", "173.00", "86.50"]
+    assert rows[2][1:] == ["64", "196.00", "8.52"]

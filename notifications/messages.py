@@ -4,12 +4,21 @@ Each function returns (title, body) rendered in the current locale (Chinese unle
 the worker renders in the default locale). Quantities come from allocations and never count cancelled lines.
 """
 
-from flask import current_app
-from flask_babel import format_date
-from flask_babel import gettext as _
+from flask import current_app, g
+from flask_babel import format_date, get_locale, gettext
 
 # An SMS longer than this becomes a summary with a link to the full pick list.
 SMS_MAX_CHARS = 160
+
+
+def _(msgid, **variables):
+    """gettext, with each template looked up once per app context: closing a campaign renders thousands of messages."""
+    cache = g.setdefault("_message_templates", {})
+    key = (str(get_locale()), msgid)
+    template = cache.get(key)
+    if template is None:
+        template = cache[key] = gettext(msgid)
+    return template % variables if variables else template
 
 
 def delivery_date(day) -> str:

@@ -20,24 +20,30 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0))
 
 
+def recipient_channels(*, user=None, producer=None):
+    """The outbox key of a user or a producer and its channels: in-app always, SMS to the phone, email when given.
+
+    :returns: (recipient, [(channel, address), ...]); ``user``/``producer`` need only id, phone and email.
+    """
+    if user is not None:
+        recipient, who = f"user:{user.id}", user
+    elif producer is not None:
+        recipient, who = f"producer:{producer.id}", producer
+    else:
+        raise ValueError("a notification needs a user or a producer")
+    channels = [("inapp", None), ("sms", who.phone)]
+    if who.email:
+        channels.append(("email", who.email))
+    return recipient, channels
+
+
 def queue_notification(*, kind, subject, title, body, user=None, producer=None):
     """Add outbox rows for every channel the recipient has (in-app always); nothing is added twice.
 
     Does not commit: the caller's transaction holds the state change and the message together.
     :param subject: what the message is about, e.g. ``campaign:7``; with kind and recipient it is the uniqueness key.
     """
-    if user is not None:
-        recipient = f"user:{user.id}"
-        channels = [("inapp", None), ("sms", user.phone)]
-        if user.email:
-            channels.append(("email", user.email))
-    elif producer is not None:
-        recipient = f"producer:{producer.id}"
-        channels = [("inapp", None), ("sms", producer.phone)]
-        if producer.email:
-            channels.append(("email", producer.email))
-    else:
-        raise ValueError("a notification needs a user or a producer")
+    recipient, channels = recipient_channels(user=user, producer=producer)
     existing = set(
         db.session.scalars(
             sa.select(Notification.channel).where(
@@ -63,6 +69,54 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None):
         db.session.add(row)
         added.append(row)
     return added
+
+
+def outbox_rows(*, kind, subject, messages, now=None):
+    """Outbox rows for many recipients at once, for a caller that inserts them in bulk in its own transaction.
+
+    Same channels and the same uniqueness as queue_notification(), with one query for what is already queued.
+    :param messages: dicts with ``user`` or ``producer``, ``title``, ``body`` and optionally ``sms_body``
+        (a shorter text for SMS).
+    :returns: dicts of Notification column values, timestamps as aware UTC.
+    """
+    now = now or utcnow()
+    planned = []
+    for message in messages:
+        user, producer = message.get("user"), message.get("producer")
+        recipient, channels = recipient_channels(user=user, producer=producer)
+        for channel, address in channels:
+            body = (message.get("sms_body") or message["body"]) if channel == "sms" else message["body"]
+            planned.append(
+                {
+                    "recipient": recipient,
+                    "user_id": user.id if user is not None else None,
+                    "producer_id": producer.id if producer is not None else None,
+                    "channel": channel,
+                    "address": address,
+                    "kind": kind,
+                    "subject": subject,
+                    "title": message["title"],
+                    "body": body,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+            )
+    recipients = sorted({row["recipient"] for row in planned})
+    existing = set()
+    for start in range(0, len(recipients), 1000):
+        existing.update(
+            (recipient, channel)
+            for recipient, channel in db.session.execute(
+                sa.select(Notification.recipient, Notification.channel).where(
+                    Notification.kind == kind,
+                    Notification.subject == subject,
+                    Notification.recipient.in_(recipients[start : start + 1000]),
+                )
+            )
+        )
+    return [row for row in planned if (row["recipient"], row["channel"]) not in existing]
 
 
 def _claim(row_id, attempts_seen) -> bool:

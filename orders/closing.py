@@ -10,7 +10,7 @@ Demand is aggregated in SQL and written in bulk: no OrderLine is ever loaded as 
 """
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -25,13 +25,13 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from notifications import messages
 from notifications.models import Notification
-from notifications.services import queue_notification
+from notifications.services import outbox_rows, queue_notification
 from orders.allocation import SupplyOffer, allocate_item, split_deliveries
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import PicklistAck, Producer
 from shop.models import Campaign, CampaignItem, Supply
 
-STEPS = ("closed", "below_minimum", "allocated", "notified")
+STEPS = ("closed", "below_minimum", "allocated", "orders_marked", "producers_notified", "notified")
 
 # Test hook: called as _after_step(step, campaign_id) after each step in STEPS; a test makes it raise
 # (or a test worker makes it hang until killed) to prove a run that dies there ends like a clean one.
@@ -195,14 +195,16 @@ def _pool(campaign_id, now) -> str:
     _reached("below_minimum", campaign_id)
 
     allocations = _allocate(campaign_id, items, demand)
+    _reached("allocated", campaign_id)
     orders_allocated = db.session.execute(
         order_t.update()
         .where(order_t.c.campaign_id == campaign_id, order_t.c.status == "placed")
         .values(status="allocated", updated_at=now)
     ).rowcount
-    _reached("allocated", campaign_id)
+    _reached("orders_marked", campaign_id)
 
-    producers_told = _notify_producers(campaign, items, allocations)
+    producers_told = _notify_producers(campaign, items, allocations, now)
+    _reached("producers_notified", campaign_id)
     buyers_told = _notify_buyers(campaign, now)
     _reached("notified", campaign_id)
 
@@ -291,16 +293,54 @@ def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
         .where(order_t.c.id.in_(touched), order_t.c.status == "placed", ~still_active)
         .values(status="cancelled", cancelled_at=now, updated_at=now)
     )
-    for chunk in _chunks(entries):
-        for user in db.session.scalars(sa.select(User).where(User.id.in_(chunk))):
-            merged = {}
-            for entry in entries[user.id]:
-                key = (entry["title"], entry["unit"], entry["buyer_name"])
-                merged[key] = merged.get(key, 0) + entry["quantity"]
-            lines = [{"title": t, "unit": u, "buyer_name": b, "quantity": q} for (t, u, b), q in merged.items()]
-            title, body = messages.cancelled_below_minimum(campaign, lines)
-            queue_notification(kind="below_minimum", subject=_subject(campaign.id), title=title, body=body, user=user)
+    recipients = _contacts(User, entries)
+    notices = []
+    for user_id, lines in entries.items():
+        merged = {}
+        for entry in lines:
+            key = (entry["title"], entry["unit"], entry["buyer_name"])
+            merged[key] = merged.get(key, 0) + entry["quantity"]
+        title, body = messages.cancelled_below_minimum(
+            campaign, [{"title": t, "unit": u, "buyer_name": b, "quantity": q} for (t, u, b), q in merged.items()]
+        )
+        notices.append({"user": recipients[user_id], "title": title, "body": body})
+    _bulk_insert(notification_t, outbox_rows(kind="below_minimum", subject=_subject(campaign.id), messages=notices, now=now))
     return cancelled
+
+
+def _contacts(model, ids) -> dict:
+    """id → (id, name, phone, email) of users or producers, without loading ORM objects."""
+    found = {}
+    for chunk in _chunks(sorted(ids)):
+        found.update(
+            {
+                row.id: row
+                for row in db.session.execute(
+                    sa.select(model.id, model.name, model.phone, model.email).where(model.id.in_(chunk))
+                )
+            }
+        )
+    return found
+
+
+def _bulk_insert(table, rows):
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (no per-row parsing), executemany elsewhere."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does.
+    naive = [c for c in columns if isinstance(table.c[c].type, UTCDateTime)]
+    name = connection.dialect.identifier_preparer.format_table(table)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                if naive:
+                    row = {**row, **{c: row[c].astimezone(UTC).replace(tzinfo=None) for c in naive if row[c] is not None}}
+                copy.write_row([row[c] for c in columns])
 
 
 def _allocate(campaign_id, items, demand) -> dict:
@@ -342,8 +382,7 @@ def _allocate(campaign_id, items, demand) -> dict:
             supply_t.update().where(supply_t.c.id == sa.bindparam("b_id")).values(allocated=sa.bindparam("b_allocated")),
             supply_rows,
         )
-    if allocation_rows:
-        db.session.execute(allocation_t.insert(), allocation_rows)
+    _bulk_insert(allocation_t, allocation_rows)
     allocation_ids = {
         (item_id, producer_id): allocation_id
         for allocation_id, item_id, producer_id in db.session.execute(
@@ -360,8 +399,7 @@ def _allocate(campaign_id, items, demand) -> dict:
         for producer_id, unit_id, quantity in cells:
             pick_rows.append({"allocation_id": allocation_ids[(item_id, producer_id)], "unit_id": unit_id, "quantity": quantity})
             result[producer_id][item_id]["units"][unit_id] = quantity
-    if pick_rows:
-        db.session.execute(pick_t.insert(), pick_rows)
+    _bulk_insert(pick_t, pick_rows)
     return result
 
 
@@ -393,7 +431,7 @@ def _message_lines(items, per_item, units) -> list[dict]:
     return lines
 
 
-def _notify_producers(campaign, items, allocations) -> int:
+def _notify_producers(campaign, items, allocations, now) -> int:
     """Every producer of the campaign hears once: what to prepare, or that nothing went to it this time."""
     units = _units({u for per_item in allocations.values() for entry in per_item.values() for u in entry["units"]})
     supplied = defaultdict(set)
@@ -403,31 +441,30 @@ def _notify_producers(campaign, items, allocations) -> int:
         .where(item_t.c.campaign_id == campaign.id)
     ):
         supplied[producer_id].add(item_id)
-    producers = db.session.scalars(
-        sa.select(Producer)
-        .where(Producer.id.in_(sa.select(supply_t.c.producer_id).join(item_t).where(item_t.c.campaign_id == campaign.id)))
-        .order_by(Producer.id)
-    )
-    told = 0
-    for producer in producers:
-        subject = _subject(campaign.id)
-        if producer.id in allocations:
+    producers = _contacts(Producer, supplied)
+    prepare, nothing = [], []
+    for producer_id in sorted(supplied):
+        producer = producers[producer_id]
+        if producer_id in allocations:
             title, body, sms = messages.prepare_goods(
-                producer.name, campaign, _message_lines(items, allocations[producer.id], units)
+                producer.name, campaign, _message_lines(items, allocations[producer_id], units)
             )
-            for row in queue_notification(kind="picklist", subject=subject, title=title, body=body, producer=producer):
-                if row.channel == "sms":
-                    row.body = sms
+            prepare.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
         else:
-            titles = [item.title for item_id, item in items.items() if item_id in supplied[producer.id]]
+            titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
             title, body = messages.nothing_this_time(producer.name, campaign, titles)
-            queue_notification(kind="no_allocation", subject=subject, title=title, body=body, producer=producer)
-        told += 1
-    return told
+            nothing.append({"producer": producer, "title": title, "body": body})
+    subject = _subject(campaign.id)
+    _bulk_insert(notification_t, outbox_rows(kind="picklist", subject=subject, messages=prepare, now=now))
+    _bulk_insert(notification_t, outbox_rows(kind="no_allocation", subject=subject, messages=nothing, now=now))
+    return len(supplied)
 
 
 def _notify_buyers(campaign, now) -> int:
     """One in-app notice (and an email where given) per buyer whose order was allocated, written in one statement.
+
+    Nothing of this kind can exist yet: it is written in the same transaction that moves the campaign from
+    closed to allocated (and the outbox's unique key would refuse a second copy anyway).
 
     A colleague without an account is represented by the coordinator who ordered for them. No SMS:
     this notice is informational, and texting every buyer of a large campaign costs real money.
@@ -440,18 +477,6 @@ def _notify_buyers(campaign, now) -> int:
         .distinct()
         .subquery()
     )
-
-    def already(channel):
-        return (
-            sa.select(notification_t.c.id)
-            .where(
-                notification_t.c.recipient == sa.literal("user:") + sa.cast(user_t.c.id, sa.String),
-                notification_t.c.channel == channel,
-                notification_t.c.kind == "order_allocated",
-                notification_t.c.subject == subject,
-            )
-            .exists()
-        )
 
     columns = [
         "recipient",
@@ -466,6 +491,7 @@ def _notify_buyers(campaign, now) -> int:
         "attempts",
         "next_attempt_at",
         "created_at",
+        "sent_at",
     ]
     told = 0
     for channel, address in (("inapp", sa.null()), ("email", user_t.c.email)):
@@ -478,11 +504,13 @@ def _notify_buyers(campaign, now) -> int:
             sa.literal(subject),
             sa.literal(title),
             sa.literal(body),
-            sa.literal("pending"),
+            # An in-app message is delivered by being written; only the email waits for the dispatcher.
+            sa.literal("sent" if channel == "inapp" else "pending"),
             sa.literal(0),
             sa.literal(now, UTCDateTime()),
             sa.literal(now, UTCDateTime()),
-        ).where(user_t.c.id.in_(sa.select(recipients.c.user_id)), ~already(channel))
+            sa.literal(now, UTCDateTime()) if channel == "inapp" else sa.null(),
+        ).where(user_t.c.id.in_(sa.select(recipients.c.user_id)))
         if channel == "email":
             select = select.where(user_t.c.email.is_not(None))
         result = db.session.execute(notification_t.insert().from_select(columns, select))

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 CATALOGUE := translations/zh_Hans_CN/LC_MESSAGES/messages
 
-.PHONY: run test setup install translations migrate seed i18n-extract i18n-fill lint clean
+.PHONY: run test setup install translations migrate seed i18n-extract i18n-fill lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,17 @@ run: seed
 	@$(BIN)/python -m demo.banner
 	$(BIN)/honcho start -f Procfile
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser for tests/e2e: Debian's Chromium (Playwright's own download cannot work here) and a CJK font.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver fonts-wqy-microhei; \
+	else \
+		echo "tests/e2e need Chromium: sudo apt-get install -y chromium chromium-driver fonts-wqy-microhei (they skip without it)"; \
+	fi
 
 # Collect new strings into the catalogue; then translate the empty msgstr entries in $(CATALOGUE).po.
 i18n-extract: install

@@ -50,6 +50,7 @@ MAX_LINE_QUANTITY = 10_000
 MAX_LINES = 100
 MAX_NOTE = 500
 MAX_IDEMPOTENCY_KEY = 80
+MAX_ID = 2**31 - 1
 NUDGE_INTERVAL_SECONDS = 2.0
 
 _item_table = CampaignItem.__table__
@@ -93,7 +94,7 @@ def normalize_lines(lines) -> dict[int, int]:
             item_id, quantity = line
         else:
             item_id, quantity = None, None
-        if not _is_int(item_id) or item_id < 1:
+        if not _is_int(item_id) or not 0 < item_id <= MAX_ID:
             problems.append(_("Line %(n)d: not a valid item.", n=index + 1))
         elif not _is_int(quantity) or quantity < 1:
             problems.append(_("Line %(n)d: the quantity must be a whole number of at least 1.", n=index + 1))
@@ -137,6 +138,8 @@ def lock_open_campaign(campaign_id, unit_id=None, item_ids=()):
     :raises Forbidden: ``unit_id`` is not one of the campaign's units.
     :raises ValidationFailed: an unknown item, another campaign's, or one withdrawn.
     """
+    if not _is_int(campaign_id) or not 0 < campaign_id <= MAX_ID:
+        raise NotFound(_("No such campaign."))
     session = db.session
     begin_write(session)
     restricted = sa.exists().where(campaign_unit.c.campaign_id == Campaign.id)
@@ -486,7 +489,7 @@ def get_order(user, order_id, *, for_change=False) -> Order:
     :raises NotFound: no such order, or one this user may not see.
     :raises Forbidden: an operator asking to change it.
     """
-    order = db.session.get(Order, order_id)
+    order = db.session.get(Order, order_id) if _is_int(order_id) and 0 < order_id <= MAX_ID else None
     if order is None or not can_see_order(user, order):
         raise NotFound(_("No such order."))
     if for_change and user.role == "operator":
@@ -510,7 +513,7 @@ def my_orders_query(user, campaign_id=None):
     if user.role != "operator":
         query = query.where(Order.user_id == user.id)
     if campaign_id is not None:
-        query = query.where(Order.campaign_id == campaign_id)
+        query = query.where(Order.campaign_id == (campaign_id if 0 < campaign_id <= MAX_ID else 0))
     return query
 
 

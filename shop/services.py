@@ -26,6 +26,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: slugs are read off posters
 SLUG_LENGTH = 8
 MAX_QUANTITY = 1_000_000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger one names nothing (and SQLite cannot even bind it)
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000 a unit: anything above is a typo
 COVER_SUBDIR = "campaigns"
 COVER_MAX_SIDE = 1600
@@ -79,8 +81,12 @@ def can_see(user, campaign) -> bool:
     return unit_is_eligible(campaign, user.unit_id)
 
 
+def _valid_id(value) -> bool:
+    return _is_int(value) and 0 < value <= MAX_ID
+
+
 def get_campaign(campaign_id) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = db.session.get(Campaign, campaign_id) if _valid_id(campaign_id) else None
     if campaign is None:
         raise NotFound(_("No such campaign."))
     return campaign
@@ -88,7 +94,7 @@ def get_campaign(campaign_id) -> Campaign:
 
 def get_visible_campaign(user, campaign_id) -> Campaign:
     """:raises NotFound: no such campaign, or one this user may not see."""
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = db.session.get(Campaign, campaign_id) if _valid_id(campaign_id) else None
     if campaign is None or not can_see(user, campaign):
         raise NotFound(_("No such campaign."))
     return campaign
@@ -195,17 +201,24 @@ def _clean_campaign_fields(title, description, opens_at, closes_at, delivery_on,
         errors["opens_at"] = [_("Enter when orders open.")]
     if closes_at is None:
         errors["closes_at"] = [_("Enter when orders close.")]
-    if opens_at is not None and closes_at is not None:
+    for name, value in (("opens_at", opens_at), ("closes_at", closes_at)):
+        if value is not None and not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+            errors[name] = [_("Enter a time between the years %(a)d and %(b)d.", a=EARLIEST_YEAR, b=LATEST_YEAR)]
+    if delivery_on is not None and not EARLIEST_YEAR <= delivery_on.year <= LATEST_YEAR:
+        errors["delivery_on"] = [_("Enter a time between the years %(a)d and %(b)d.", a=EARLIEST_YEAR, b=LATEST_YEAR)]
+    if opens_at is not None and closes_at is not None and not errors:
         opens_at, closes_at = local_to_utc(opens_at), local_to_utc(closes_at)
         if closes_at <= opens_at:
             errors["closes_at"] = [_("Orders must close after they open.")]
     if delivery_on is None:
         errors["delivery_on"] = [_("Enter the delivery date.")]
-    elif closes_at is not None and "closes_at" not in errors and delivery_on < closes_at.astimezone(SHANGHAI).date():
+    elif closes_at is not None and not errors and delivery_on < closes_at.astimezone(SHANGHAI).date():
         errors["delivery_on"] = [_("Delivery cannot be before orders close.")]
     units = []
     unit_ids = sorted(set(unit_ids or []))
-    if unit_ids:
+    if any(not _valid_id(unit_id) for unit_id in unit_ids):
+        errors["unit_ids"] = [_("No such unit: %(ids)s.", ids=", ".join(str(u) for u in unit_ids if not _valid_id(u)))]
+    elif unit_ids:
         units = db.session.scalars(sa.select(Unit).where(Unit.id.in_(unit_ids))).all()
         missing = sorted(set(unit_ids) - {unit.id for unit in units})
         if missing:
@@ -344,7 +357,7 @@ def add_item(
     pairs = []
     for index, pair in enumerate(supplies or []):
         listing_id, quantity = pair
-        if not _is_int(listing_id) or not _is_int(quantity) or not 0 < quantity <= MAX_QUANTITY:
+        if not _valid_id(listing_id) or not _is_int(quantity) or not 0 < quantity <= MAX_QUANTITY:
             errors.setdefault("supplies", []).append(_("Line %(n)d: give a listing and a quantity of at least 1.", n=index + 1))
         else:
             pairs.append((listing_id, quantity))
@@ -441,7 +454,7 @@ def remove_item(actor, item_id) -> None:
 
     :raises Conflict: the campaign is no longer a draft.
     """
-    item = db.session.get(CampaignItem, item_id)
+    item = db.session.get(CampaignItem, item_id) if _valid_id(item_id) else None
     if item is None:
         raise NotFound(_("No such item."))
     if item.campaign.status != "draft":

@@ -339,3 +339,16 @@ def test_a_coordinator_orders_for_a_colleague_without_an_account(api_as, shop):
     assert mine.status_code == 201
     plain = api_as(buyer).post(f"/campaigns/{campaign.id}/orders", json=body)
     assert plain.status_code == 403
+
+
+def test_ids_too_large_for_the_database_are_just_not_found(api_as, shop):
+    campaign, eggs, _chickens, buyer = shop
+    client = api_as(buyer)
+    huge = 2**63
+    assert client.post(f"/campaigns/{huge}/orders", json={"lines": [{"item_id": eggs.id, "quantity": 1}]}).status_code == 404
+    response = client.post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": huge, "quantity": 1}]})
+    assert response.status_code == 422 and response.get_json()["error"]["details"]["fields"]["lines"] == ["第 1 行：商品无效。"]
+    assert client.get(f"/orders/{huge}").status_code == 404
+    assert client.get(f"/orders?campaign_id={huge}").status_code == 200
+    assert client.get(f"/campaigns/{huge}").status_code == 404
+    assert counts() == (0, 0, 0)

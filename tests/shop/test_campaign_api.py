@@ -175,3 +175,25 @@ def test_items_cannot_be_added_once_open(operator):
         f"/campaigns/{campaign.id}/items", json={"supplies": [{"listing_id": make_listing().id, "quantity": 1}]}
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"opens_at": "0001-01-01T00:00:00+08:00"}, "opens_at"),
+        ({"closes_at": "9999-12-31T23:59:59+14:00"}, "closes_at"),
+        ({"delivery_on": "9999-12-31"}, "delivery_on"),
+        ({"unit_ids": [2**63]}, "unit_ids"),
+    ],
+)
+def test_absurd_times_and_ids_are_field_errors_not_crashes(operator, fields, field):
+    response = new_campaign(operator, **fields)
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["details"]["fields"]
+
+
+def test_absurd_listing_ids_are_field_errors(operator):
+    campaign_id = new_campaign(operator).get_json()["id"]
+    response = operator.post(f"/campaigns/{campaign_id}/items", json={"supplies": [{"listing_id": 2**63, "quantity": 1}]})
+    assert response.status_code == 422
+    assert operator.post(f"/campaigns/{2**63}/publish").status_code == 404

@@ -125,3 +125,12 @@ def test_the_endpoints_are_in_the_openapi_spec(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/campaigns/{campaign_id}/group-orders", "/api/v1/campaigns/{campaign_id}/sheet-template",
             "/api/v1/units/{unit_id}/orders", "/api/v1/orders/{order_id}/payment"} <= set(paths)
+
+
+def test_problems_come_in_the_users_language(shop, files, api_as):
+    shop.coordinator.locale = "en"
+    db.session.commit()
+    data = files.xlsx([shop.header, ["", "13900001001", 1, None, None, None]])
+    error = post_sheet(api_as(shop.coordinator), shop.campaign.id, data).get_json()["error"]
+    assert error["details"]["rows"] == [{"row": 2, "column": "姓名", "cell": "A2", "message": "The name is missing."}]
+    assert error["message"].startswith("The sheet was not imported: 1 problem(s) found.")

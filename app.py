@@ -3,6 +3,7 @@
 from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from config import load_config
 from errors import DomainError
@@ -17,6 +18,7 @@ def create_app(config=None, **overrides):
     """
     config = config if config is not None and not isinstance(config, str) else load_config(config)
     app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
+    app.url_map.converters["int"] = IdConverter
     app.config.from_object(config)
     app.config.update(overrides)
     register_extensions(app)
@@ -29,6 +31,13 @@ def create_app(config=None, **overrides):
 
     celery_init_app(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:id>`` in URLs: a number too large for an id column matches no route (404) instead of failing in the database."""
+
+    def __init__(self, map, *args, max=2**31 - 1, **kwargs):  # noqa: A002 - werkzeug's argument name
+        super().__init__(map, *args, max=max, **kwargs)
 
 
 def select_locale():

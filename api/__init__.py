@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 import sqlalchemy as sa
+from apispec import BasePlugin
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_smorest import Api
@@ -51,11 +52,57 @@ def _http_message(status):
         415: _("Send JSON (Content-Type: application/json)."),
         422: _("Some fields are not valid."),
         429: _("Too many requests; wait a moment and try again."),
+        503: _("The service is briefly unavailable; nothing was saved. Please try again in a moment."),
     }.get(status, _("Something went wrong on our side; please try again."))
+
+
+class ErrorDetailSchema(ma.Schema):
+    code = ma.fields.Str(required=True, metadata={"description": "machine-readable, e.g. insufficient_stock, validation_error"})
+    message = ma.fields.Str(required=True, metadata={"description": "human text in the user's language"})
+    details = ma.fields.Dict(
+        required=True, metadata={"description": "fields: field → messages (422); rows: [{row, column, message}] (invalid_sheet)"}
+    )
+
+
+class ErrorSchema(ma.Schema):
+    """Every error answer: ``{"error": {code, message, details}}``."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+# Statuses any operation may answer with the error format: documented on every operation of the spec.
+DOCUMENTED_ERRORS = {
+    "400": "BAD_REQUEST",
+    "401": "UNAUTHORIZED",
+    "403": "FORBIDDEN",
+    "404": "NOT_FOUND",
+    "409": "CONFLICT",
+    "413": "REQUEST_ENTITY_TOO_LARGE",
+    "422": "UNPROCESSABLE_ENTITY",
+    "429": "TOO_MANY_REQUESTS",
+    "500": "INTERNAL_SERVER_ERROR",
+    "503": "SERVICE_UNAVAILABLE",
+}
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Document the error statuses and their body (ErrorSchema) on every operation, so clients and fuzzers know them."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            for status, name in DOCUMENTED_ERRORS.items():
+                responses.setdefault(status, name)
 
 
 class PinbangApi(Api):
     """flask-smorest registers its handler app-wide; answer JSON in our format under /api, HTML pages elsewhere."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        self.spec.plugins.append(ErrorResponsesPlugin())
 
     def handle_http_exception(self, error):
         if not is_api_request():
@@ -78,7 +125,7 @@ class PinbangApi(Api):
 
 
 def render_error_page(status):
-    status = status if status in (400, 401, 403, 404, 405, 413, 429, 500) else 500
+    status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
     return render_template("errors/error.html", status=status, message=_http_message(status)), status
 
 
@@ -94,7 +141,23 @@ def handle_unexpected_error(error):
 
     if isinstance(error, HTTPException):
         return api.handle_http_exception(error)
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection may refuse even the rollback; the pool replaces it
+        current_app.logger.warning("Rollback failed after an error", exc_info=True)
+    if isinstance(error, OverflowError | sa.exc.DataError):
+        # A number or text the database cannot hold (e.g. an id of 40 digits): bad input, not our failure.
+        current_app.logger.info("Refused a value out of range on %s %s: %s", request.method, request.path, error)
+        message = _("A number or text in the request is out of range.")
+        if is_api_request():
+            return error_response(400, "bad_request", message)
+        return render_template("errors/error.html", status=400, message=message), 400
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        # The database was unreachable, dropped the connection or stayed locked: nothing was saved; retrying is safe.
+        current_app.logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=True)
+        if is_api_request():
+            return error_response(503, "service_unavailable", _http_message(503), headers={"Retry-After": "5"})
+        return render_error_page(503)
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     if is_api_request():
         return error_response(500, "internal_error", _http_message(500))

@@ -1,0 +1,135 @@
+"""The database connection dies in the middle of placing an order (PostgreSQL terminates the app's backend while
+the order's transaction is open): the buyer gets a clean JSON 503, nothing of the order is saved, capacity is
+untouched, and a retry with the same Idempotency-Key places it once the pool has a fresh connection."""
+
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables, psycopg_url
+from extensions import db
+from factories import make_campaign, make_item, make_listing, make_user
+from notifications.models import Notification
+from orders.models import Order, OrderLine
+from shop.models import CampaignItem
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pg_migrated(postgres_base_url):
+    """A scratch PostgreSQL database of this module's own (the suite itself may run on SQLite)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    url = create_scratch_postgres(postgres_base_url, f"pinbang_faults_{uuid.uuid4().hex[:8]}")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+    yield url
+    drop_scratch_postgres(postgres_base_url, url)
+
+
+@pytest.fixture
+def pg_app(pg_migrated):
+    from app import create_app
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=pg_migrated)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    empty_tables(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@contextmanager
+def backend_terminated(engine, admin_url, when):
+    """Terminate the app connection's PostgreSQL backend just before the first statement containing ``when``
+    (or, for ``when="COMMIT"``, just before the commit), as a database restart or a network cut would."""
+    admin = sa.create_engine(psycopg_url(admin_url), isolation_level="AUTOCOMMIT")
+    killed = []
+
+    def kill(connection):
+        if killed:
+            return
+        pid = connection.connection.dbapi_connection.info.backend_pid
+        with admin.connect() as c:
+            # With a timeout, pg_terminate_backend waits until the backend has really gone.
+            assert c.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar()
+        killed.append(pid)
+
+    def before_statement(connection, _cursor, statement, _params, _context, _many):
+        if when != "COMMIT" and when in statement:
+            kill(connection)
+
+    def before_commit(connection):
+        if when == "COMMIT":
+            kill(connection)
+
+    sa.event.listen(engine, "before_cursor_execute", before_statement)
+    sa.event.listen(engine, "commit", before_commit)
+    try:
+        yield killed
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before_statement)
+        sa.event.remove(engine, "commit", before_commit)
+        admin.dispose()
+
+
+def _count(model):
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("when", ["UPDATE campaign_item", "INSERT INTO order_line", "COMMIT"])
+def test_a_connection_killed_mid_order_gives_a_clean_error_and_saves_nothing(pg_app, pg_migrated, when):
+    buyer = make_user()
+    campaign = make_campaign()
+    eggs = make_item(campaign, [(make_listing(quantity=100), 100)])
+    honey = make_item(campaign, [(make_listing(name="蜂蜜", unit="瓶", quantity=20), 20)])
+    client = pg_app.test_client()
+    token = client.post("/api/v1/auth/token", json={"login": buyer.phone, "password": "password123"}).get_json()["token"]
+    body = {"lines": [{"item_id": eggs.id, "quantity": 30}, {"item_id": honey.id, "quantity": 2}]}
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "drop-1"}
+    path = f"/api/v1/campaigns/{campaign.id}/orders"
+    db.session.remove()
+
+    with backend_terminated(db.engine, pg_migrated, when) as killed:
+        response = client.post(path, json=body, headers=headers)
+    assert killed, f"the order never reached {when}"
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json() == {
+        "error": {"code": "service_unavailable", "message": "服务暂时不可用，未保存任何内容。请稍后重试。", "details": {}}
+    }
+    db.session.remove()
+    assert _count(Order) == 0 and _count(OrderLine) == 0 and _count(Notification) == 0
+    assert [i.ordered for i in db.session.scalars(sa.select(CampaignItem).order_by(CampaignItem.id))] == [0, 0]
+
+    # The buyer retries the same request: the pool replaces the dead connection and the order is placed, once.
+    retry = client.post(path, json=body, headers=headers)
+    assert retry.status_code == 201, retry.get_json()
+    again = client.post(path, json=body, headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == retry.get_json()["id"]
+    db.session.remove()
+    assert _count(Order) == 1 and _count(OrderLine) == 2
+    assert [i.ordered for i in db.session.scalars(sa.select(CampaignItem).order_by(CampaignItem.id))] == [30, 2]
+
+
+def test_a_connection_killed_while_a_page_loads_shows_the_error_page(pg_app, pg_migrated):
+    buyer = make_user()
+    client = pg_app.test_client()
+    assert client.post("/accounts/login", data={"login": buyer.phone, "password": "password123"}).status_code == 302
+    db.session.remove()
+    with backend_terminated(db.engine, pg_migrated, "FROM buyer_order") as killed:
+        response = client.get("/orders/")
+    assert killed
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "服务暂时不可用" in page and "Traceback" not in page
+    assert client.get("/orders/").status_code == 200

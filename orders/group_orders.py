@@ -16,6 +16,7 @@ A sheet (or a grid of rows) goes in whole or not at all:
 """
 
 import hashlib
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -39,7 +40,7 @@ from errors import (
 from extensions import db
 from orders import sheets
 from orders.models import PAYMENT_METHODS, GroupSheet, Order, OrderLine
-from orders.services import lock_open_campaign, nudge_worker, reserve_and_write_order
+from orders.services import lock_buyer, lock_open_campaign, nudge_worker, reserve_and_write_order
 from shop import services as shop_services
 from shop.models import Campaign, CampaignItem
 
@@ -245,6 +246,37 @@ def _lock_unit_sheet(campaign_id, unit_id) -> None:
     session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def _lock_buyers(campaign_id, rows, item_ids) -> None:
+    """Take the per-buyer locks the building block will ask for, all now and in key order, before any item lock.
+
+    A single order takes its buyer's lock, then its items; a sheet that took items first and a buyer's lock
+    later could wait on that order while it waits on the sheet. Re-taking a lock already held is immediate.
+    """
+    if not item_ids or db.session.get_bind().dialect.name != "postgresql":
+        return
+    limited = set(
+        db.session.scalars(
+            sa.select(CampaignItem.id).where(CampaignItem.id.in_(sorted(item_ids)), CampaignItem.per_buyer_limit.is_not(None))
+        )
+    )
+    phones = {row.phone for row in rows if limited & set(row.quantities)}
+    for phone in sorted(phones, key=lambda p: zlib.crc32(p.encode())):
+        lock_buyer(campaign_id, phone)
+
+
+def _lock_items(item_ids) -> None:
+    """Lock every item the sheet reserves or releases, in ascending id order, before touching any (PostgreSQL).
+
+    The placement building block updates one order's items in ascending order, but a sheet's rows taken one
+    after another would lock them in any order (row 1 wants item 3, row 2 item 1) and could deadlock with a
+    single order; taking them all up front, in the same order single orders use, cannot. It also keeps what
+    is left of each item as checked until the sheet commits. SQLite writers already take turns.
+    """
+    if not item_ids or db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(sa.select(_item_table.c.id).where(_item_table.c.id.in_(sorted(item_ids))).order_by(_item_table.c.id).with_for_update())
+
+
 def _chunks(values, size=PHONE_CHUNK):
     values = sorted(values)
     for start in range(0, len(values), size):
@@ -328,15 +360,13 @@ def _plan(coordinator, campaign, items, rows, skipped, problems, positions, *, r
     unit_id = coordinator.unit_id
     lock_open_campaign(campaign.id, unit_id)
     _lock_unit_sheet(campaign.id, unit_id)
-    items = campaign_items(campaign.id)  # re-read under the lock: capacity and ordered as of now
-    cols = item_columns(items)
-    prices = {item.id: item.price_fen for item in items}
     previous, previous_orders = None, {}
     if replace:
         previous = db.session.scalar(
             sa.select(GroupSheet)
             .where(GroupSheet.campaign_id == campaign.id, GroupSheet.unit_id == unit_id, GroupSheet.replaced_at.is_(None))
             .order_by(GroupSheet.id.desc())
+            .execution_options(populate_existing=True)
         )
         if previous is not None:
             for order in db.session.scalars(
@@ -344,8 +374,16 @@ def _plan(coordinator, campaign, items, rows, skipped, problems, positions, *, r
                 .where(Order.group_sheet_id == previous.id, Order.status != "cancelled")
                 .options(selectinload(Order.lines))
                 .order_by(Order.id)
+                .execution_options(populate_existing=True)
             ):
                 previous_orders[order.buyer_phone] = order
+    touched = {item_id for row in rows for item_id in row.quantities}
+    touched |= {line.item_id for order in previous_orders.values() for line in order.lines}
+    _lock_buyers(campaign.id, rows, touched)
+    _lock_items(touched)
+    items = campaign_items(campaign.id)  # re-read under the locks: capacity and ordered as of now
+    cols = item_columns(items)
+    prices = {item.id: item.price_fen for item in items}
     released = defaultdict(int)
     for order in previous_orders.values():
         for item_id, quantity in _live_lines(order).items():

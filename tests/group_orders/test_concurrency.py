@@ -83,3 +83,120 @@ def test_a_sheet_racing_buyers_for_the_last_jars(shop, files, app):
     else:
         assert body["error"]["code"] == "invalid_sheet" and body["error"]["details"]["rows"][0]["row"] in (2, 3, 4)
         assert sheet_orders == 0 and single == 8 and live == 8
+
+
+def test_a_sheet_and_the_same_people_ordering_themselves_never_deadlock_or_break_a_limit(shop, files, app):
+    """Rows touch items in any order (honey, then chicken) and name people who are ordering limited chicken
+    themselves at the same moment: every request ends in an answer (no 500), limits and capacity hold."""
+    users = [User(name=f"同事{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=shop.unit.id, password_hash="-") for i in range(8)]
+    db.session.add_all(users)
+    db.session.commit()
+    tokens = [issue_token(user) for user in users]
+    coordinator_token = issue_token(shop.coordinator)
+    rows = [[user.name, user.phone, 1 if n % 2 else None, None, None if n % 2 else 1, None] for n, user in enumerate(users)]
+    sheet = files.xlsx([shop.header, *rows])
+    campaign_id, chicken_id, honey_id = shop.campaign.id, shop.chicken.id, shop.honey.id
+    barrier = threading.Barrier(len(tokens) + 1)
+    results = {}
+
+    def order(index, token):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/campaigns/{campaign_id}/orders",
+            json={"lines": [{"item_id": chicken_id, "quantity": 2}, {"item_id": honey_id, "quantity": 1}]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        results[index] = response.status_code
+
+    def upload():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(
+            f"/api/v1/campaigns/{campaign_id}/group-orders",
+            data={"file": (io.BytesIO(sheet), "sheet.xlsx")},
+            content_type="multipart/form-data",
+            headers={"Authorization": f"Bearer {coordinator_token}"},
+        )
+        results["sheet"] = response.status_code
+
+    threads = [threading.Thread(target=order, args=(i, t)) for i, t in enumerate(tokens)] + [threading.Thread(target=upload)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sheet_status = results.pop("sheet")
+    assert set(results.values()) <= {201, 409} and sheet_status in (201, 422), (results, sheet_status)
+    db.session.expire_all()
+    per_person = dict(
+        db.session.execute(
+            sa.select(Order.buyer_phone, sa.func.sum(OrderLine.quantity))
+            .join(Order)
+            .where(OrderLine.item_id == chicken_id, OrderLine.cancelled.is_(False), Order.status != "cancelled")
+            .group_by(Order.buyer_phone)
+        ).all()
+    )
+    assert all(quantity <= 2 for quantity in per_person.values())
+    for item in (shop.chicken, shop.honey):
+        live = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(OrderLine.quantity), 0))
+            .join(Order)
+            .where(OrderLine.item_id == item.id, OrderLine.cancelled.is_(False), Order.status != "cancelled")
+        )
+        assert item.ordered == live <= item.capacity
+    sheet_orders = db.session.scalar(sa.select(sa.func.count()).select_from(Order).where(Order.source == "sheet"))
+    assert sheet_orders == (8 if sheet_status == 201 else 0)
+
+
+def test_a_buyer_ordering_while_the_sheet_is_half_written_waits_instead_of_deadlocking(shop, files, app, monkeypatch):
+    """The sheet is paused after its first row (honey) while a colleague it lists orders chicken and honey; then it
+    goes on to that colleague's row (limited chicken). Taking every buyer and item lock up front means the order
+    simply waits for the sheet; taking them row by row would deadlock (PostgreSQL aborts one side with a 500)."""
+    colleague = User(name="刘洋", phone="13700000001", role="buyer", unit_id=shop.unit.id, password_hash="-")
+    db.session.add(colleague)
+    db.session.commit()
+    token, coordinator_token = issue_token(colleague), issue_token(shop.coordinator)
+    sheet = files.xlsx([shop.header, ["张伟", "13900001001", None, None, 1, None], ["刘洋", "13700000001", 1, None, None, None]])
+    campaign_id, chicken_id, honey_id = shop.campaign.id, shop.chicken.id, shop.honey.id
+    first_row_written, go_on = threading.Event(), threading.Event()
+    place = group_orders.reserve_and_write_order
+
+    def paused_after_first_row(*args, **kwargs):
+        order = place(*args, **kwargs)
+        if not first_row_written.is_set():
+            first_row_written.set()
+            go_on.wait(10)
+        return order
+
+    monkeypatch.setattr(group_orders, "reserve_and_write_order", paused_after_first_row)
+    results = {}
+
+    def upload():
+        response = app.test_client().post(
+            f"/api/v1/campaigns/{campaign_id}/group-orders",
+            data={"file": (io.BytesIO(sheet), "sheet.xlsx")},
+            content_type="multipart/form-data",
+            headers={"Authorization": f"Bearer {coordinator_token}"},
+        )
+        results["sheet"] = response.status_code
+
+    def order():
+        response = app.test_client().post(
+            f"/api/v1/campaigns/{campaign_id}/orders",
+            json={"lines": [{"item_id": chicken_id, "quantity": 2}, {"item_id": honey_id, "quantity": 1}]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        results["order"] = (response.status_code, response.get_json())
+
+    sheet_thread, order_thread = threading.Thread(target=upload), threading.Thread(target=order)
+    sheet_thread.start()
+    assert first_row_written.wait(30)
+    order_thread.start()
+    order_thread.join(1.0)  # give the order time to reach the locks the sheet holds (it must wait there)
+    go_on.set()
+    sheet_thread.join()
+    order_thread.join()
+    assert results["sheet"] == 201
+    status, body = results["order"]
+    # The sheet gave 刘洋 1 chicken first, so 2 more would break the limit of 2.
+    assert status == 409 and body["error"]["code"] == "limit_exceeded"

@@ -215,6 +215,45 @@ def wrk(port, clients, seconds, instance, items_file, campaign_id, path=None):
     }
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    """User + system CPU time the processes have used so far (processes that are gone count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def server_pids(process):
+    """The gunicorn master and its workers."""
+    pids = [process.pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == process.pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def backend_pids(engine, database):
+    """The PostgreSQL backends serving the scratch database (the app's pooled connections)."""
+    import sqlalchemy as sa
+
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database}
+            ).scalars()
+        )
+
+
 def count_orders(engine):
     import sqlalchemy as sa
 
@@ -247,7 +286,8 @@ def main():
     from backends import create_scratch_postgres, drop_scratch_postgres, psycopg_url
 
     instance = Path(tempfile.mkdtemp(prefix="pinbang-bench-orders-"))
-    url = create_scratch_postgres(args.pg, f"pinbang_bench_orders_{uuid.uuid4().hex[:8]}")
+    database = f"pinbang_bench_orders_{uuid.uuid4().hex[:8]}"
+    url = create_scratch_postgres(args.pg, database)
     processes = []
     engine = sa.create_engine(psycopg_url(url))
     try:
@@ -272,6 +312,16 @@ def main():
             flush=True,
         )
         rows, answered_2xx, errors = [], 0, 0
+        # Every worker answers a few requests first (its first ones compile queries and fill caches).
+        for port, items_file, path in (
+            (bare_port, "spread.txt", "/bare"),
+            (app_port, "spread.txt", None),
+            (app_port, "hot.txt", None),
+        ):
+            warm = wrk(port, 2 * args.workers, max(args.warmup, 3), instance, items_file, campaign_id, path)
+            if path is None:
+                errors += warm["errors"]
+                answered_2xx += warm["requests"] - warm["non2xx"] - warm["errors"]
         for clients in [int(c) for c in args.clients.split(",")]:
             scenarios = [
                 ("bare Flask", bare_port, "spread.txt", "/bare"),
@@ -281,7 +331,11 @@ def main():
             for name, port, items_file, path in scenarios:
                 warm = wrk(port, clients, args.warmup, instance, items_file, campaign_id, path)
                 before = count_orders(engine)
+                app_pids = server_pids(processes[0] if port == bare_port else processes[1])
+                db_pids = backend_pids(engine, database)
+                cpu_before = cpu_seconds(app_pids), cpu_seconds(db_pids)
                 result = wrk(port, clients, args.duration, instance, items_file, campaign_id, path)
+                cpu_after = cpu_seconds(app_pids), cpu_seconds(db_pids)
                 created = count_orders(engine) - before
                 if path is None:
                     errors += warm["errors"] + result["errors"]
@@ -298,11 +352,14 @@ def main():
                     clients=clients,
                     rate=result["requests"] / result["seconds"],
                     orders_per_s=created / result["seconds"] if path is None else None,
+                    app_cpu_ms=1000 * (cpu_after[0] - cpu_before[0]) / max(result["requests"], 1),
+                    db_cpu_ms=0.0 if path else 1000 * (cpu_after[1] - cpu_before[1]) / max(result["requests"], 1),
                 )
                 rows.append(result)
                 print(
                     f"  {clients:>3} clients  {name:<22} {result['rate']:8.0f} req/s  p50 {result['p50']:7.2f} ms  "
-                    f"p99 {result['p99']:7.2f} ms  non-2xx {result['non2xx']}  errors {result['errors']}",
+                    f"p99 {result['p99']:7.2f} ms  CPU/request: app {result['app_cpu_ms']:.2f} ms, PostgreSQL "
+                    f"{result['db_cpu_ms']:.2f} ms  non-2xx {result['non2xx']}  errors {result['errors']}",
                     flush=True,
                 )
         report(rows, args)
@@ -318,7 +375,7 @@ def main():
         # wrk stops counting at the end of a run while up to one request per client is still in flight; those
         # orders are made (and counted here) but never answered to wrk: at most the clients of every order run
         # (two scenarios, each a warm-up and a measured run) plus requests wrk gave up on.
-        in_flight = 4 * sum(int(c) for c in args.clients.split(",")) + errors
+        in_flight = 4 * sum(int(c) for c in args.clients.split(",")) + 4 * args.workers + errors
         ok = not bad and total_orders == lines == ordered and answered_2xx <= total_orders <= answered_2xx + in_flight
         print("Nothing oversold, nothing lost: " + ("yes" if ok else "NO"))
         return 0 if ok else 1
@@ -344,6 +401,15 @@ def report(rows, args):
     top = max(bare)
     hot = next(row for row in rows if row["clients"] == top and row["name"] == "orders, one hot item")
     spread_row = next(row for row in rows if row["clients"] == top and row["name"] == "orders, spread")
+    print()
+    print("CPU per request at the most clients: what decides throughput once the 2 cores are saturated, and far less")
+    print("disturbed than the rates by other work sharing the machine:")
+    for row in rows:
+        if row["clients"] == top:
+            print(f"  {row['name']:<22} app {row['app_cpu_ms']:.2f} ms + PostgreSQL backend {row['db_cpu_ms']:.2f} ms")
+    order_cpu = spread_row["app_cpu_ms"] + spread_row["db_cpu_ms"]
+    bare_cpu = next(row["app_cpu_ms"] for row in rows if row["clients"] == top and row["name"] == "bare Flask")
+    print(f"  => CPU-bound estimate of spread orders vs bare: {bare_cpu / order_cpu:.0%}" if order_cpu else "")
     print()
     print(
         f"At {top} clients: spread orders {spread[top] / bare[top]:.0%} of bare (target >= 30%); "

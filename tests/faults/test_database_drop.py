@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables, psycopg_url
+from backends import BASE_DATABASE_URL, create_scratch_postgres, drop_scratch_postgres, empty_tables, psycopg_url
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_user
 from notifications.models import Notification
@@ -19,12 +19,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def pg_migrated(postgres_base_url):
-    """A scratch PostgreSQL database of this module's own (the suite itself may run on SQLite)."""
+def pg_migrated(postgres_base_url, request):
+    """The suite's database when it runs on PostgreSQL, else a scratch PostgreSQL database of this module's own."""
     from flask_migrate import upgrade
 
     from app import create_app
 
+    if BASE_DATABASE_URL:
+        yield request.getfixturevalue("migrated")
+        return
     url = create_scratch_postgres(postgres_base_url, f"pinbang_faults_{uuid.uuid4().hex[:8]}")
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():

@@ -5,6 +5,7 @@ that runs in a worker process, or bound by create_app() in the web process.
 """
 
 import sys
+import time
 from pathlib import Path
 
 # `celery -A worker` puts the project folder on sys.path only while it imports this module,
@@ -96,6 +97,9 @@ def _drop_broker_connections():
     """Forget pooled connections so a new broker setting (tests switch brokers) takes effect."""
     from kombu import pools
 
+    global _broker_down_until
+    _broker_down_until = 0.0
+
     # kombu keeps its pools in global registries keyed by broker URL; closing only ours left a closed
     # pool registered, which failed with "Acquire on closed pool" when a test switched back to that broker.
     pools.reset()
@@ -103,12 +107,24 @@ def _drop_broker_connections():
     celery.amqp._producer_pool = None
 
 
+BROKER_BACKOFF_SECONDS = 15.0
+_broker_down_until = 0.0
+
+
 def send_task_safely(task, *args):
-    """Queue a task without ever failing the caller: if the broker is down, beat's periodic run picks the work up."""
+    """Queue a task without ever failing the caller: if the broker is down, beat's periodic run picks the work up.
+
+    Reaching a dead broker takes seconds; after a failure this process stops trying for
+    BROKER_BACKOFF_SECONDS, so buyers' requests stay fast while Redis is down.
+    """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return False
     try:
         task.apply_async(args=args, retry=False)
         return True
     except Exception:  # noqa: BLE001 - any broker failure must not lose the request that triggered it
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         if _flask_app is not None:
             _flask_app.logger.warning("Broker unavailable; %s will run on the next periodic sweep", task.name, exc_info=True)
         return False

@@ -68,7 +68,7 @@ class Config:
         self.SMS_BACKEND = _env("SMS_BACKEND", "http" if _env("SMS_GATEWAY_URL") else "log")
         self.SMS_GATEWAY_URL = _env("SMS_GATEWAY_URL")
         self.SMS_API_KEY = _env("SMS_API_KEY")
-        self.SMS_SENDER = _env("SMS_SENDER", "Pinbang")
+        self.SMS_SENDER = _env("SMS_SENDER", "拼帮")
         self.SMS_LOG_FILE = _env("SMS_LOG_FILE", str(instance / "sms.log"))
         self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"

@@ -70,7 +70,7 @@ def test_every_producer_message_goes_out_once_through_the_gateway_and_mail(app, 
     assert set(db.session.scalars(sa.select(Notification.status))) == {"sent"}
     texts = [body for auth, body in gateway.received if body["to"] == people.coop.phone]
     assert len(texts) == 1 and gateway.received[0][0] == "Bearer k-123"
-    assert texts[0]["text"].startswith("【Pinbang】秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止")
+    assert texts[0]["text"].startswith("【拼帮】秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止")
     mails = {message_from_bytes(p.read_bytes(), policy=policy.default)["To"]: p for p in Path(tmp_path).glob("*.eml")}
     coop_mail = message_from_bytes(mails[people.coop.email].read_bytes(), policy=policy.default)
     assert coop_mail["Subject"] == "备货通知：春季消费扶贫"

@@ -73,7 +73,7 @@ def test_beat_closes_a_campaign_at_its_closing_time_on_the_embedded_broker(migra
             sa.select(Notification.body).where(Notification.recipient == f"producer:{people.coop.id}", Notification.channel == "sms")
         )
         assert sms.startswith("秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止，请于")
-        assert [line.split("\t")[2] for line in _sms_lines(people.coop.phone)] == ["【Pinbang】" + sms]
+        assert [line.split("\t")[2] for line in _sms_lines(people.coop.phone)] == ["【拼帮】" + sms]
 
 
 def test_duplicate_close_messages_and_a_second_beat_do_no_harm_on_redis(migrated, redis_url, tmp_path):

@@ -18,15 +18,10 @@ from openpyxl.utils import get_column_letter
 from dashboard import delivery, services, settlement
 from errors import NotFound, ValidationFailed
 from presentation import local_datetime
+from spreadsheets import safe_text
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("xlsx", "csv")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def safe_text(value: str) -> str:
-    """Text that no spreadsheet will evaluate."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
 def cell_value(value, kind="text"):

@@ -30,6 +30,7 @@ from orders.allocation import SupplyOffer, allocate_item, split_deliveries
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import PicklistAck, Producer
 from shop.models import Campaign, CampaignItem, Supply
+from spreadsheets import safe_text
 
 STEPS = ("closed", "below_minimum", "allocated", "orders_marked", "producers_notified", "notified")
 
@@ -781,16 +782,6 @@ def send_delivery_reminders(now=None) -> int:
 
 # --- the printable and the spreadsheet pick list -------------------------------------------------
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """Text a spreadsheet must never run as a formula gets a leading apostrophe (and is stored as text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def picklist_xlsx(data) -> bytes:
     """The pick list as an xlsx: a heading, then one row per item and delivery unit, with addresses and totals."""
     from io import BytesIO
@@ -806,7 +797,7 @@ def picklist_xlsx(data) -> bytes:
 
     def put(row, values, bold=False):
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=safe_cell(value))
+            cell = sheet.cell(row=row, column=column, value=safe_text(value))
             if isinstance(value, str):
                 cell.data_type = "s"
             if bold:

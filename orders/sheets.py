@@ -34,12 +34,12 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from errors import InvalidSheet, UploadTooLarge
+from spreadsheets import FORMULA_TRIGGERS
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_NAME = 80
 MAX_NOTE = 500
 MAX_QUANTITY = 10_000  # the same cap as one order line (orders.services.MAX_LINE_QUANTITY)
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc) format
 FORBIDDEN_PARTS = (
@@ -670,13 +670,6 @@ def sort_problems(problems) -> list:
 
 
 # ---------------------------------------------------------------- writing
-
-
-def safe_text(value):
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe (csv); xlsx stores it as text instead."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 def put(sheet, row, column, value, bold=False, number_format=None):

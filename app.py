@@ -130,8 +130,11 @@ def register_blueprints(app):
 
 
 def register_error_handlers(app):
-    from api import handle_domain_error, handle_unexpected_error
+    from flask_wtf.csrf import CSRFError
 
+    from api import handle_domain_error, handle_expired_form, handle_unexpected_error
+
+    app.register_error_handler(CSRFError, handle_expired_form)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected_error)
 

@@ -124,6 +124,12 @@ class PinbangApi(Api):
         return error_response(status, HTTP_CODES.get(status, "error"), _http_message(status), details, headers)
 
 
+def handle_expired_form(error):
+    """A form whose CSRF token is missing or stale: tell a phone user to reload, not that the request is malformed."""
+    message = _("This form has expired or was sent from elsewhere. Go back, reload the page and try again.")
+    return render_template("errors/error.html", status=400, message=message), 400
+
+
 def render_error_page(status):
     status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
     return render_template("errors/error.html", status=status, message=_http_message(status)), status

@@ -130,6 +130,7 @@ def test_forms_without_csrf_token_are_rejected(csrf_app):
     user = make_user(phone="13912340000")
     refused = client.post("/accounts/login", data={"login": user.phone, "password": "password123"})
     assert refused.status_code == 400
+    assert "表单已过期" in refused.get_data(as_text=True)
     token = _csrf_token(client.get("/accounts/login").get_data(as_text=True))
     accepted = client.post("/accounts/login", data={"login": user.phone, "password": "password123", "csrf_token": token})
     assert accepted.status_code == 302

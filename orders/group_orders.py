@@ -271,10 +271,15 @@ def _lock_items(item_ids) -> None:
     after another would lock them in any order (row 1 wants item 3, row 2 item 1) and could deadlock with a
     single order; taking them all up front, in the same order single orders use, cannot. It also keeps what
     is left of each item as checked until the sheet commits. SQLite writers already take turns.
+
+    FOR NO KEY UPDATE, the lock the capacity UPDATE itself takes: a plain FOR UPDATE would also wait for the
+    key-share locks a single order's lines take on their items (foreign key checks) before that order waits
+    for a buyer lock this sheet already holds, a deadlock.
     """
     if not item_ids or db.session.get_bind().dialect.name != "postgresql":
         return
-    db.session.execute(sa.select(_item_table.c.id).where(_item_table.c.id.in_(sorted(item_ids))).order_by(_item_table.c.id).with_for_update())
+    query = sa.select(_item_table.c.id).where(_item_table.c.id.in_(sorted(item_ids))).order_by(_item_table.c.id)
+    db.session.execute(query.with_for_update(key_share=True))
 
 
 def _chunks(values, size=PHONE_CHUNK):

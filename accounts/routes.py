@@ -47,6 +47,11 @@ def show_field_errors(form, error: ValidationFailed):
     flash(error.message, "danger")
 
 
+def _form_page(template, **context):
+    """A form page; a POST that lands here instead of redirecting was refused, and says so with 422."""
+    return render_template(template, **context), 422 if request.method == "POST" else 200
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
@@ -85,7 +90,7 @@ def change_password():
         else:
             flash(_("Your password has been changed."), "success")
             return redirect(home_for(current_user))
-    return render_template("accounts/password.html", form=form)
+    return _form_page("accounts/password.html", form=form)
 
 
 @bp.route("/language/<lang>", methods=["POST"])
@@ -127,7 +132,7 @@ def edit_unit(unit_id=None):
         else:
             flash(_("Unit saved."), "success")
             return redirect(url_for("accounts.units"))
-    return render_template("accounts/unit_form.html", form=form, unit=unit)
+    return _form_page("accounts/unit_form.html", form=form, unit=unit)
 
 
 @bp.route("/users")
@@ -176,4 +181,4 @@ def edit_user(user_id=None):
         else:
             flash(_("User saved."), "success")
             return redirect(url_for("accounts.users"))
-    return render_template("accounts/user_form.html", form=form, user=user)
+    return _form_page("accounts/user_form.html", form=form, user=user)

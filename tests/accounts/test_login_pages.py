@@ -66,6 +66,7 @@ def test_change_password(client, auth):
     user = make_user()
     auth.login(user.phone)
     bad = client.post("/accounts/password", data={"current_password": "wrong-one", "new_password": "new-password-1"})
+    assert bad.status_code == 422
     assert "当前密码不正确" in bad.get_data(as_text=True)
     client.post("/accounts/password", data={"current_password": "password123", "new_password": "new-password-1"})
     auth.logout()
@@ -96,6 +97,7 @@ def test_user_form_names_each_wrong_field_and_saves_nothing(client, auth):
     operator = make_user(role="operator")
     auth.login(operator.phone)
     response = client.post("/accounts/users/new", data={"name": "x", "phone": "12345", "role": "buyer", "password": "short"})
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "请填写11位手机号码" in page
     assert "购买人必须属于一个单位" in page

@@ -30,23 +30,29 @@ def _quantity(quantity, unit) -> str:
 
 
 def _goods(lines, with_destinations=True) -> str:
-    """``lines``: dicts with title, unit, quantity and units (unit_name, address, quantity)."""
+    """``lines``: dicts with title, unit, quantity and units (unit_name, address, quantity).
+
+    Each template is looked up once per call, not once per destination: a producer's notice may name 300 units.
+    """
+    goods, quantity = _("%(title)s %(amount)s"), _("%(quantity)s %(unit)s")
+    goods_to, destination = _("%(goods)s, to: %(destinations)s"), _("%(unit)s %(amount)s (%(address)s)")
+    comma, semicolon = _(", "), _("; ")
     parts = []
     for line in lines:
-        amount = _("%(title)s %(amount)s", title=line["title"], amount=_quantity(line["quantity"], line["unit"]))
+        amount = goods % {"title": line["title"], "amount": quantity % {"quantity": line["quantity"], "unit": line["unit"]}}
         if with_destinations and line.get("units"):
-            destinations = _(", ").join(
-                _(
-                    "%(unit)s %(amount)s (%(address)s)",
-                    unit=u["unit_name"],
-                    amount=_quantity(u["quantity"], line["unit"]),
-                    address=u["address"],
-                )
+            destinations = comma.join(
+                destination
+                % {
+                    "unit": u["unit_name"],
+                    "amount": quantity % {"quantity": u["quantity"], "unit": line["unit"]},
+                    "address": u["address"],
+                }
                 for u in line["units"]
             )
-            amount = _("%(goods)s, to: %(destinations)s", goods=amount, destinations=destinations)
+            amount = goods_to % {"goods": amount, "destinations": destinations}
         parts.append(amount)
-    return _("; ").join(parts)
+    return semicolon.join(parts)
 
 
 def picklist_link(campaign_id) -> str:

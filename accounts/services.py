@@ -3,11 +3,14 @@
 import hashlib
 import re
 import secrets
+import time
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User
 from database import utcnow
@@ -231,6 +234,7 @@ def update_user(actor, user, *, name, phone, role, email=None, unit_id=None, coo
         revoke_all_tokens(user)
     record_audit(actor, "user.update", user, role=role, active=user.active)
     db.session.commit()
+    forget_tokens()
     return user
 
 
@@ -247,12 +251,14 @@ def change_password(user, current_password, new_password):
     revoke_all_tokens(user)
     record_audit(user, "user.password", user)
     db.session.commit()
+    forget_tokens()
 
 
 def set_locale(user, locale):
     if locale in current_app.config["LANGUAGES"]:
         user.locale = locale
         db.session.commit()
+        forget_tokens()
 
 
 def _hash_token(token: str) -> str:
@@ -269,13 +275,65 @@ def issue_token(user) -> str:
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user a live token belongs to, else None."""
+    """The active user a live token belongs to, else None.
+
+    Every API request starts here, so what the database said is remembered for TOKEN_CACHE_SECONDS in this
+    process. A token revoked, or a user changed or deactivated, through this process stops working at once
+    (forget_tokens); through another process, within TOKEN_CACHE_SECONDS.
+    """
     if not token:
         return None
-    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.user.active:
+    token_hash = _hash_token(token)
+    now = _clock()
+    cached = _token_users.get(token_hash)
+    if cached is not None and cached[0] > now:
+        return _attach_user(cached[1])
+    row = db.session.execute(_TOKEN_USER, {"token_hash": token_hash, "now": utcnow()}).first()
+    if row is None:
+        _token_users.pop(token_hash, None)
         return None
-    return row.user
+    user, expires_at = row
+    if len(_token_users) >= TOKEN_CACHE_SIZE:
+        _token_users.clear()
+    good_for = min(TOKEN_CACHE_SECONDS, (expires_at - utcnow()).total_seconds())
+    _token_users[token_hash] = (now + good_for, {column.key: getattr(user, column.key) for column in _USER_COLUMNS})
+    return user
+
+
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 50_000
+_clock = time.monotonic
+_token_users: dict[str, tuple[float, dict]] = {}  # token hash -> (good until, the user's column values)
+_USER_COLUMNS = tuple(User.__mapper__.column_attrs)
+
+# Built once, one round trip.
+_TOKEN_USER = (
+    sa.select(User, ApiToken.expires_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == sa.bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > sa.bindparam("now"),
+        User.active.is_(True),
+    )
+)
+
+
+def _attach_user(values) -> User:
+    """The remembered user as a persistent object of this session, without a query."""
+    session = db.session
+    known = session.identity_map.get(identity_key(User, values["id"]))
+    if known is not None:
+        return known
+    user = User(**values)
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
+
+
+def forget_tokens() -> None:
+    """Drop what user_for_token remembers, after a token is revoked or a user changed."""
+    _token_users.clear()
 
 
 def revoke_token(token: str) -> None:
@@ -283,9 +341,11 @@ def revoke_token(token: str) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.commit()
+    forget_tokens()
 
 
 def revoke_all_tokens(user) -> None:
     db.session.execute(
         sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+    forget_tokens()

@@ -37,20 +37,24 @@ def recipient_channels(*, user=None, producer=None):
     return recipient, channels
 
 
-def queue_notification(*, kind, subject, title, body, user=None, producer=None):
+def queue_notification(*, kind, subject, title, body, user=None, producer=None, new_subject=False):
     """Add outbox rows for every channel the recipient has (in-app always); nothing is added twice.
 
     Does not commit: the caller's transaction holds the state change and the message together.
     :param subject: what the message is about, e.g. ``campaign:7``; with kind and recipient it is the uniqueness key.
+    :param new_subject: the subject was created in this very transaction (``order:<new id>:placed``), so nothing
+        can be queued for it yet: the lookup is skipped (the unique constraint still forbids a duplicate).
     """
     recipient, channels = recipient_channels(user=user, producer=producer)
-    existing = set(
-        db.session.scalars(
-            sa.select(Notification.channel).where(
-                Notification.recipient == recipient, Notification.kind == kind, Notification.subject == subject
+    existing = set()
+    if not new_subject:
+        existing = set(
+            db.session.scalars(
+                sa.select(Notification.channel).where(
+                    Notification.recipient == recipient, Notification.kind == kind, Notification.subject == subject
+                )
             )
         )
-    )
     added = []
     for channel, address in channels:
         if channel in existing:

@@ -75,7 +75,7 @@ class OrderListArgs(PageArgs):
 @blp.route("/campaigns/<int:campaign_id>/orders")
 class CampaignOrders(MethodView):
     @api_auth("buyer")
-    @blp.arguments(OrderPlaceSchema)
+    @blp.arguments(OrderPlaceSchema())  # an instance: a class would be instantiated anew for every order
     @blp.response(201, OrderSchema)
     @blp.alt_response(200, schema=OrderSchema, description="A repeat of an earlier request with the same Idempotency-Key")
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])

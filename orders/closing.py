@@ -2,11 +2,12 @@
 
 The close job runs in two transactions. The first only flips the campaign from published to closed
 (a guarded UPDATE, so orders stop at once and two workers or two beats cannot both win). The second
-does everything else — cancel items below their minimum, allocate, write pick lines, mark orders,
-queue every notification in the outbox, mark the campaign allocated — and commits all of it or
-nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
+does everything else — cancel items below their minimum, allocate, write pick lines, queue every
+producer's notice and one fan-out row for the buyers, mark the campaign allocated — and commits all of
+it or nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
 allocated-and-complete, and running it again finishes the first case and does nothing in the second.
-Demand is aggregated in SQL and written in bulk: no OrderLine is ever loaded as an object.
+Demand is aggregated in SQL once and written in bulk: no OrderLine is ever loaded as an object, and no
+order row is rewritten (a placed order of a pooled campaign reads as allocated, see Order.status).
 """
 
 from collections import defaultdict
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Unit, User
@@ -24,6 +26,7 @@ from database import UTCDateTime, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from notifications import messages
+from notifications.fanout import queue_buyer_fanout
 from notifications.models import Notification
 from notifications.services import outbox_rows, queue_notification
 from orders.allocation import SupplyOffer, allocate_item, split_deliveries
@@ -32,7 +35,7 @@ from producers.models import PicklistAck, Producer
 from shop.models import Campaign, CampaignItem, Supply
 from spreadsheets import safe_text
 
-STEPS = ("closed", "below_minimum", "allocated", "orders_marked", "producers_notified", "notified")
+STEPS = ("closed", "below_minimum", "allocated", "producers_notified", "notified")
 
 # Test hook: called as _after_step(step, campaign_id) after each step in STEPS; a test makes it raise
 # (or a test worker makes it hang until killed) to prove a run that dies there ends like a clean one.
@@ -64,6 +67,19 @@ def _chunks(values, size=CHUNK):
     values = list(values)
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _among(column, ids):
+    """Conditions that together match ``column`` against many ids: one array parameter on PostgreSQL (a statement
+    with thousands of placeholders costs more to build and parse than to run), chunks of CHUNK elsewhere."""
+    ids = sorted(ids)
+    if not ids:
+        return
+    if db.session.connection().dialect.name == "postgresql":
+        yield column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.Integer)))
+        return
+    for chunk in _chunks(ids):
+        yield column.in_(chunk)
 
 
 # --- closing -------------------------------------------------------------------------------------
@@ -132,6 +148,10 @@ def campaigns_to_close(now=None) -> list[int]:
 def close_campaign(campaign_id, now=None) -> str:
     """Close a campaign that is due and pool it; idempotent and crash-safe (see the module docstring).
 
+    The buyers' "on its way" notices are queued as one fan-out row in the pooling transaction; the worker
+    expands them (notifications.fanout.expand_fanouts) right after this returns, and its sweep finishes any
+    expansion a dead worker left.
+
     :param now: the time to close at (tests); defaults to now.
     :returns: "allocated" when this run pooled it; "not_due", "busy" (another run holds it) or
         "already_done" when there was nothing for this run to do.
@@ -145,7 +165,8 @@ def close_campaign(campaign_id, now=None) -> str:
     db.session.commit()
     _reached("closed", campaign_id)
     try:
-        outcome = _pool(campaign_id, now)
+        with messages.rendering_many():
+            outcome = _pool(campaign_id, now)
     except BaseException:
         db.session.rollback()
         raise
@@ -182,13 +203,14 @@ def _pool(campaign_id, now) -> str:
             .order_by(item_t.c.position, item_t.c.id)
         )
     }
+    # The one pass over the campaign's order lines; everything after works from this item × unit aggregate.
     demand = defaultdict(dict)
     for item_id, unit_id, quantity in db.session.execute(
         sa.select(line_t.c.item_id, order_t.c.unit_id, sa.func.sum(line_t.c.quantity))
         .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
         .where(order_t.c.campaign_id == campaign_id, line_t.c.cancelled == sa.false(), order_t.c.status != "cancelled")
         .group_by(line_t.c.item_id, order_t.c.unit_id)
-    ):
+    ).all():
         demand[item_id][unit_id] = int(quantity)
 
     below = [i for i, item in items.items() if item.min_total and sum(demand.get(i, {}).values()) < item.min_total]
@@ -197,16 +219,14 @@ def _pool(campaign_id, now) -> str:
 
     allocations = _allocate(campaign_id, items, demand)
     _reached("allocated", campaign_id)
-    orders_allocated = db.session.execute(
-        order_t.update()
-        .where(order_t.c.campaign_id == campaign_id, order_t.c.status == "placed")
-        .values(status="allocated", updated_at=now)
-    ).rowcount
-    _reached("orders_marked", campaign_id)
 
     producers_told = _notify_producers(campaign, items, allocations, now)
     _reached("producers_notified", campaign_id)
-    buyers_told = _notify_buyers(campaign, now)
+    # Orders are not rewritten: a placed order of a pooled campaign reads as "allocated" (orders.models.Order.status).
+    title, body = messages.order_allocated(campaign)
+    queue_buyer_fanout(
+        campaign_id=campaign_id, kind="order_allocated", subject=_subject(campaign_id), title=title, body=body, now=now
+    )
     _reached("notified", campaign_id)
 
     db.session.execute(
@@ -220,51 +240,57 @@ def _pool(campaign_id, now) -> str:
         campaign,
         items_below_minimum=len(below),
         lines_cancelled=cancelled_lines,
-        orders_allocated=orders_allocated,
+        units_allocated=sum(q for per_unit in demand.values() for q in per_unit.values()),
         producers_notified=producers_told,
-        buyers_notified=buyers_told,
     )
     db.session.commit()
     current_app.logger.info(
-        "Campaign %s pooled: %s orders allocated, %s producers and %s buyers notified, %s lines cancelled below minimum",
+        "Campaign %s pooled: %s producers notified, %s lines cancelled below minimum; buyers' notices queued",
         campaign_id,
-        orders_allocated,
         producers_told,
-        buyers_told,
         cancelled_lines,
     )
     return "allocated"
 
 
 def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
-    """Cancel the lines of items that did not reach their minimum total, and tell each buyer once."""
+    """Cancel the lines of items that did not reach their minimum total, and tell each buyer once.
+
+    The few lines concerned are read once (through the item index) and then written by primary key.
+    """
     if not below:
         return 0
-    active = sa.and_(
-        line_t.c.item_id.in_(below),
-        line_t.c.cancelled == sa.false(),
-        order_t.c.campaign_id == campaign.id,
-        order_t.c.status != "cancelled",
-    )
     entries = defaultdict(list)
-    for user_id, placed_by_id, buyer_name, item_id, quantity in db.session.execute(
-        sa.select(order_t.c.user_id, order_t.c.placed_by_id, order_t.c.buyer_name, line_t.c.item_id, line_t.c.quantity)
+    line_ids, order_ids = [], set()
+    for line_id, order_id, user_id, placed_by_id, buyer_name, item_id, quantity in db.session.execute(
+        sa.select(
+            line_t.c.id,
+            order_t.c.id,
+            order_t.c.user_id,
+            order_t.c.placed_by_id,
+            order_t.c.buyer_name,
+            line_t.c.item_id,
+            line_t.c.quantity,
+        )
         .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
-        .where(active)
+        .where(
+            line_t.c.item_id.in_(below),
+            line_t.c.cancelled == sa.false(),
+            order_t.c.campaign_id == campaign.id,
+            order_t.c.status != "cancelled",
+        )
         .order_by(order_t.c.id, line_t.c.id)
     ):
+        line_ids.append(line_id)
+        order_ids.add(order_id)
         # A colleague without an account is told through the coordinator who ordered for them.
         recipient = user_id or placed_by_id
         item = items[item_id]
         entries[recipient].append(
             {"title": item.title, "unit": item.unit, "quantity": quantity, "buyer_name": None if user_id else buyer_name}
         )
-    live_orders = sa.select(order_t.c.id).where(order_t.c.campaign_id == campaign.id, order_t.c.status != "cancelled")
-    cancelled = db.session.execute(
-        line_t.update()
-        .where(line_t.c.item_id.in_(below), line_t.c.cancelled == sa.false(), line_t.c.order_id.in_(live_orders))
-        .values(cancelled=True, cancel_reason="below_minimum")
-    ).rowcount
+    for lines in _among(line_t.c.id, line_ids):
+        db.session.execute(line_t.update().where(lines).values(cancelled=True, cancel_reason="below_minimum"))
     for item_id in below:
         released = sum(demand.pop(item_id, {}).values())
         db.session.execute(
@@ -277,23 +303,22 @@ def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
             )
         )
         record_audit(None, "item.cancelled_below_minimum", db.session.get(CampaignItem, item_id), released=released)
-    touched = sa.select(line_t.c.order_id).where(line_t.c.item_id.in_(below))
-    still_active = sa.select(line_t.c.id).where(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false()).exists()
-    db.session.execute(
-        order_t.update()
-        .where(order_t.c.id.in_(touched), order_t.c.status == "placed")
-        .values(
-            total_fen=sa.select(sa.func.coalesce(sa.func.sum(line_t.c.quantity * line_t.c.price_fen), 0))
-            .where(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false())
-            .scalar_subquery(),
-            updated_at=now,
+    # One rewrite per touched order: its total without the cancelled lines, and cancelled if no line is left.
+    live_lines = sa.and_(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false())
+    still_active = sa.select(line_t.c.id).where(live_lines).exists()
+    for orders in _among(order_t.c.id, order_ids):
+        db.session.execute(
+            order_t.update()
+            .where(orders, order_t.c.status == "placed")
+            .values(
+                total_fen=sa.select(sa.func.coalesce(sa.func.sum(line_t.c.quantity * line_t.c.price_fen), 0))
+                .where(live_lines)
+                .scalar_subquery(),
+                status=sa.case((still_active, order_t.c.status), else_="cancelled"),
+                cancelled_at=sa.case((still_active, order_t.c.cancelled_at), else_=sa.literal(now, UTCDateTime())),
+                updated_at=now,
+            )
         )
-    )
-    db.session.execute(
-        order_t.update()
-        .where(order_t.c.id.in_(touched), order_t.c.status == "placed", ~still_active)
-        .values(status="cancelled", cancelled_at=now, updated_at=now)
-    )
     recipients = _contacts(User, entries)
     notices = []
     for user_id, lines in entries.items():
@@ -306,20 +331,15 @@ def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
         )
         notices.append({"user": recipients[user_id], "title": title, "body": body})
     _bulk_insert(notification_t, outbox_rows(kind="below_minimum", subject=_subject(campaign.id), messages=notices, now=now))
-    return cancelled
+    return len(line_ids)
 
 
 def _contacts(model, ids) -> dict:
     """id → (id, name, phone, email) of users or producers, without loading ORM objects."""
     found = {}
-    for chunk in _chunks(sorted(ids)):
+    for chosen in _among(model.id, ids):
         found.update(
-            {
-                row.id: row
-                for row in db.session.execute(
-                    sa.select(model.id, model.name, model.phone, model.email).where(model.id.in_(chunk))
-                )
-            }
+            {row.id: row for row in db.session.execute(sa.select(model.id, model.name, model.phone, model.email).where(chosen))}
         )
     return found
 
@@ -333,15 +353,18 @@ def _bulk_insert(table, rows):
         connection.execute(table.insert(), rows)
         return
     columns = list(rows[0])
-    # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does.
-    naive = [c for c in columns if isinstance(table.c[c].type, UTCDateTime)]
-    name = connection.dialect.identifier_preparer.format_table(table)
-    with connection.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                if naive:
-                    row = {**row, **{c: row[c].astimezone(UTC).replace(tzinfo=None) for c in naive if row[c] is not None}}
-                copy.write_row([row[c] for c in columns])
+    # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does (the rows share a few).
+    naive = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)}
+    stored = {}
+
+    def value(column, v):
+        if column not in naive or v is None:
+            return v
+        if v not in stored:
+            stored[v] = v.astimezone(UTC).replace(tzinfo=None)
+        return stored[v]
+
+    _copy_rows(table, columns, [[value(c, row[c]) for c in columns] for row in rows])
 
 
 def _allocate(campaign_id, items, demand) -> dict:
@@ -368,22 +391,16 @@ def _allocate(campaign_id, items, demand) -> dict:
         shares = allocate_item(sum(unit_demand.values()), supplies.get(item_id, []), item.policy)
         per_producer = defaultdict(int)
         for supply_id, quantity in shares.items():
-            supply_rows.append({"b_id": supply_id, "b_allocated": quantity})
+            supply_rows.append((supply_id, quantity))
             per_producer[producer_of[supply_id]] += quantity
         per_producer = {p: q for p, q in per_producer.items() if q > 0}
         for producer_id, quantity in sorted(per_producer.items()):
-            allocation_rows.append(
-                {"campaign_id": campaign_id, "item_id": item_id, "producer_id": producer_id, "quantity": quantity}
-            )
+            allocation_rows.append((campaign_id, item_id, producer_id, quantity))
         if per_producer:
             splits[item_id] = split_deliveries(per_producer, unit_demand)
 
-    if supply_rows:
-        db.session.execute(
-            supply_t.update().where(supply_t.c.id == sa.bindparam("b_id")).values(allocated=sa.bindparam("b_allocated")),
-            supply_rows,
-        )
-    _bulk_insert(allocation_t, allocation_rows)
+    _set_supplies_allocated(supply_rows)
+    _copy_rows(allocation_t, ("campaign_id", "item_id", "producer_id", "quantity"), allocation_rows)
     allocation_ids = {
         (item_id, producer_id): allocation_id
         for allocation_id, item_id, producer_id in db.session.execute(
@@ -393,21 +410,81 @@ def _allocate(campaign_id, items, demand) -> dict:
         )
     }
     result = defaultdict(dict)
-    for row in allocation_rows:
-        result[row["producer_id"]][row["item_id"]] = {"quantity": row["quantity"], "units": {}}
+    for _campaign, item_id, producer_id, quantity in allocation_rows:
+        result[producer_id][item_id] = {"quantity": quantity, "units": {}}
     pick_rows = []
     for item_id, cells in splits.items():
         for producer_id, unit_id, quantity in cells:
-            pick_rows.append({"allocation_id": allocation_ids[(item_id, producer_id)], "unit_id": unit_id, "quantity": quantity})
+            pick_rows.append((allocation_ids[(item_id, producer_id)], unit_id, quantity))
             result[producer_id][item_id]["units"][unit_id] = quantity
-    _bulk_insert(pick_t, pick_rows)
+    _copy_rows(pick_t, ("allocation_id", "unit_id", "quantity"), pick_rows)
     return result
 
 
+def _set_supplies_allocated(rows):
+    """Store each supply's share: one UPDATE from two arrays on PostgreSQL (2,700 supplies), executemany elsewhere."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        ids, shares = zip(*rows, strict=True)
+        connection.execute(
+            sa.text(
+                "UPDATE supply SET allocated = share.allocated FROM unnest(:ids, :shares) AS share(id, allocated)"
+                " WHERE supply.id = share.id"
+            ).bindparams(
+                sa.bindparam("ids", list(ids), type_=postgresql.ARRAY(sa.Integer)),
+                sa.bindparam("shares", list(shares), type_=postgresql.ARRAY(sa.Integer)),
+            )
+        )
+    else:
+        connection.execute(
+            supply_t.update().where(supply_t.c.id == sa.bindparam("b_id")).values(allocated=sa.bindparam("b_allocated")),
+            [{"b_id": supply_id, "b_allocated": quantity} for supply_id, quantity in rows],
+        )
+
+
+def _copy_rows(table, columns, rows):
+    """Insert rows given as sequences of ``columns`` values in the session's transaction: COPY on PostgreSQL,
+    executemany elsewhere. Values go in as they are (see _bulk_insert for times)."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    name = connection.dialect.identifier_preparer.format_table(table)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for start in range(0, len(rows), COPY_BATCH):
+                copy.write("".join(_copy_line(row) for row in rows[start : start + COPY_BATCH]))
+
+
+COPY_BATCH = 5000
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value) -> str:
+    """A value in COPY's text format: we write the text ourselves, psycopg's write_row adapts each value in Python."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+def _copy_line(row) -> str:
+    return "\t".join(map(_copy_value, row)) + "\n"
+
+
 def _units(unit_ids) -> dict:
+    """unit id → {"unit_name", "address"}, the part of a delivery line that is the same in every message."""
     found = {}
-    for chunk in _chunks(unit_ids):
-        found.update({u.id: u for u in db.session.execute(sa.select(Unit.id, Unit.name, Unit.address).where(Unit.id.in_(chunk)))})
+    for chosen in _among(Unit.id, unit_ids):
+        for unit_id, name, address in db.session.execute(sa.select(Unit.id, Unit.name, Unit.address).where(chosen)):
+            found[unit_id] = {"unit_name": name, "address": address}
     return found
 
 
@@ -423,10 +500,7 @@ def _message_lines(items, per_item, units) -> list[dict]:
                 "title": item.title,
                 "unit": item.unit,
                 "quantity": entry["quantity"],
-                "units": [
-                    {"unit_name": units[u].name, "address": units[u].address, "quantity": q}
-                    for u, q in sorted(entry["units"].items())
-                ],
+                "units": [{**units[u], "quantity": q} for u, q in sorted(entry["units"].items())],
             }
         )
     return lines
@@ -459,65 +533,6 @@ def _notify_producers(campaign, items, allocations, now) -> int:
     _bulk_insert(notification_t, outbox_rows(kind="picklist", subject=subject, messages=prepare, now=now))
     _bulk_insert(notification_t, outbox_rows(kind="no_allocation", subject=subject, messages=nothing, now=now))
     return len(supplied)
-
-
-def _notify_buyers(campaign, now) -> int:
-    """One in-app notice (and an email where given) per buyer whose order was allocated, written in one statement.
-
-    Nothing of this kind can exist yet: it is written in the same transaction that moves the campaign from
-    closed to allocated (and the outbox's unique key would refuse a second copy anyway).
-
-    A colleague without an account is represented by the coordinator who ordered for them. No SMS:
-    this notice is informational, and texting every buyer of a large campaign costs real money.
-    """
-    title, body = messages.order_allocated(campaign)
-    subject = _subject(campaign.id)
-    recipients = (
-        sa.select(sa.func.coalesce(order_t.c.user_id, order_t.c.placed_by_id).label("user_id"))
-        .where(order_t.c.campaign_id == campaign.id, order_t.c.status == "allocated")
-        .distinct()
-        .subquery()
-    )
-
-    columns = [
-        "recipient",
-        "user_id",
-        "channel",
-        "address",
-        "kind",
-        "subject",
-        "title",
-        "body",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "sent_at",
-    ]
-    told = 0
-    for channel, address in (("inapp", sa.null()), ("email", user_t.c.email)):
-        select = sa.select(
-            sa.literal("user:") + sa.cast(user_t.c.id, sa.String),
-            user_t.c.id,
-            sa.literal(channel),
-            address,
-            sa.literal("order_allocated"),
-            sa.literal(subject),
-            sa.literal(title),
-            sa.literal(body),
-            # An in-app message is delivered by being written; only the email waits for the dispatcher.
-            sa.literal("sent" if channel == "inapp" else "pending"),
-            sa.literal(0),
-            sa.literal(now, UTCDateTime()),
-            sa.literal(now, UTCDateTime()),
-            sa.literal(now, UTCDateTime()) if channel == "inapp" else sa.null(),
-        ).where(user_t.c.id.in_(sa.select(recipients.c.user_id)))
-        if channel == "email":
-            select = select.where(user_t.c.email.is_not(None))
-        result = db.session.execute(notification_t.insert().from_select(columns, select))
-        if channel == "inapp":
-            told = result.rowcount
-    return told
 
 
 # --- what the pooling produced -------------------------------------------------------------------
@@ -781,6 +796,7 @@ def send_delivery_reminders(now=None) -> int:
 
 
 # --- the printable and the spreadsheet pick list -------------------------------------------------
+
 
 def picklist_xlsx(data) -> bytes:
     """The pick list as an xlsx: a heading, then one row per item and delivery unit, with addresses and totals."""

@@ -3,7 +3,9 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import Comparator, hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import operators
 
 from database import Timestamps, UTCDateTime, utcnow
 from extensions import db
@@ -12,6 +14,53 @@ ORDER_STATUSES = ("placed", "allocated", "delivered", "cancelled")
 PAYMENT_STATUSES = ("unpaid", "paid")
 PAYMENT_METHODS = ("cash", "transfer")
 ORDER_SOURCES = ("buyer", "coordinator", "sheet")
+# A campaign in one of these states has been pooled: its orders that were still "placed" are "allocated".
+POOLED_CAMPAIGN_STATUSES = ("allocated", "delivered", "settled")
+
+
+def _campaign_pooled(campaign_id):
+    campaign = db.metadata.tables["campaign"]
+    return sa.exists().where(campaign.c.id == campaign_id, campaign.c.status.in_(POOLED_CAMPAIGN_STATUSES))
+
+
+class OrderStatusComparator(Comparator):
+    """Turns ``Order.status == / != / in_ / not_in`` into conditions on the stored column, adding the campaign's
+    state only where "placed" and "allocated" must be told apart; so ``status != 'cancelled'`` stays a plain
+    column test and every existing query plan is unchanged."""
+
+    def __init__(self, stored, campaign_id):
+        self.stored, self.campaign_id = stored, campaign_id
+        derived = sa.case((sa.and_(stored == "placed", _campaign_pooled(campaign_id)), "allocated"), else_=stored)
+        super().__init__(derived)
+
+    def among(self, statuses):
+        statuses = set(statuses)
+        conditions = []
+        as_stored = sorted(statuses - {"placed"})
+        if as_stored:
+            conditions.append(self.stored.in_(as_stored))
+        if {"placed", "allocated"} <= statuses:
+            conditions.append(self.stored == "placed")
+        elif "placed" in statuses:
+            conditions.append(sa.and_(self.stored == "placed", ~_campaign_pooled(self.campaign_id)))
+        elif "allocated" in statuses:
+            conditions.append(sa.and_(self.stored == "placed", _campaign_pooled(self.campaign_id)))
+        return sa.or_(*conditions) if conditions else sa.false()
+
+    def _bulk_update_tuples(self, value):
+        return [(self.stored, value)]
+
+    def operate(self, op, *other, **kwargs):
+        values = other[0] if other else None
+        if op is operators.eq and isinstance(values, str):
+            return self.among({values})
+        if op is operators.ne and isinstance(values, str):
+            return self.among(set(ORDER_STATUSES) - {values})
+        if op in (operators.in_op, operators.not_in_op) and isinstance(values, list | tuple | set | frozenset):
+            if all(isinstance(v, str) for v in values):
+                chosen = self.among(values) if op is operators.in_op else self.among(set(ORDER_STATUSES) - set(values))
+                return chosen
+        return op(self.expression, *other, **kwargs)
 
 
 class GroupSheet(db.Model):
@@ -41,7 +90,9 @@ class Order(Timestamps, db.Model):
     placed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     source: Mapped[str] = mapped_column(sa.String(16), default="buyer")
     group_sheet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("group_sheet.id"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="placed", index=True)
+    # "allocated" is never written: pooling a campaign makes its placed orders allocated (see ``status``),
+    # so closing a campaign does not rewrite every one of its orders.
+    stored_status: Mapped[str] = mapped_column("status", sa.String(16), default="placed", index=True)
     total_fen: Mapped[int] = mapped_column(default=0)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(80))
@@ -56,6 +107,23 @@ class Order(Timestamps, db.Model):
     unit: Mapped["Unit"] = relationship()  # noqa: F821
     campaign: Mapped["Campaign"] = relationship()  # noqa: F821
     user: Mapped["User | None"] = relationship(foreign_keys=[user_id])  # noqa: F821
+
+    @hybrid_property
+    def status(self) -> str:
+        """placed → allocated → delivered, or cancelled; "allocated" is a placed order whose campaign was pooled."""
+        stored = self.stored_status
+        if stored == "placed" and self.campaign is not None and self.campaign.status in POOLED_CAMPAIGN_STATUSES:
+            return "allocated"
+        return stored
+
+    @status.inplace.setter
+    def _status_setter(self, value: str) -> None:
+        self.stored_status = value
+
+    @status.inplace.comparator
+    @classmethod
+    def _status_comparator(cls) -> OrderStatusComparator:
+        return OrderStatusComparator(cls.__table__.c.status, cls.__table__.c.campaign_id)
 
     __table_args__ = (
         sa.UniqueConstraint("placed_by_id", "idempotency_key"),

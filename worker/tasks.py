@@ -15,9 +15,12 @@ RETRY = {
 
 @shared_task(name="worker.tasks.dispatch_notifications")
 def dispatch_notifications():
-    """Send every due notification in the outbox; safe to run from several workers at once."""
+    """Expand pending fan-outs (buyers' notices of a pooled campaign), then send every due notification in the
+    outbox; safe to run from several workers at once, and the sweep that finishes a fan-out a dead worker left."""
+    from notifications.fanout import expand_fanouts
     from notifications.services import dispatch_due
 
+    expand_fanouts()
     return dispatch_due()
 
 
@@ -44,11 +47,14 @@ def close_campaign_task(campaign_id):
     :param campaign_id: the campaign's id.
     :returns: the outcome from :func:`orders.closing.close_campaign`.
     """
+    from notifications.fanout import expand_fanouts
     from orders.closing import close_campaign
     from worker import send_task_safely
 
     outcome = close_campaign(campaign_id)
     if outcome == "allocated":
+        # The buyers' notices were queued as one row in the close; write them now rather than at the next sweep.
+        expand_fanouts()
         send_task_safely(dispatch_notifications)
     return outcome
 

@@ -4,9 +4,10 @@
 
 For each size it builds a fresh scratch database (about 200 items, 2,000 producers, 300 units; five lines per
 order, one buyer per order; three unpopular items fall below their minimum and are cancelled), loads it with
-COPY, then measures in a separate process: the reference GROUP BY (median of three), and the whole close job
-(guarded close, below-minimum cancellation, fair split, delivery split, bulk writes, order marking, every
-notification queued, one commit). Peak memory is that process's peak RSS (VmHWM). Prints a Markdown table and JSON.
+COPY, then measures in a separate process: the reference GROUP BY (median of three), the whole close job
+(guarded close, below-minimum cancellation, fair split, delivery split, bulk writes, every producer notice and
+the buyers' fan-out row queued, one commit), and then, apart, the worker's expansion of the buyers' fan-out into
+one outbox row per buyer. Peak memory is that process's peak RSS (VmHWM). Prints Markdown tables and JSON.
 """
 
 import argparse
@@ -298,9 +299,10 @@ def measure_child(url, campaign_id):
     group_by = statistics.median(times)
 
     from app import create_app
-    from orders import closing
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    from orders import closing
+
     steps = {}
     with app.app_context():
         from extensions import db
@@ -312,13 +314,22 @@ def measure_child(url, campaign_id):
         outcome = closing.close_campaign(campaign_id)
         close = time.perf_counter() - start
         peak_mb = peak_rss_mb()
+        from notifications.fanout import expand_fanouts
+
+        start = time.perf_counter()
+        buyers_told = expand_fanouts()
+        fanout = time.perf_counter() - start
+        fanout_peak_mb = peak_rss_mb()
         check = db.session.execute(
             db.text(
                 "SELECT (SELECT COALESCE(SUM(quantity), 0) FROM allocation WHERE campaign_id = :c),"
                 " (SELECT COALESCE(SUM(l.quantity), 0) FROM order_line l JOIN buyer_order o ON o.id = l.order_id"
                 "   WHERE o.campaign_id = :c AND NOT l.cancelled AND o.status <> 'cancelled'),"
                 " (SELECT COUNT(*) FROM pick_line), (SELECT COUNT(*) FROM notification),"
-                " (SELECT COUNT(*) FROM order_line WHERE cancel_reason = 'below_minimum')"
+                " (SELECT COUNT(*) FROM order_line WHERE cancel_reason = 'below_minimum'),"
+                " (SELECT COUNT(DISTINCT COALESCE(user_id, placed_by_id)) FROM buyer_order"
+                "   WHERE campaign_id = :c AND status <> 'cancelled'),"
+                " (SELECT COUNT(*) FROM notification WHERE kind = 'order_allocated' AND channel = 'inapp')"
             ),
             {"c": campaign_id},
         ).one()
@@ -336,6 +347,12 @@ def measure_child(url, campaign_id):
                 "pick_lines": check[2],
                 "notifications": check[3],
                 "lines_cancelled_below_minimum": check[4],
+                "fanout_s": fanout,
+                "load_average": os.getloadavg()[0],
+                "fanout_peak_rss_mb": fanout_peak_mb,
+                "buyers_told": buyers_told,
+                "live_buyers": check[5],
+                "buyer_inapp_rows": check[6],
             }
         )
     )
@@ -367,10 +384,12 @@ def main():
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result.update(lines=lines, load_s=load)
             assert result["outcome"] == "allocated" and result["allocated"] == result["live_demand"], result
+            assert result["buyers_told"] == result["live_buyers"] == result["buyer_inapp_rows"], result
             results.append(result)
             print(
                 f"{lines:>9} lines: close {result['close_s']:.2f} s, GROUP BY {result['group_by_s']:.3f} s, "
-                f"peak {result['peak_rss_mb']:.0f} MB (load {load:.0f} s)",
+                f"peak {result['peak_rss_mb']:.0f} MB; buyers' fan-out {result['fanout_s']:.2f} s (load {load:.0f} s, "
+                f"load average {os.getloadavg()[0]:.1f})",
                 file=sys.stderr,
             )
         finally:
@@ -389,23 +408,24 @@ def main():
         )
         previous = r["close_s"]
     print()
-    print("Where the time goes (seconds): each step of the close job, from the hook that follows it.")
+    print("Where the time goes (seconds): each step of the close job, from the hook that follows it; then, apart,")
+    print("the worker's expansion of the buyers' notices (after the close has committed).")
     print()
-    names = ["closed", "below_minimum", "allocated", "orders_marked", "producers_notified", "notified"]
+    names = ["closed", "below_minimum", "allocated", "producers_notified", "notified"]
     labels = [
         "close (guarded UPDATE)",
         "lock + demand GROUP BY + below-minimum",
         "fair split + delivery split + bulk writes",
-        "mark orders allocated",
         "producer notices",
-        "buyer notices",
+        "buyers' fan-out row",
         "audit + commit",
     ]
-    print("| order lines | " + " | ".join(labels) + " |")
-    print("|---:|" + "---:|" * len(labels))
+    print("| order lines | " + " | ".join(labels) + " | buyers' fan-out, after the close |")
+    print("|---:|" + "---:|" * (len(labels) + 1))
     for r in results:
         marks = [0.0] + [r["steps_s"][n] for n in names] + [r["close_s"]]
-        print(f"| {r['lines']:,} | " + " | ".join(f"{b - a:.2f}" for a, b in zip(marks, marks[1:], strict=False)) + " |")
+        steps = " | ".join(f"{b - a:.2f}" for a, b in zip(marks, marks[1:], strict=False))
+        print(f"| {r['lines']:,} | {steps} | {r['fanout_s']:.2f} ({r['buyers_told']:,} buyers) |")
     print()
     print(json.dumps(results, indent=1))
 

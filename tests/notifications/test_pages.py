@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
 from orders import closing
@@ -30,6 +31,7 @@ def test_a_buyer_sees_only_their_own_messages(client, auth):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
+    expand_fanouts()
     auth.login(people.zhang.phone)
     page = client.get("/notifications/").get_data(as_text=True)
     assert "您在“春季消费扶贫”的订购已成团" in page

@@ -10,6 +10,7 @@ from database import utcnow
 from errors import Conflict, NotFound
 from extensions import db
 from factories import make_campaign, make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from orders import closing
 from orders.models import Allocation, Order, OrderLine
@@ -73,6 +74,10 @@ def test_orders_are_allocated_and_cancelled_ones_never_count(people):
     closing.close_campaign(s.campaign.id)
     orders = db.session.scalars(sa.select(Order).where(Order.campaign_id == s.campaign.id).order_by(Order.id)).all()
     assert [o.status for o in orders] == ["allocated", "allocated", "cancelled", "cancelled", "allocated", "allocated"]
+    # The same in queries: "allocated" is a placed order of a pooled campaign, never a rewritten row.
+    allocated = sa.select(Order.id).where(Order.campaign_id == s.campaign.id, Order.status == "allocated").order_by(Order.id)
+    assert db.session.scalars(allocated).all() == [o.id for o in orders if o.status == "allocated"]
+    assert db.session.scalars(sa.select(Order.id).where(Order.campaign_id == s.campaign.id, Order.status == "placed")).all() == []
     # Zhang's cancelled line of 2 honey and Liu's cancelled order of 50 chickens are not in the split.
     assert db.session.scalar(sa.select(sa.func.sum(Allocation.quantity)).where(Allocation.item_id == s.honey.id)) == 12
     assert db.session.scalar(sa.select(sa.func.sum(Allocation.quantity)).where(Allocation.item_id == s.chicken.id)) == 67
@@ -102,6 +107,10 @@ def test_every_producer_hears_exactly_once_through_each_channel(people):
 def test_buyers_hear_their_order_is_on_its_way_and_a_coordinator_hears_for_a_colleague(people):
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
+    # The close queues one fan-out row; the worker expands it into each buyer's messages right after.
+    assert _notifications(s.campaign.id, kind="order_allocated") == []
+    assert expand_fanouts() == 3
+    assert expand_fanouts() == 0
     told = _notifications(s.campaign.id, kind="order_allocated")
     assert sorted((n.recipient, n.channel) for n in told) == sorted(
         [

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from notifications.fanout import expand_fanouts
 from orders import closing
 from producers.models import PicklistAck
 from shop.models import Campaign
@@ -124,6 +125,7 @@ def test_notifications_lists_only_the_callers_own_in_app_messages(api_as):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
+    expand_fanouts()
 
     body = api_as(people.wang).get("/notifications").get_json()
     assert body["total"] == 2

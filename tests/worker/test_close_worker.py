@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from backends import empty_tables
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
 from orders import closing
@@ -134,6 +135,7 @@ def test_a_worker_killed_in_the_middle_of_the_close_job_ends_like_a_clean_run(mi
         clean = make_pooling_campaign(people)
         killed = make_pooling_campaign(people)
         closing.close_campaign(clean.campaign.id)
+        expand_fanouts()
         before = pooling_state(killed.campaign.id)
         marker = tmp_path / f"paused-{uuid.uuid4().hex}"
 
@@ -190,3 +192,28 @@ def test_closing_early_works_while_redis_is_down_and_pools_once_it_is_back(migra
             db.session.remove()
     finally:
         empty_tables(down)
+
+
+def test_the_dispatcher_sweep_finishes_a_buyers_fan_out_no_worker_expanded(migrated):
+    with app_on(migrated):
+        from worker.tasks import dispatch_notifications
+
+        people = make_pooling_people()
+        s = make_pooling_campaign(people)
+        # Pooled, but the worker that should have expanded the buyers' notices died right after the close.
+        assert closing.close_campaign(s.campaign.id) == "allocated"
+        with celery_process("worker", migrated):
+            dispatch_notifications.apply_async()
+            assert wait_for(lambda: _all_sent(s.campaign.id) and _buyers_told(s.campaign.id) == 3, timeout=60, interval=0.5)
+            dispatch_notifications.apply_async()
+            time.sleep(2)
+        assert _buyers_told(s.campaign.id) == 3
+
+
+def _buyers_told(campaign_id):
+    db.session.expire_all()
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Notification.subject == f"campaign:{campaign_id}", Notification.kind == "order_allocated", Notification.channel == "inapp"
+        )
+    )

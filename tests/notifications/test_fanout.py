@@ -1,0 +1,132 @@
+"""The buyers' "on its way" notices of a pooled campaign: one fan-out row in the close, expanded in batches
+afterwards — each buyer once per channel, whatever the batch size, after a crash mid-way, or with two workers."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from extensions import db
+from factories import make_pooling_campaign, make_pooling_people
+from notifications import fanout
+from notifications.fanout import expand_fanouts
+from notifications.models import Notification, NotificationFanout
+from orders import closing
+
+
+def _buyer_notices(campaign_id):
+    db.session.expire_all()
+    return sorted(
+        (n.recipient, n.channel, n.status, n.title)
+        for n in db.session.scalars(
+            sa.select(Notification).where(Notification.subject == f"campaign:{campaign_id}", Notification.kind == "order_allocated")
+        )
+    )
+
+
+def _fanout(campaign_id):
+    db.session.expire_all()
+    return db.session.scalar(sa.select(NotificationFanout).where(NotificationFanout.campaign_id == campaign_id))
+
+
+@pytest.fixture
+def people(app):
+    return make_pooling_people()
+
+
+def _expected(people):
+    title = "您在“春季消费扶贫”的订购已成团"
+    return sorted(
+        [
+            (f"user:{people.wang.id}", "email", "pending", title),
+            (f"user:{people.wang.id}", "inapp", "sent", title),
+            (f"user:{people.zhang.id}", "inapp", "sent", title),
+            # Chen, the coordinator, ordered for a colleague without an account: she hears once, for both orders.
+            (f"user:{people.chen.id}", "inapp", "sent", title),
+        ]
+    )
+
+
+@pytest.mark.parametrize("batch", [1, 2, 1000])
+def test_every_live_order_s_buyer_hears_once_whatever_the_batch_size(people, batch):
+    s = make_pooling_campaign(people)
+    closing.close_campaign(s.campaign.id)
+    assert _fanout(s.campaign.id).status == "pending"
+
+    assert expand_fanouts(batch=batch) == 3
+    assert _buyer_notices(s.campaign.id) == _expected(people)
+    done = _fanout(s.campaign.id)
+    assert (done.status, done.recipients) == ("done", 3) and done.done_at is not None
+    # Liu's only order was cancelled below minimum: she hears about that, never that it is on its way.
+    assert f"user:{people.liu.id}" not in {recipient for recipient, *_ in _buyer_notices(s.campaign.id)}
+    assert expand_fanouts(batch=batch) == 0
+    assert _buyer_notices(s.campaign.id) == _expected(people)
+
+
+def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(people, monkeypatch):
+    s = make_pooling_campaign(people)
+    closing.close_campaign(s.campaign.id)
+    real_insert = fanout._insert_ignoring_duplicates
+    calls = []
+
+    def dies_in_the_third_batch(select):
+        calls.append(select)
+        if len(calls) == 6:  # two inserts (in-app, email) a batch
+            raise RuntimeError("worker killed")
+        return real_insert(select)
+
+    monkeypatch.setattr(fanout, "_insert_ignoring_duplicates", dies_in_the_third_batch)
+    with pytest.raises(RuntimeError):
+        expand_fanouts(batch=1)
+    db.session.rollback()
+    half = _fanout(s.campaign.id)
+    assert half.status == "pending" and half.cursor > 0
+    assert 0 < len(_buyer_notices(s.campaign.id)) < len(_expected(people))
+
+    monkeypatch.setattr(fanout, "_insert_ignoring_duplicates", real_insert)
+    expand_fanouts(batch=1)
+    assert _buyer_notices(s.campaign.id) == _expected(people)
+    assert _fanout(s.campaign.id).status == "done"
+
+
+def test_two_workers_expanding_at_once_write_each_message_once(app, people):
+    s = make_pooling_campaign(people)
+    closing.close_campaign(s.campaign.id)
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait()
+                expand_fanouts(batch=1)
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    expand_fanouts()
+    assert _buyer_notices(s.campaign.id) == _expected(people)
+
+
+def test_a_close_that_dies_before_its_commit_leaves_no_fan_out(people, monkeypatch):
+    s = make_pooling_campaign(people)
+
+    def die(step, _campaign_id):
+        if step == "notified":
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(closing, "_after_step", die)
+    with pytest.raises(RuntimeError):
+        closing.close_campaign(s.campaign.id)
+    assert _fanout(s.campaign.id) is None
+    monkeypatch.setattr(closing, "_after_step", None)
+    assert closing.close_campaign(s.campaign.id) == "allocated"
+    expand_fanouts()
+    assert _buyer_notices(s.campaign.id) == _expected(people)

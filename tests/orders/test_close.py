@@ -224,7 +224,9 @@ def test_a_campaign_without_orders_tells_its_producers_there_is_nothing_this_tim
     assert closing.close_campaign(campaign.id) == "allocated"
     kinds = {(n.recipient, n.kind) for n in _notifications(campaign.id)}
     assert kinds == {(f"producer:{people.coop.id}", "no_allocation")}
-    assert db.session.scalars(sa.select(Supply.allocated).join(Supply.item).where(Supply.item.has(campaign_id=campaign.id))).all() == [0]
+    assert db.session.scalars(
+        sa.select(Supply.allocated).join(Supply.item).where(Supply.item.has(campaign_id=campaign.id))
+    ).all() == [0]
 
 
 def test_delivery_reminders_go_the_day_before_and_only_once(people):
@@ -252,3 +254,48 @@ def test_no_reminder_for_a_delivery_that_is_not_tomorrow(people):
     campaign.delivery_on = closing.local_today() + timedelta(days=2)
     db.session.commit()
     assert closing.send_delivery_reminders() == 0
+
+
+def test_what_no_one_ordered_goes_back_to_the_listings_for_the_next_campaign(people):
+    from producers.models import Listing
+
+    s = make_pooling_campaign(people)
+    listings = {
+        (supply.item.title, supply.producer_id): supply.listing
+        for item in (s.chicken, s.eggs, s.honey)
+        for supply in item.supplies
+    }
+    # The poor household's chickens were all offered to this campaign: sold out until the close.
+    poor_chickens = listings[("雪毛鸡", people.poor.id)]
+    poor_chickens.quantity, poor_chickens.status = poor_chickens.quantity_committed, "sold_out"
+    db.session.commit()
+
+    closing.close_campaign(s.campaign.id)
+
+    def committed():
+        db.session.expire_all()
+        return {
+            key: (db.session.get(Listing, listing.id).quantity_committed, db.session.get(Listing, listing.id).status)
+            for key, listing in listings.items()
+        }
+
+    after = committed()
+    assert after == {
+        ("雪毛鸡", people.coop.id): (52, "approved"),
+        ("雪毛鸡", people.poor.id): (15, "approved"),  # 15 of its 30 back: it can offer them again
+        ("鸡蛋", people.eggs.id): (0, "approved"),  # below minimum: everything back
+        ("蜂蜜", people.coop.id): (2, "approved"),
+        ("蜂蜜", people.poor.id): (10, "approved"),
+    }
+    assert closing.close_campaign(s.campaign.id) == "already_done"
+    assert committed() == after
+
+
+def test_notices_keep_tabs_newlines_and_backslashes_exactly(people):
+    # Written with COPY on PostgreSQL: its text format must escape these, or the row shifts or the close fails.
+    people.coop.name = "秀水镇\\雪毛鸡\t合作社\n二队"
+    db.session.commit()
+    s = make_pooling_campaign(people)
+    closing.close_campaign(s.campaign.id)
+    body = _notifications(s.campaign.id, recipient=f"producer:{people.coop.id}", channel="inapp")[0].body
+    assert body.startswith("秀水镇\\雪毛鸡\t合作社\n二队：“春季消费扶贫”活动已截止")

@@ -356,17 +356,17 @@ def _bulk_insert(table, rows):
         return
     columns = list(rows[0])
     # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does (the rows share a few).
-    naive = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)}
-    stored = {}
+    times = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)}
+    naive = {}
 
-    def value(column, v):
-        if column not in naive or v is None:
-            return v
-        if v not in stored:
-            stored[v] = str(v.astimezone(UTC).replace(tzinfo=None))
-        return stored[v]
+    def stored(moment):
+        if moment not in naive:
+            naive[moment] = str(moment.astimezone(UTC).replace(tzinfo=None))
+        return naive[moment]
 
-    _copy_rows(table, columns, [[value(c, row[c]) for c in columns] for row in rows])
+    _copy_rows(
+        table, columns, [[stored(row[c]) if c in times and row[c] is not None else row[c] for c in columns] for row in rows]
+    )
 
 
 def _allocate(campaign_id, items, demand) -> dict:

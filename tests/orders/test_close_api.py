@@ -135,3 +135,20 @@ def test_notifications_lists_only_the_callers_own_in_app_messages(api_as):
     producer_inbox = api_as(make_user(role="producer", producer=people.coop)).get("/notifications?per_page=1").get_json()
     assert producer_inbox["total"] == 1 and producer_inbox["items"][0]["kind"] == "picklist"
     assert api_as(make_user(role="operator")).get("/notifications").get_json()["total"] == 0
+
+
+def test_after_the_close_buyers_see_their_orders_allocated_in_the_api_and_on_their_page(api_as, client, auth):
+    people = make_pooling_people()
+    s = make_pooling_campaign(people)
+    wang = api_as(people.wang)
+    assert {o["status"] for o in wang.get("/orders").get_json()["items"]} == {"placed"}
+
+    closing.close_campaign(s.campaign.id)
+
+    orders = wang.get("/orders").get_json()["items"]
+    assert {o["status"] for o in orders} == {"allocated"}
+    assert wang.get(f"/orders/{orders[0]['id']}").get_json()["status"] == "allocated"
+    # Liu's only order held eggs, cancelled below minimum: cancelled, not allocated.
+    assert {o["status"] for o in api_as(people.liu).get("/orders").get_json()["items"]} == {"cancelled"}
+    auth.login(people.wang.phone)
+    assert "已分配" in client.get("/orders/").get_data(as_text=True)

@@ -296,7 +296,8 @@ def user_for_token(token: str) -> User | None:
     if len(_token_users) >= TOKEN_CACHE_SIZE:
         _token_users.clear()
     good_for = min(TOKEN_CACHE_SECONDS, (expires_at - utcnow()).total_seconds())
-    _token_users[token_hash] = (now + good_for, {column.key: getattr(user, column.key) for column in _USER_COLUMNS})
+    columns = User.__mapper__.column_attrs
+    _token_users[token_hash] = (now + good_for, {column.key: getattr(user, column.key) for column in columns})
     return user
 
 
@@ -304,7 +305,6 @@ TOKEN_CACHE_SECONDS = 5.0
 TOKEN_CACHE_SIZE = 50_000
 _clock = time.monotonic
 _token_users: dict[str, tuple[float, dict]] = {}  # token hash -> (good until, the user's column values)
-_USER_COLUMNS = tuple(User.__mapper__.column_attrs)
 
 # Built once, one round trip.
 _TOKEN_USER = (

@@ -7,10 +7,13 @@ from flask_smorest import Blueprint
 
 from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
+from extensions import limiter
 from orders import services
 from shop.api import LocalDateTime
 
 blp = Blueprint("orders_api", __name__, url_prefix="/api/v1", description="Orders")
+# No rate limit applies to orders (only logging in has one); exempting them skips the limiter's per-request lookups.
+limiter.exempt(blp)
 
 IDEMPOTENCY_HEADER = {
     "in": "header",

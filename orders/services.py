@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm import load_only, make_transient_to_detached, selectinload
 
 from accounts.services import normalize_phone, record_audit
 from database import UTCDateTime, begin_write, utcnow
@@ -181,6 +181,19 @@ def _campaign_query(postgresql, new_order_id):
         .order_by(CampaignItem.id)
         .execution_options(populate_existing=True)
     )
+    if new_order_id:
+        # Placing an order reads only these; descriptions and photos stay in the database.
+        query = query.options(
+            load_only(Campaign.status, Campaign.title, Campaign.opens_at, Campaign.closes_at, Campaign.delivery_on),
+            load_only(
+                CampaignItem.campaign_id,
+                CampaignItem.title,
+                CampaignItem.unit,
+                CampaignItem.price_fen,
+                CampaignItem.per_buyer_limit,
+                CampaignItem.cancelled_below_minimum,
+            ),
+        )
     if postgresql:
         query = query.with_for_update(read=True, of=Campaign)
         if new_order_id:
@@ -832,10 +845,11 @@ def _notify(order, kind, subject, user=None, new_subject=False) -> None:
 
 def _message(order, kind, user) -> tuple[str, str]:
     """The title and body of an order's confirmation, change or cancellation, in the user's language."""
-    from presentation import local_date, yuan
+    from presentation import yuan
 
     campaign = order.campaign
-    with force_locale(user.locale or "zh_CN"):
+    locale = user.locale or "zh_CN"
+    with force_locale(locale):
         separator = _("; ")  # the list separator differs by language ("；" in Chinese)
         lines = separator.join(
             f"{line.item.title} × {line.quantity}{line.item.unit}" for line in order.lines if not line.cancelled
@@ -847,8 +861,7 @@ def _message(order, kind, user) -> tuple[str, str]:
                 campaign=campaign.title,
                 lines=lines,
                 total=yuan(order.total_fen),
-                date=local_date(campaign.delivery_on),
-                closes=_local(campaign.closes_at),
+                **_shown_times(locale, campaign.delivery_on, campaign.closes_at),
             )
         elif kind == "order_changed":
             title = _("Pre-order %(id)d changed", id=order.id)
@@ -859,6 +872,15 @@ def _message(order, kind, user) -> tuple[str, str]:
             title = _("Pre-order %(id)d cancelled", id=order.id)
             body = _("%(campaign)s: your pre-order has been cancelled.", campaign=campaign.title)
     return title, body
+
+
+@functools.lru_cache(maxsize=1024)
+def _shown_times(locale, delivery_on, closes_at) -> dict:
+    """A campaign's delivery date and closing time as its messages show them (call it under force_locale(locale)):
+    formatting them cost more than the rest of a confirmation."""
+    from presentation import local_date
+
+    return {"date": local_date(delivery_on), "closes": _local(closes_at)}
 
 
 def nudge_worker() -> None:

@@ -70,13 +70,11 @@ def main():
             order()
         if args.statements:
             show_statements(app, order)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for _ in range(args.orders):
-            order()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        order_cpu, bare_cpu = interleaved_cpu(order, bare_request(), args.orders)
         print(
-            f"{args.orders} orders: {1000 * elapsed / args.orders:.2f} ms an order wall clock, "
-            f"{1000 * cpu / args.orders:.2f} ms CPU in this process (unprofiled)"
+            f"CPU in this process, best of {ROUNDS} interleaved rounds: an order {1000 * order_cpu:.2f} ms, a bare Flask "
+            f"request (bare.py) {1000 * bare_cpu:.3f} ms: an order costs {order_cpu / bare_cpu:.1f} bare requests "
+            "(PostgreSQL's own CPU not included)"
         )
         # CPU time, not wall clock: waiting for PostgreSQL is the round-trip count's business, shown by --statements.
         profiler = cProfile.Profile(time.process_time)
@@ -94,6 +92,35 @@ def main():
     finally:
         drop_scratch_postgres(args.pg, url)
         shutil.rmtree(instance, ignore_errors=True)
+
+
+ROUNDS = 10
+
+
+def bare_request():
+    """One request to bench/orders/bare.py through a test client: the yardstick."""
+    from bare import app
+
+    client = app.test_client()
+    body = {"lines": [{"item_id": 1, "quantity": 1}]}
+    return lambda: client.post("/bare", json=body)
+
+
+def interleaved_cpu(order, bare, count):
+    """CPU seconds of one order and of one bare request, each the best of ROUNDS rounds taken in turns,
+    so that other work on the machine disturbs both alike and the ratio stays meaningful."""
+    per_round = max(count // ROUNDS, 1)
+    best_order = best_bare = float("inf")
+    for _ in range(ROUNDS):
+        started = time.process_time()
+        for _ in range(per_round):
+            order()
+        best_order = min(best_order, (time.process_time() - started) / per_round)
+        started = time.process_time()
+        for _ in range(per_round * 4):
+            bare()
+        best_bare = min(best_bare, (time.process_time() - started) / (per_round * 4))
+    return best_order, best_bare
 
 
 def show_statements(app, order):

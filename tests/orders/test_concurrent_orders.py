@@ -211,3 +211,37 @@ def test_cancels_and_orders_racing_keep_the_counter_exact(backend_app):
     placed = sum(1 for status, _body in results[20:] if status == 201)
     assert totals(item.id) == (2 * placed, 2 * placed)
     assert placed <= 20  # never more than the cancels freed (an order that came before a cancel may lose)
+
+
+def test_orders_for_the_same_items_listed_in_any_order_never_deadlock(backend_app):
+    """Every order takes the same three items, listed in different orders: rows are locked in id order, so all
+    go through (a deadlock would surface as a 503)."""
+    campaign = make_campaign()
+    items = [make_item(campaign, [(make_listing(quantity=1000), 1000)]) for _ in range(3)]
+    tokens = make_buyers(make_unit(), CLIENTS)
+    requests = []
+    for i, token in enumerate(tokens):
+        listed = items[i % 3 :] + items[: i % 3]
+        if i % 2:
+            listed.reverse()
+        lines = [{"item_id": item.id, "quantity": 1} for item in listed]
+        requests.append((token, f"/campaigns/{campaign.id}/orders", {"lines": lines}, None))
+    results = fire(backend_app, requests)
+    assert Counter(status for status, _body in results) == {201: CLIENTS}, results
+    assert [totals(item.id) for item in items] == [(CLIENTS, CLIENTS)] * 3
+
+
+def test_an_order_refused_for_one_item_reserves_nothing_of_the_others(backend_app):
+    """Plenty of eggs, 10 chickens left: of 60 orders for one of each, exactly 10 go through, and the eggs' counter
+    counts only theirs."""
+    campaign = make_campaign()
+    eggs = make_item(campaign, [(make_listing(quantity=1000), 1000)])
+    chickens = make_item(campaign, [(make_listing(name="雪毛鸡", unit="只", quantity=100), 100)])
+    chickens.ordered = 90
+    db.session.commit()
+    tokens = make_buyers(make_unit(), CLIENTS)
+    lines = [{"item_id": eggs.id, "quantity": 1}, {"item_id": chickens.id, "quantity": 1}]
+    results = fire(backend_app, [(token, f"/campaigns/{campaign.id}/orders", {"lines": lines}, None) for token in tokens])
+    assert Counter(status for status, _body in results) == {201: 10, 409: CLIENTS - 10}, results
+    assert {body["error"]["code"] for status, body in results if status == 409} == {"insufficient_stock"}
+    assert totals(eggs.id) == (10, 10) and totals(chickens.id) == (100, 10)

@@ -87,6 +87,10 @@ def _expand_one_batch(batch):
     from orders.models import Order
 
     order_t = Order.__table__
+    # The sweep runs every 15 s: look before taking SQLite's write lock, which would hold up orders meanwhile.
+    if db.session.scalar(sa.select(fanout_t.c.id).where(fanout_t.c.status == "pending").limit(1)) is None:
+        db.session.rollback()
+        return None
     begin_write(db.session)
     fanout = db.session.execute(
         sa.select(fanout_t)
@@ -145,9 +149,7 @@ def _expand_one_batch(batch):
         if channel == "inapp":
             told = inserted
     db.session.execute(
-        fanout_t.update()
-        .where(fanout_t.c.id == fanout.id)
-        .values(cursor=upto, recipients=fanout_t.c.recipients + told)
+        fanout_t.update().where(fanout_t.c.id == fanout.id).values(cursor=upto, recipients=fanout_t.c.recipients + told)
     )
     db.session.commit()
     return told

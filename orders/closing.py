@@ -431,7 +431,8 @@ def _foreign_keys_checked_by_index():
 
     Each of the ~60,000 pick lines checks its unit, each allocation its item and campaign; these tables are a few
     pages, which the planner scans whole for every check (≈ 2.5× the cost of the index lookup: 0.9 s of the close
-    at 1M order lines). Only the COPY runs in the block, and the check itself is unchanged. No-op elsewhere.
+    at 1M order lines). Only the COPY runs in the block and the checks are the same; PostgreSQL keeps a connection's
+    plan for a check, and only the close writes these two tables. No-op elsewhere.
     """
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
@@ -439,10 +440,9 @@ def _foreign_keys_checked_by_index():
         return
     previous = connection.exec_driver_sql("SELECT current_setting('enable_seqscan')").scalar()
     connection.exec_driver_sql("SELECT set_config('enable_seqscan', 'off', true)")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql("SELECT set_config('enable_seqscan', %s, true)", (previous,))
+    yield
+    # Not in a finally: after an error the transaction rolls back, and the local setting with it.
+    connection.exec_driver_sql("SELECT set_config('enable_seqscan', %s, true)", (previous,))
 
 
 def _return_unallocated_stock(campaign_id):

@@ -29,23 +29,26 @@ class OrderStatusComparator(Comparator):
     column test and every existing query plan is unchanged."""
 
     def __init__(self, stored, campaign_id):
+        # No super().__init__: the CASE expression is built only when a query selects or orders by the status.
         self.stored, self.campaign_id = stored, campaign_id
-        derived = sa.case((sa.and_(stored == "placed", _campaign_pooled(campaign_id)), "allocated"), else_=stored)
-        super().__init__(derived)
+
+    @property
+    def expression(self):
+        return sa.case((sa.and_(self.stored == "placed", _campaign_pooled(self.campaign_id)), "allocated"), else_=self.stored)
 
     def among(self, statuses):
+        """The condition "status is one of ``statuses``" on the stored column."""
         statuses = set(statuses)
-        conditions = []
-        as_stored = sorted(statuses - {"placed"})
-        if as_stored:
-            conditions.append(self.stored.in_(as_stored))
-        if {"placed", "allocated"} <= statuses:
-            conditions.append(self.stored == "placed")
-        elif "placed" in statuses:
-            conditions.append(sa.and_(self.stored == "placed", ~_campaign_pooled(self.campaign_id)))
-        elif "allocated" in statuses:
-            conditions.append(sa.and_(self.stored == "placed", _campaign_pooled(self.campaign_id)))
-        return sa.or_(*conditions) if conditions else sa.false()
+        if {"placed", "allocated"} <= statuses or not statuses & {"placed", "allocated"}:
+            # The campaign's state cannot change the answer.
+            return self.stored.in_(sorted(statuses)) if statuses else sa.false()
+        pooled = _campaign_pooled(self.campaign_id)
+        if "placed" in statuses:
+            derived = sa.and_(self.stored == "placed", ~pooled)
+        else:
+            derived = sa.or_(self.stored == "allocated", sa.and_(self.stored == "placed", pooled))
+        others = sorted(statuses - {"placed", "allocated"})
+        return sa.or_(self.stored.in_(others), derived) if others else derived
 
     def _bulk_update_tuples(self, value):
         return [(self.stored, value)]
@@ -74,6 +77,9 @@ class GroupSheet(db.Model):
     rows: Mapped[int]
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+_STATUS_COMPARATORS = {}
 
 
 class Order(Timestamps, db.Model):
@@ -123,7 +129,10 @@ class Order(Timestamps, db.Model):
     @status.inplace.comparator
     @classmethod
     def _status_comparator(cls) -> OrderStatusComparator:
-        return OrderStatusComparator(cls.__table__.c.status, cls.__table__.c.campaign_id)
+        # One per class: SQLAlchemy asks for it on every class-level access, e.g. each Order(status=...).
+        if cls not in _STATUS_COMPARATORS:
+            _STATUS_COMPARATORS[cls] = OrderStatusComparator(cls.__table__.c.status, cls.__table__.c.campaign_id)
+        return _STATUS_COMPARATORS[cls]
 
     __table_args__ = (
         sa.UniqueConstraint("placed_by_id", "idempotency_key"),

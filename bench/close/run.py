@@ -415,7 +415,7 @@ def main():
     labels = [
         "close (guarded UPDATE)",
         "lock + demand GROUP BY + below-minimum",
-        "fair split + delivery split + bulk writes",
+        "fair split + delivery split + bulk writes + stock back",
         "producer notices",
         "buyers' fan-out row",
         "audit + commit",

@@ -415,7 +415,9 @@ def _new_order(actor, campaign, items, wanted, *, group_sheet_id=None, order_id=
 
 # PostgreSQL writes a whole order in one statement: the guarded reservation of every item (rows locked in
 # ascending id order, so two orders can never deadlock), then — only if every item was reserved — the order,
-# its lines and the buyer's confirmation in the outbox. The guard is the same as _reserve's.
+# its lines and the buyer's confirmation in the outbox. The guard is the same as _reserve's. The rows are locked
+# FOR NO KEY UPDATE, the lock the UPDATE takes: FOR UPDATE would also wait for the key-share locks that other
+# transactions' new lines hold on their items (foreign key checks), the wait that deadlocked sheets with orders.
 _WRITE_ORDER = sa.text(
     """
 WITH wanted AS (
@@ -425,7 +427,7 @@ WITH wanted AS (
 locked AS MATERIALIZED (
     SELECT campaign_item.id, wanted.quantity FROM campaign_item JOIN wanted ON wanted.item_id = campaign_item.id
     ORDER BY campaign_item.id
-    FOR UPDATE OF campaign_item
+    FOR NO KEY UPDATE OF campaign_item
 ),
 reserved AS (
     UPDATE campaign_item SET ordered = campaign_item.ordered + locked.quantity, updated_at = :now

@@ -1,8 +1,6 @@
 """The buyers' "on its way" notices of a pooled campaign: one fan-out row in the close, expanded in batches
 afterwards — each buyer once per channel, whatever the batch size, after a crash mid-way, or with two workers."""
 
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -12,6 +10,7 @@ from notifications import fanout
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
 from orders import closing
+from racing import run_at_once
 
 
 def _buyer_notices(campaign_id):
@@ -19,7 +18,9 @@ def _buyer_notices(campaign_id):
     return sorted(
         (n.recipient, n.channel, n.status, n.title)
         for n in db.session.scalars(
-            sa.select(Notification).where(Notification.subject == f"campaign:{campaign_id}", Notification.kind == "order_allocated")
+            sa.select(Notification).where(
+                Notification.subject == f"campaign:{campaign_id}", Notification.kind == "order_allocated"
+            )
         )
     )
 
@@ -92,24 +93,7 @@ def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(people, mo
 def test_two_workers_expanding_at_once_write_each_message_once(app, people):
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    errors = []
-    barrier = threading.Barrier(2)
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait()
-                expand_fanouts(batch=1)
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _results, errors = run_at_once(app, lambda: expand_fanouts(batch=1))
     assert errors == []
     expand_fanouts()
     assert _buyer_notices(s.campaign.id) == _expected(people)

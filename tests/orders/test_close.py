@@ -1,6 +1,5 @@
 """Closing a campaign: below-minimum cancellation, the fair split in the database, notifications once, crash safety."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from orders import closing
 from orders.models import Allocation, Order, OrderLine
+from racing import run_at_once
 from shop.models import Campaign, Supply
 
 
@@ -166,24 +166,7 @@ def test_a_run_that_dies_half_way_and_runs_again_ends_like_one_clean_run(people,
 def test_two_close_jobs_at_once_pool_the_campaign_once(app, people):
     s = make_pooling_campaign(people)
     campaign_id = s.campaign.id
-    outcomes, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait()
-                outcomes.append(closing.close_campaign(campaign_id))
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes, errors = run_at_once(app, lambda: closing.close_campaign(campaign_id))
     assert errors == []
     assert sorted(outcomes)[0] == "allocated" and outcomes.count("allocated") == 1
     assert len(_notifications(campaign_id, recipient=f"producer:{people.coop.id}")) == 3

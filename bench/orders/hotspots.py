@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--statements", action="store_true", help="print the SQL statements of one order")
+    parser.add_argument("--callers", metavar="FUNCTION", help="also print who calls the functions matching this")
     args = parser.parse_args()
 
     from run import prepare
@@ -84,6 +85,8 @@ def main():
         profiler.disable()
         stats = pstats.Stats(profiler)
         stats.sort_stats(args.sort).print_stats(args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
         with app.app_context():
             from extensions import db
 

@@ -6,10 +6,13 @@ import uuid
 
 import pytest
 
-SESSION_TAG = uuid.uuid4().hex[:10]
+# One tag per test process: with pytest-xdist every worker (gw0, gw1, …) gets its own database, instance folder
+# (SQLite file, embedded broker, mail and SMS logs) and Celery queue. Workers inherit the controller's
+# environment, so these are assigned, never defaulted from what the controller already set.
+SESSION_TAG = uuid.uuid4().hex[:10] + os.environ.get("PYTEST_XDIST_WORKER", "")
 INSTANCE = tempfile.mkdtemp(prefix=f"pinbang-test-{SESSION_TAG}-")
 os.environ["INSTANCE_PATH"] = INSTANCE
-os.environ.setdefault("CELERY_QUEUE", f"pinbang-test-{SESSION_TAG}")
+os.environ["CELERY_QUEUE"] = f"pinbang-test-{SESSION_TAG}"
 os.environ.setdefault("PINBANG_ENV", "testing")
 
 from backends import (  # noqa: E402
@@ -22,6 +25,14 @@ from backends import (  # noqa: E402
 )
 
 PASSWORD = "password123"
+
+LONGEST_FIRST = ("e2e", "worker", "fuzz", "slow")
+
+
+def pytest_collection_modifyitems(items):
+    """Start the long tests (real processes, the browser, fuzzing) first: with pytest-xdist the short ones then fill
+    in around them, instead of one worker running the last 40-second test while the other sits idle."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in LONGEST_FIRST))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +33,9 @@ def celery_process(kind, database_url, redis_url=None, log_path=None, **extra):
         args += ["--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log_path = log_path or Path(os.environ["INSTANCE_PATH"]) / f"{kind}-{time.time_ns()}.log"
     log = open(log_path, "w")
-    process = subprocess.Popen(args, cwd=ROOT, env=process_env(database_url, redis_url, **extra), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        args, cwd=ROOT, env=process_env(database_url, redis_url, **extra), stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         yield process
     finally:
@@ -54,3 +57,30 @@ def wait_for(predicate, timeout=30.0, interval=0.2):
         time.sleep(interval)
         value = predicate()
     return value
+
+
+def beat_resumes_with(instance_path, due_in, names=("close-due-campaigns", "dispatch-notifications")):
+    """Leave ``instance_path/celerybeat-schedule`` as a beat that ran earlier would: the named jobs of the real
+    schedule (worker/schedule.py) next due ``due_in`` seconds from now. A beat started there resumes from that file,
+    as after a restart, so a test waits seconds for a sweep instead of a whole first interval (30 s for closing)."""
+    from celery.beat import PersistentScheduler
+
+    from worker import celery, celery_settings
+
+    filename = celery_settings({"INSTANCE_PATH": str(instance_path)})["beat_schedule_filename"]
+    scheduler = PersistentScheduler(app=celery, schedule_filename=filename)
+    try:
+        now = celery.now()
+        for name in names:
+            entry = scheduler.schedule[name]
+            entry.last_run_at = now - entry.schedule.run_every + timedelta(seconds=due_in)
+        scheduler.sync()
+    finally:
+        scheduler.close()
+
+
+def count_lines(path, *texts):
+    """How many lines of the log at ``path`` contain every one of ``texts`` (0 while the file does not exist)."""
+    path = Path(path)
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return sum(all(text in line for text in texts) for line in lines)

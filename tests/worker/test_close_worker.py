@@ -22,11 +22,13 @@ from notifications.models import Notification
 from notifications.services import dispatch_due
 from orders import closing
 from shop.models import Campaign
-from worker_process import ROOT, celery_process, process_env, wait_for
+from worker_process import ROOT, beat_resumes_with, celery_process, count_lines, process_env, wait_for
 
 pytestmark = pytest.mark.worker
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
+CLOSE_SWEEP_SENT = "Sending due task close-due-campaigns"
+CLOSE_SWEEP_RUN = "Task worker.tasks.close_due_campaigns["
 
 
 @contextmanager
@@ -66,6 +68,8 @@ def test_beat_closes_a_campaign_at_its_closing_time_on_the_embedded_broker(migra
         assert app.extensions["celery"].conf.broker_url == "filesystem://"
         people = make_pooling_people()
         s = make_pooling_campaign(people, closes_in=timedelta(seconds=3))
+        # Beat resumes a schedule whose next closing sweep is due just after the campaign's closing time.
+        beat_resumes_with(os.environ["INSTANCE_PATH"], due_in=6)
         with celery_process("worker", migrated), celery_process("beat", migrated):
             assert _status(s.campaign.id) == "published"
             assert wait_for(lambda: _status(s.campaign.id) == "allocated", timeout=90, interval=0.5)
@@ -84,8 +88,14 @@ def test_duplicate_close_messages_and_a_second_beat_do_no_harm_on_redis(migrated
         assert app.extensions["celery"].conf.broker_url == redis_url
         people = make_pooling_people()
         s = make_pooling_campaign(people)
-        with celery_process("worker", migrated, redis_url), celery_process("beat", migrated, redis_url), celery_process(
-            "beat", migrated, redis_url, INSTANCE_PATH=tmp_path
+        logs = {name: tmp_path / f"{name}.log" for name in ("worker", "beat", "second beat")}
+        # Both beats resume schedules whose next sweeps are due in seconds, not after a whole first interval.
+        beat_resumes_with(os.environ["INSTANCE_PATH"], due_in=10)
+        beat_resumes_with(tmp_path, due_in=10)
+        with (
+            celery_process("worker", migrated, redis_url, log_path=logs["worker"]),
+            celery_process("beat", migrated, redis_url, log_path=logs["beat"]),
+            celery_process("beat", migrated, redis_url, log_path=logs["second beat"], INSTANCE_PATH=tmp_path),
         ):
             # What a redelivered message, an impatient operator and a second beat amount to: the same job many times.
             for _ in range(3):
@@ -93,8 +103,11 @@ def test_duplicate_close_messages_and_a_second_beat_do_no_harm_on_redis(migrated
             close_due_campaigns.apply_async()
             assert wait_for(lambda: _status(s.campaign.id) == "allocated", timeout=60, interval=0.5)
             assert wait_for(lambda: _all_sent(s.campaign.id), timeout=60, interval=0.5)
-            # Let both beats' sweeps run at least once more after the close.
-            time.sleep(35)
+            # Both beats' sweeps run at least once more after the close, and the worker runs every sweep sent.
+            sent = {beat: count_lines(logs[beat], CLOSE_SWEEP_SENT) for beat in ("beat", "second beat")}
+            assert wait_for(lambda: all(count_lines(logs[b], CLOSE_SWEEP_SENT) > n for b, n in sent.items()), timeout=45)
+            sweeps = 1 + sum(count_lines(logs[b], CLOSE_SWEEP_SENT) for b in sent)
+            assert wait_for(lambda: count_lines(logs["worker"], CLOSE_SWEEP_RUN, "succeeded") >= sweeps, timeout=30)
         notices = db.session.scalars(sa.select(Notification).where(Notification.recipient == f"producer:{people.coop.id}")).all()
         assert sorted((n.kind, n.channel, n.status) for n in notices) == [
             ("picklist", "email", "sent"),

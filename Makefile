@@ -34,8 +34,11 @@ run: seed
 	@$(BIN)/python -m demo.banner
 	$(BIN)/honcho start -f Procfile
 
+# The suite in parallel: one pytest-xdist worker per core, each with its own database, instance folder and Celery
+# queue (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process; PYTEST_ARGS adds pytest options or paths.
+PYTEST_WORKERS ?= auto
 test: setup browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The browser for tests/e2e: Debian's Chromium (Playwright's own download cannot work here) and a CJK font.
 browser:

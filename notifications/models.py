@@ -53,12 +53,14 @@ FANOUT_STATUSES = ("pending", "done")
 
 
 class NotificationFanout(db.Model):
-    """One message to every buyer of a campaign, written in the transaction of the change it reports.
+    """Messages to many recipients of a campaign, written as one row in the transaction of the change they report.
 
     Closing a campaign of 200,000 orders writes this one row instead of 200,000 outbox rows; the worker then
-    expands it into ordinary Notification rows in batches of orders (notifications.fanout), each batch and the
-    ``cursor`` (the last order id expanded) committed together, so a worker that dies mid-way resumes where it
-    stopped, and the outbox's unique key makes a repeated batch write nothing.
+    expands it into ordinary Notification rows in batches (notifications.fanout), each batch and the ``cursor``
+    committed together, so a worker that dies mid-way resumes where it stopped, and the outbox's unique key makes a
+    repeated batch write nothing. Either one ``title``/``body`` for every buyer of a live order (``cursor``: the
+    last order id expanded), or, for the kinds in notifications.fanout.RENDERED, a message rendered for each
+    recipient from the stored state (``title`` and ``body`` empty; ``cursor``: the last recipient's user id).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -75,12 +75,14 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
     return added
 
 
-def outbox_rows(*, kind, subject, messages, now=None):
+def outbox_rows(*, kind, subject, messages, now=None, queued=None):
     """Outbox rows for many recipients at once, for a caller that inserts them in bulk in its own transaction.
 
     Same channels and the same uniqueness as queue_notification(), with one query for what is already queued.
     :param messages: dicts with ``user`` or ``producer``, ``title``, ``body`` and optionally ``sms_body``
         (a shorter text for SMS).
+    :param queued: what :func:`queued_for` found, looked up earlier (the close renders while its connection is
+        busy writing pick lines); by default looked up here.
     :returns: dicts of Notification column values, timestamps as aware UTC.
     """
     now = now or utcnow()
@@ -107,20 +109,26 @@ def outbox_rows(*, kind, subject, messages, now=None):
                     "created_at": now,
                 }
             )
-    recipients = sorted({row["recipient"] for row in planned})
-    existing = set()
+    if queued is None:
+        queued = queued_for(kind=kind, subject=subject, recipients={row["recipient"] for row in planned})
+    return [row for row in planned if (row["recipient"], row["channel"]) not in queued]
+
+
+def queued_for(*, kind, subject, recipients=None) -> set:
+    """(recipient, channel) pairs already in the outbox for ``kind`` and ``subject``; all of them, or only those of
+    ``recipients`` (outbox keys such as ``producer:7``)."""
+    query = sa.select(Notification.recipient, Notification.channel).where(
+        Notification.kind == kind, Notification.subject == subject
+    )
+    if recipients is None:
+        return {tuple(row) for row in db.session.execute(query)}
+    recipients = sorted(recipients)
+    found = set()
     for start in range(0, len(recipients), 1000):
-        existing.update(
-            (recipient, channel)
-            for recipient, channel in db.session.execute(
-                sa.select(Notification.recipient, Notification.channel).where(
-                    Notification.kind == kind,
-                    Notification.subject == subject,
-                    Notification.recipient.in_(recipients[start : start + 1000]),
-                )
-            )
+        found.update(
+            tuple(row) for row in db.session.execute(query.where(Notification.recipient.in_(recipients[start : start + 1000])))
         )
-    return [row for row in planned if (row["recipient"], row["channel"]) not in existing]
+    return found
 
 
 def _claim(row_id, attempts_seen) -> bool:

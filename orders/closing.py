@@ -3,7 +3,8 @@
 The close job runs in two transactions. The first only flips the campaign from published to closed
 (a guarded UPDATE, so orders stop at once and two workers or two beats cannot both win). The second
 does everything else — cancel items below their minimum, allocate, write pick lines, queue every
-producer's notice and one fan-out row for the buyers, mark the campaign allocated — and commits all of
+producer's notice, one fan-out row for the buyers of cancelled lines and one for all buyers (the worker
+renders and writes those messages after the commit), mark the campaign allocated — and commits all of
 it or nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
 allocated-and-complete, and running it again finishes the first case and does nothing in the second.
 Demand is aggregated in SQL once and written in bulk: no OrderLine is ever loaded as an object, and no
@@ -13,6 +14,8 @@ order row is rewritten (a placed order of a pooled campaign reads as allocated, 
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,9 +30,9 @@ from database import UTCDateTime, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from notifications import messages
-from notifications.fanout import queue_buyer_fanout
+from notifications.fanout import queue_buyer_fanout, queue_rendered_fanout
 from notifications.models import Notification
-from notifications.services import outbox_rows, queue_notification
+from notifications.services import outbox_rows, queue_notification, queued_for
 from orders.allocation import SupplyOffer, allocate_item, split_deliveries
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import Listing, PicklistAck, Producer
@@ -215,14 +218,20 @@ def _pool(campaign_id, now) -> str:
         demand[item_id][unit_id] = int(quantity)
 
     below = [i for i, item in items.items() if item.min_total and sum(demand.get(i, {}).values()) < item.min_total]
-    cancelled_lines = _cancel_below_minimum(campaign, items, below, demand, now)
+    cancelled_lines = _cancel_below_minimum(campaign, below, demand, now)
     _reached("below_minimum", campaign_id)
 
-    allocations = _allocate(campaign_id, items, demand)
+    allocations, pick_rows = _allocate(campaign_id, items, demand)
     _return_unallocated_stock(campaign_id)
+    render_producer_notices = _producer_notices(campaign, items, allocations, {u for d in demand.values() for u in d}, now)
+    with _foreign_keys_checked_by_index():
+        # The backend inserts the pick lines (CPU-bound, one core) while this process renders the producers' notices.
+        producer_notices, producers_told = _copy_rows(
+            pick_t, ("allocation_id", "unit_id", "quantity"), pick_rows, integers=True, meanwhile=render_producer_notices
+        )
     _reached("allocated", campaign_id)
 
-    producers_told = _notify_producers(campaign, items, allocations, now)
+    _bulk_insert(notification_t, producer_notices)
     _reached("producers_notified", campaign_id)
     # Orders are not rewritten: a placed order of a pooled campaign reads as "allocated" (orders.models.Order.status).
     title, body = messages.order_allocated(campaign)
@@ -255,44 +264,24 @@ def _pool(campaign_id, now) -> str:
     return "allocated"
 
 
-def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
-    """Cancel the lines of items that did not reach their minimum total, and tell each buyer once.
+def _cancel_below_minimum(campaign, below, demand, now) -> int:
+    """Cancel the live lines of items that did not reach their minimum total, and queue their buyers' notices.
 
-    The few lines concerned are read once (through the item index) and then written by primary key.
+    The lines are found through the item index and rewritten by one statement; each buyer's notice is rendered
+    after the commit from the lines cancelled here (below_minimum_notices), queued now as one fan-out row.
     """
     if not below:
         return 0
-    entries = defaultdict(list)
-    line_ids, order_ids = [], set()
-    for line_id, order_id, user_id, placed_by_id, buyer_name, item_id, quantity in db.session.execute(
-        sa.select(
-            line_t.c.id,
-            order_t.c.id,
-            order_t.c.user_id,
-            order_t.c.placed_by_id,
-            order_t.c.buyer_name,
-            line_t.c.item_id,
-            line_t.c.quantity,
-        )
-        .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
-        .where(
-            line_t.c.item_id.in_(below),
-            line_t.c.cancelled == sa.false(),
-            order_t.c.campaign_id == campaign.id,
-            order_t.c.status != "cancelled",
-        )
-        .order_by(order_t.c.id, line_t.c.id)
-    ):
-        line_ids.append(line_id)
-        order_ids.add(order_id)
-        # A colleague without an account is told through the coordinator who ordered for them.
-        recipient = user_id or placed_by_id
-        item = items[item_id]
-        entries[recipient].append(
-            {"title": item.title, "unit": item.unit, "quantity": quantity, "buyer_name": None if user_id else buyer_name}
-        )
-    for lines in _among(line_t.c.id, line_ids):
-        db.session.execute(line_t.update().where(lines).values(cancelled=True, cancel_reason="below_minimum"))
+    live_order = sa.select(order_t.c.id).where(
+        order_t.c.id == line_t.c.order_id, order_t.c.campaign_id == campaign.id, order_t.c.status != "cancelled"
+    )
+    # One order id per cancelled line.
+    order_ids = db.session.scalars(
+        line_t.update()
+        .where(line_t.c.item_id.in_(below), line_t.c.cancelled == sa.false(), live_order.exists())
+        .values(cancelled=True, cancel_reason="below_minimum")
+        .returning(line_t.c.order_id)
+    ).all()
     for item_id in below:
         released = sum(demand.pop(item_id, {}).values())
         db.session.execute(
@@ -308,7 +297,7 @@ def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
     # One rewrite per touched order: its total without the cancelled lines, and cancelled if no line is left.
     live_lines = sa.and_(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false())
     still_active = sa.select(line_t.c.id).where(live_lines).exists()
-    for orders in _among(order_t.c.id, order_ids):
+    for orders in _among(order_t.c.id, set(order_ids)):
         db.session.execute(
             order_t.update()
             .where(orders, order_t.c.status == "placed")
@@ -321,19 +310,50 @@ def _cancel_below_minimum(campaign, items, below, demand, now) -> int:
                 updated_at=now,
             )
         )
+    if order_ids:
+        queue_rendered_fanout(campaign_id=campaign.id, kind="below_minimum", subject=_subject(campaign.id), now=now)
+    return len(order_ids)
+
+
+def below_minimum_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:
+    """The below-minimum notices of a pooled campaign, rendered from the lines its close cancelled.
+
+    One notice per recipient (the buyer, or the coordinator who ordered for a colleague without an account),
+    naming every cancelled line, in recipient id order from ``after`` on, at most ``limit`` recipients.
+    :returns: (message dicts for notifications.services.outbox_rows, the last recipient's user id), or
+        ([], None) when no recipient is left.
+    """
+    recipient = sa.func.coalesce(order_t.c.user_id, order_t.c.placed_by_id)
+    rows = db.session.execute(
+        sa.select(recipient, order_t.c.user_id, order_t.c.buyer_name, item_t.c.title, item_t.c.unit, line_t.c.quantity)
+        .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id).join(item_t, item_t.c.id == line_t.c.item_id))
+        .where(
+            item_t.c.campaign_id == campaign_id,
+            item_t.c.cancelled_below_minimum == sa.true(),
+            line_t.c.cancel_reason == "below_minimum",
+            recipient > after,
+        )
+        .order_by(recipient, order_t.c.id, line_t.c.id)
+    ).all()
+    entries = {}
+    for recipient_id, user_id, buyer_name, title, unit, quantity in rows:
+        if recipient_id not in entries and limit is not None and len(entries) == limit:
+            break
+        merged = entries.setdefault(recipient_id, {})
+        # A colleague without an account is named in the coordinator's notice.
+        key = (title, unit, None if user_id else buyer_name)
+        merged[key] = merged.get(key, 0) + quantity
+    if not entries:
+        return [], None
+    campaign = db.session.get(Campaign, campaign_id)
     recipients = _contacts(User, entries)
     notices = []
-    for user_id, lines in entries.items():
-        merged = {}
-        for entry in lines:
-            key = (entry["title"], entry["unit"], entry["buyer_name"])
-            merged[key] = merged.get(key, 0) + entry["quantity"]
+    for user_id, merged in entries.items():
         title, body = messages.cancelled_below_minimum(
             campaign, [{"title": t, "unit": u, "buyer_name": b, "quantity": q} for (t, u, b), q in merged.items()]
         )
         notices.append({"user": recipients[user_id], "title": title, "body": body})
-    _bulk_insert(notification_t, outbox_rows(kind="below_minimum", subject=_subject(campaign.id), messages=notices, now=now))
-    return len(line_ids)
+    return notices, max(entries)
 
 
 def _contacts(model, ids) -> dict:
@@ -346,14 +366,16 @@ def _contacts(model, ids) -> dict:
     return found
 
 
-def _bulk_insert(table, rows):
-    """Insert many rows in the session's transaction: COPY on PostgreSQL (no per-row parsing), executemany elsewhere."""
-    if not rows:
-        return
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), rows)
-        return
+class _CopyText(NamedTuple):
+    columns: list
+    text: str
+
+
+def _prepare_bulk(table, rows):
+    """Dict rows as _bulk_insert writes them, prepared without using the connection: COPY text on PostgreSQL, the
+    dicts themselves elsewhere."""
+    if not rows or db.session.get_bind().dialect.name != "postgresql":
+        return rows
     columns = list(rows[0])
     # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does (the rows share a few).
     times = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)}
@@ -364,15 +386,35 @@ def _bulk_insert(table, rows):
             naive[moment] = str(moment.astimezone(UTC).replace(tzinfo=None))
         return naive[moment]
 
-    _copy_rows(
-        table, columns, [[stored(row[c]) if c in times and row[c] is not None else row[c] for c in columns] for row in rows]
+    return _CopyText(
+        columns,
+        "".join(_copy_line([stored(row[c]) if c in times and row[c] is not None else row[c] for c in columns]) for row in rows),
     )
 
 
-def _allocate(campaign_id, items, demand) -> dict:
-    """Fair split per item, then the delivery split; writes Supply.allocated, Allocation and PickLine rows.
+def _bulk_insert(table, rows):
+    """Insert many rows (dicts, or what _prepare_bulk made of them) in the session's transaction: COPY on PostgreSQL
+    (no per-row parsing), executemany elsewhere."""
+    if not isinstance(rows, _CopyText):
+        rows = _prepare_bulk(table, rows)
+    if not rows:
+        return
+    connection = db.session.connection()
+    if not isinstance(rows, _CopyText):
+        connection.execute(table.insert(), rows)
+        return
+    name = connection.dialect.identifier_preparer.format_table(table)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN") as copy:
+            copy.write(rows.text)
 
-    :returns: producer id → item id → {"quantity", "units": {unit id: quantity}} for the notifications.
+
+def _allocate(campaign_id, items, demand) -> tuple[dict, list]:
+    """Fair split per item, then the delivery split; writes Supply.allocated and Allocation rows.
+
+    :returns: producer id → item id → {"quantity", "units": {unit id: quantity}} for the notifications, and the
+        pick lines to write, (allocation id, unit id, quantity): the delivery split, computed (and the units of the
+        first value filled in) as they are consumed.
     """
     supplies = defaultdict(list)
     producer_of = {}
@@ -399,7 +441,7 @@ def _allocate(campaign_id, items, demand) -> dict:
         for producer_id, quantity in sorted(per_producer.items()):
             allocation_rows.append((campaign_id, item_id, producer_id, quantity))
         if per_producer:
-            splits[item_id] = split_deliveries(per_producer, unit_demand)
+            splits[item_id] = (per_producer, unit_demand)
 
     _set_supplies_allocated(supply_rows)
     with _foreign_keys_checked_by_index():
@@ -415,14 +457,15 @@ def _allocate(campaign_id, items, demand) -> dict:
     result = defaultdict(dict)
     for _campaign, item_id, producer_id, quantity in allocation_rows:
         result[producer_id][item_id] = {"quantity": quantity, "units": {}}
-    pick_rows = []
-    for item_id, cells in splits.items():
-        for producer_id, unit_id, quantity in cells:
-            pick_rows.append((allocation_ids[(item_id, producer_id)], unit_id, quantity))
-            result[producer_id][item_id]["units"][unit_id] = quantity
-    with _foreign_keys_checked_by_index():
-        _copy_rows(pick_t, ("allocation_id", "unit_id", "quantity"), pick_rows, integers=True)
-    return result
+
+    def pick_rows():
+        # Computed as the COPY consumes them: PostgreSQL inserts one item's pick lines while this splits the next.
+        for item_id, (per_producer, unit_demand) in splits.items():
+            for producer_id, unit_id, quantity in split_deliveries(per_producer, unit_demand):
+                result[producer_id][item_id]["units"][unit_id] = quantity
+                yield allocation_ids[(item_id, producer_id)], unit_id, quantity
+
+    return result, pick_rows()
 
 
 @contextmanager
@@ -490,21 +533,27 @@ def _set_supplies_allocated(rows):
         )
 
 
-def _copy_rows(table, columns, rows, integers=False):
-    """Insert rows given as sequences of ``columns`` values in the session's transaction: COPY on PostgreSQL,
-    executemany elsewhere. Values go in as they are (see _bulk_insert for times); ``integers``: nothing else."""
-    if not rows:
-        return
+def _copy_rows(table, columns, rows, integers=False, meanwhile=None):
+    """Insert rows (any iterable of sequences of ``columns`` values) in the session's transaction: COPY on
+    PostgreSQL, executemany elsewhere. Values go in as they are (see _bulk_insert for times); ``integers``: nothing else.
+
+    :param meanwhile: a function that does not use the database, called while PostgreSQL inserts the rows sent
+        (libpq has sent them; the backend works on its own core); its result is returned.
+    """
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
+        rows = [dict(zip(columns, row, strict=True)) for row in rows]
+        if rows:
+            connection.execute(table.insert(), rows)
+        return meanwhile() if meanwhile else None
     name = connection.dialect.identifier_preparer.format_table(table)
+    rows = iter(rows)
     with connection.connection.dbapi_connection.cursor() as cursor:
         with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
             line = _integer_line if integers else _copy_line
-            for start in range(0, len(rows), COPY_BATCH):
-                copy.write("".join(map(line, rows[start : start + COPY_BATCH])))
+            while batch := "".join(map(line, islice(rows, COPY_BATCH))):
+                copy.write(batch)
+            return meanwhile() if meanwhile else None
 
 
 COPY_BATCH = 5000
@@ -558,9 +607,15 @@ def _message_lines(items, per_item, units) -> list[dict]:
     return lines
 
 
-def _notify_producers(campaign, items, allocations, now) -> int:
-    """Every producer of the campaign hears once: what to prepare, or that nothing went to it this time."""
-    units = _units({u for per_item in allocations.values() for entry in per_item.values() for u in entry["units"]})
+def _producer_notices(campaign, items, allocations, unit_ids, now):
+    """Every producer of the campaign hears once: what to prepare, or that nothing went to it this time.
+
+    Reads what the notices need now (``unit_ids``: every unit the pick lines may name) and returns a function
+    that renders them without the database, once ``allocations`` holds the delivery split (the close calls it
+    while PostgreSQL writes the pick lines); it returns the outbox rows prepared for _bulk_insert, and how many
+    producers they tell.
+    """
+    units = _units(unit_ids)
     supplied = defaultdict(set)
     for producer_id, item_id in db.session.execute(
         sa.select(supply_t.c.producer_id, supply_t.c.item_id)
@@ -569,22 +624,29 @@ def _notify_producers(campaign, items, allocations, now) -> int:
     ):
         supplied[producer_id].add(item_id)
     producers = _contacts(Producer, supplied)
-    prepare, nothing = [], []
-    for producer_id in sorted(supplied):
-        producer = producers[producer_id]
-        if producer_id in allocations:
-            title, body, sms = messages.prepare_goods(
-                producer.name, campaign, _message_lines(items, allocations[producer_id], units)
-            )
-            prepare.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
-        else:
-            titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
-            title, body = messages.nothing_this_time(producer.name, campaign, titles)
-            nothing.append({"producer": producer, "title": title, "body": body})
     subject = _subject(campaign.id)
-    _bulk_insert(notification_t, outbox_rows(kind="picklist", subject=subject, messages=prepare, now=now))
-    _bulk_insert(notification_t, outbox_rows(kind="no_allocation", subject=subject, messages=nothing, now=now))
-    return len(supplied)
+    queued = {kind: queued_for(kind=kind, subject=subject) for kind in ("picklist", "no_allocation")}
+
+    def render() -> list[dict]:
+        prepare, nothing = [], []
+        for producer_id in sorted(supplied):
+            producer = producers[producer_id]
+            if producer_id in allocations:
+                title, body, sms = messages.prepare_goods(
+                    producer.name, campaign, _message_lines(items, allocations[producer_id], units)
+                )
+                prepare.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
+            else:
+                titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
+                title, body = messages.nothing_this_time(producer.name, campaign, titles)
+                nothing.append({"producer": producer, "title": title, "body": body})
+        rows = [
+            *outbox_rows(kind="picklist", subject=subject, messages=prepare, now=now, queued=queued["picklist"]),
+            *outbox_rows(kind="no_allocation", subject=subject, messages=nothing, now=now, queued=queued["no_allocation"]),
+        ]
+        return _prepare_bulk(notification_t, rows), len({row["recipient"] for row in rows})
+
+    return render
 
 
 # --- what the pooling produced -------------------------------------------------------------------

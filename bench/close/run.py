@@ -5,9 +5,10 @@
 For each size it builds a fresh scratch database (about 200 items, 2,000 producers, 300 units; five lines per
 order, one buyer per order; three unpopular items fall below their minimum and are cancelled), loads it with
 COPY, then measures in a separate process: the reference GROUP BY (median of three), the whole close job
-(guarded close, below-minimum cancellation, fair split, delivery split, bulk writes, every producer notice and
-the buyers' fan-out row queued, one commit), and then, apart, the worker's expansion of the buyers' fan-out into
-one outbox row per buyer. Peak memory is that process's peak RSS (VmHWM). Prints Markdown tables and JSON.
+(guarded close, below-minimum cancellation, fair split, delivery split, bulk writes, every producer notice, the
+below-minimum buyers' and all buyers' fan-out rows queued, one commit), and then, apart, the worker's expansion of
+the two fan-outs into outbox rows (below-minimum notices first, as the worker does). Peak memory is that process's
+peak RSS (VmHWM). Prints Markdown tables and JSON.
 """
 
 import argparse
@@ -317,7 +318,10 @@ def measure_child(url, campaign_id):
         from notifications.fanout import expand_fanouts
 
         start = time.perf_counter()
-        buyers_told = expand_fanouts()
+        below_told = expand_fanouts(kinds=("below_minimum",))
+        below_fanout = time.perf_counter() - start
+        start = time.perf_counter()
+        buyers_told = expand_fanouts(kinds=("order_allocated",))
         fanout = time.perf_counter() - start
         fanout_peak_mb = peak_rss_mb()
         check = db.session.execute(
@@ -329,7 +333,13 @@ def measure_child(url, campaign_id):
                 " (SELECT COUNT(*) FROM order_line WHERE cancel_reason = 'below_minimum'),"
                 " (SELECT COUNT(DISTINCT COALESCE(user_id, placed_by_id)) FROM buyer_order"
                 "   WHERE campaign_id = :c AND status <> 'cancelled'),"
-                " (SELECT COUNT(*) FROM notification WHERE kind = 'order_allocated' AND channel = 'inapp')"
+                " (SELECT COUNT(*) FROM notification WHERE kind = 'order_allocated' AND channel = 'inapp'),"
+                " (SELECT COUNT(DISTINCT COALESCE(o.user_id, o.placed_by_id)) FROM order_line l"
+                "   JOIN buyer_order o ON o.id = l.order_id WHERE o.campaign_id = :c AND l.cancel_reason = 'below_minimum'),"
+                " (SELECT COUNT(*) FROM notification WHERE kind = 'below_minimum' AND channel = 'inapp'),"
+                " (SELECT COUNT(DISTINCT s.producer_id) FROM supply s JOIN campaign_item i ON i.id = s.item_id"
+                "   WHERE i.campaign_id = :c),"
+                " (SELECT COUNT(*) FROM notification WHERE kind IN ('picklist', 'no_allocation') AND channel = 'inapp')"
             ),
             {"c": campaign_id},
         ).one()
@@ -353,6 +363,12 @@ def measure_child(url, campaign_id):
                 "buyers_told": buyers_told,
                 "live_buyers": check[5],
                 "buyer_inapp_rows": check[6],
+                "below_minimum_fanout_s": below_fanout,
+                "below_minimum_told": below_told,
+                "below_minimum_buyers": check[7],
+                "below_minimum_inapp_rows": check[8],
+                "producers": check[9],
+                "producer_inapp_rows": check[10],
             }
         )
     )
@@ -385,10 +401,13 @@ def main():
             result.update(lines=lines, load_s=load)
             assert result["outcome"] == "allocated" and result["allocated"] == result["live_demand"], result
             assert result["buyers_told"] == result["live_buyers"] == result["buyer_inapp_rows"], result
+            assert result["below_minimum_told"] == result["below_minimum_buyers"] == result["below_minimum_inapp_rows"], result
+            assert result["producers"] == result["producer_inapp_rows"], result
             results.append(result)
             print(
                 f"{lines:>9} lines: close {result['close_s']:.2f} s, GROUP BY {result['group_by_s']:.3f} s, "
-                f"peak {result['peak_rss_mb']:.0f} MB; buyers' fan-out {result['fanout_s']:.2f} s (load {load:.0f} s, "
+                f"peak {result['peak_rss_mb']:.0f} MB; below-minimum fan-out {result['below_minimum_fanout_s']:.2f} s, "
+                f"buyers' fan-out {result['fanout_s']:.2f} s (load {load:.0f} s, "
                 f"load average {os.getloadavg()[0]:.1f})",
                 file=sys.stderr,
             )
@@ -409,23 +428,27 @@ def main():
         previous = r["close_s"]
     print()
     print("Where the time goes (seconds): each step of the close job, from the hook that follows it; then, apart,")
-    print("the worker's expansion of the buyers' notices (after the close has committed).")
+    print("the worker's expansion of the below-minimum and the buyers' notices (after the close has committed).")
     print()
     names = ["closed", "below_minimum", "allocated", "producers_notified", "notified"]
     labels = [
         "close (guarded UPDATE)",
         "lock + demand GROUP BY + below-minimum",
-        "fair split + delivery split + bulk writes + stock back",
-        "producer notices",
+        "fair split + bulk writes + stock back + pick lines (producers' notices rendered meanwhile)",
+        "producers' notices written",
         "buyers' fan-out row",
         "audit + commit",
     ]
-    print("| order lines | " + " | ".join(labels) + " | buyers' fan-out, after the close |")
-    print("|---:|" + "---:|" * (len(labels) + 1))
+    after = ["below-minimum notices, after the close", "buyers' fan-out, after the close"]
+    print("| order lines | " + " | ".join(labels + after) + " |")
+    print("|---:|" + "---:|" * (len(labels) + len(after)))
     for r in results:
         marks = [0.0] + [r["steps_s"][n] for n in names] + [r["close_s"]]
         steps = " | ".join(f"{b - a:.2f}" for a, b in zip(marks, marks[1:], strict=False))
-        print(f"| {r['lines']:,} | {steps} | {r['fanout_s']:.2f} ({r['buyers_told']:,} buyers) |")
+        print(
+            f"| {r['lines']:,} | {steps} | {r['below_minimum_fanout_s']:.2f} ({r['below_minimum_told']:,} buyers) "
+            f"| {r['fanout_s']:.2f} ({r['buyers_told']:,} buyers) |"
+        )
     print()
     print(json.dumps(results, indent=1))
 

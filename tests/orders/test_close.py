@@ -64,6 +64,9 @@ def test_items_below_minimum_are_cancelled_and_their_buyers_told_once(people):
     assert (people.liu.id, "cancelled") in orders
     assert orders[(people.wang.id, "allocated")].total_fen == 30 * 9800 + 4 * 6800
 
+    # Their notices are rendered by the worker right after the close commits, from the lines it cancelled.
+    assert _notifications(s.campaign.id, kind="below_minimum") == []
+    expand_fanouts()
     told = _notifications(s.campaign.id, kind="below_minimum", channel="inapp")
     assert [n.recipient for n in told] == [f"user:{people.wang.id}", f"user:{people.liu.id}"]
     assert told[0].body == "“春季消费扶贫”中以下商品订购量未达成团数量，无法成团：鸡蛋 60个。这些订购已取消，不会收费。"
@@ -109,7 +112,7 @@ def test_buyers_hear_their_order_is_on_its_way_and_a_coordinator_hears_for_a_col
     closing.close_campaign(s.campaign.id)
     # The close queues one fan-out row; the worker expands it into each buyer's messages right after.
     assert _notifications(s.campaign.id, kind="order_allocated") == []
-    assert expand_fanouts() == 3
+    assert expand_fanouts() == 3 + 2  # and the two below-minimum notices
     assert expand_fanouts() == 0
     told = _notifications(s.campaign.id, kind="order_allocated")
     assert sorted((n.recipient, n.channel) for n in told) == sorted(
@@ -160,6 +163,9 @@ def test_a_run_that_dies_half_way_and_runs_again_ends_like_one_clean_run(people,
 
     monkeypatch.setattr(closing, "_after_step", None)
     assert closing.close_campaign(crashed.campaign.id) == "allocated"
+    assert pooling_state(crashed.campaign.id) == pooling_state(clean.campaign.id)
+    # And so do the notices rendered after the commit.
+    expand_fanouts()
     assert pooling_state(crashed.campaign.id) == pooling_state(clean.campaign.id)
 
 

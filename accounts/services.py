@@ -211,7 +211,9 @@ def create_user(actor, *, name, phone, password, role, email=None, unit_id=None,
     return user
 
 
-def update_user(actor, user, *, name, phone, role, email=None, unit_id=None, coordinator=False, producer_id=None, active=True, password=None):
+def update_user(
+    actor, user, *, name, phone, role, email=None, unit_id=None, coordinator=False, producer_id=None, active=True, password=None
+):
     """Edit an account; a new password is set only when one is given."""
     if user is actor and (role != user.role or not active):
         raise Forbidden(_("You cannot change your own role or deactivate yourself."))
@@ -292,13 +294,13 @@ def user_for_token(token: str) -> User | None:
     if row is None:
         _token_users.pop(token_hash, None)
         return None
-    user, expires_at = row
+    *columns, expires_at = row
+    values = dict(zip(_USER_KEYS, columns, strict=True))
     if len(_token_users) >= TOKEN_CACHE_SIZE:
         _token_users.clear()
     good_for = min(TOKEN_CACHE_SECONDS, (expires_at - utcnow()).total_seconds())
-    columns = User.__mapper__.column_attrs
-    _token_users[token_hash] = (now + good_for, {column.key: getattr(user, column.key) for column in columns})
-    return user
+    _token_users[token_hash] = (now + good_for, values)
+    return _attach_user(values)
 
 
 TOKEN_CACHE_SECONDS = 5.0
@@ -306,9 +308,11 @@ TOKEN_CACHE_SIZE = 10_000  # a few MB per worker; at 5 s that is 2,000 different
 _clock = time.monotonic
 _token_users: dict[str, tuple[float, dict]] = {}  # token hash -> (good until, the user's column values)
 
-# Built once, one round trip.
+# Built once, one round trip; the user's columns as plain values (what is remembered), not an ORM entity.
+# (User's attributes are named as its columns.)
+_USER_KEYS = tuple(column.key for column in User.__table__.columns)
 _TOKEN_USER = (
-    sa.select(User, ApiToken.expires_at)
+    sa.select(*User.__table__.columns, ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(
         ApiToken.token_hash == sa.bindparam("token_hash"),
@@ -320,12 +324,16 @@ _TOKEN_USER = (
 
 
 def _attach_user(values) -> User:
-    """The remembered user as a persistent object of this session, without a query."""
+    """The user as a persistent object of this session, built from its column values without a query.
+
+    Built the way SQLAlchemy builds a loaded row (no constructor, no attribute events): what a cache hit costs.
+    """
     session = db.session
     known = session.identity_map.get(identity_key(User, values["id"]))
     if known is not None:
         return known
-    user = User(**values)
+    user = User.__mapper__.class_manager.new_instance()
+    user.__dict__.update(values)
     make_transient_to_detached(user)
     session.add(user)
     return user

@@ -1,6 +1,7 @@
 """The application factory."""
 
 from flask import Flask, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
@@ -19,6 +20,7 @@ def create_app(config=None, **overrides):
     config = config if config is not None and not isinstance(config, str) else load_config(config)
     app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
     app.url_map.converters["int"] = IdConverter
+    app.session_interface = CookieSessionInterface()
     app.config.from_object(config)
     app.config.update(overrides)
     register_extensions(app)
@@ -38,6 +40,23 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, *args, max=2**31 - 1, **kwargs):  # noqa: A002 - werkzeug's argument name
         super().__init__(map, *args, max=max, **kwargs)
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, answering a request without a session cookie (every API call) and a response
+    with nothing to store before building the signer and cookie settings: the same sessions and headers, cheaper."""
+
+    def open_session(self, app, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if not session and not session.modified:
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
 
 
 def select_locale():
@@ -116,14 +135,30 @@ def register_blueprints(app):
     from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp
 
-    for blueprint in (accounts_bp, producers_bp, shop_bp, orders_bp, fulfilment_bp, notifications_bp, dashboard_bp, units_orders_bp):
+    for blueprint in (
+        accounts_bp,
+        producers_bp,
+        shop_bp,
+        orders_bp,
+        fulfilment_bp,
+        notifications_bp,
+        dashboard_bp,
+        units_orders_bp,
+    ):
         app.register_blueprint(blueprint)
 
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     for blueprint in (
-        accounts_api, producers_api, shop_api, orders_api, fulfilment_api, notifications_api, dashboard_api, units_orders_api
+        accounts_api,
+        producers_api,
+        shop_api,
+        orders_api,
+        fulfilment_api,
+        notifications_api,
+        dashboard_api,
+        units_orders_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
@@ -147,7 +182,10 @@ def register_template_helpers(app):
     @app.context_processor
     def inject_locale():
         locale = get_locale()
-        return {"current_language": "en" if locale.language == "en" else "zh_CN", "html_lang": "en" if locale.language == "en" else "zh-CN"}
+        return {
+            "current_language": "en" if locale.language == "en" else "zh_CN",
+            "html_lang": "en" if locale.language == "en" else "zh-CN",
+        }
 
 
 def register_commands(app):

@@ -352,3 +352,15 @@ def test_ids_too_large_for_the_database_are_just_not_found(api_as, shop):
     assert client.get(f"/orders?campaign_id={huge}").status_code == 200
     assert client.get(f"/campaigns/{huge}").status_code == 404
     assert counts() == (0, 0, 0)
+
+
+def test_the_answer_to_a_new_order_is_the_order_as_read_back(api_as, shop):
+    campaign, eggs, chickens, buyer = shop
+    client = api_as(buyer)
+    lines = [{"item_id": chickens.id, "quantity": 1}, {"item_id": eggs.id, "quantity": 12}]
+    placed = client.post(f"/campaigns/{campaign.id}/orders", json={"lines": lines, "note": "下午送"})
+    assert placed.status_code == 201
+    assert placed.get_json() == client.get(f"/orders/{placed.get_json()['id']}").get_json()
+    plain = client.post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": eggs.id, "quantity": 1}]})
+    assert plain.status_code == 201 and plain.get_json()["note"] is None
+    assert plain.get_json() == client.get(f"/orders/{plain.get_json()['id']}").get_json()

@@ -43,7 +43,7 @@ from errors import (
     NotFound,
     ValidationFailed,
 )
-from extensions import db
+from extensions import db, pipelined_row
 from orders.models import Order, OrderLine
 from shop.models import Campaign, CampaignItem, campaign_unit
 
@@ -730,7 +730,7 @@ def _place_known_order(actor, campaign_id, wanted, *, note, idempotency_key, req
 
     recipient, channels = recipient_channels(user=actor)
     now = utcnow()
-    row = _in_one_round_trip(
+    row = pipelined_row(
         _PLACE_KNOWN_ORDER,
         dict(
             item_ids=ids,
@@ -758,6 +758,7 @@ def _place_known_order(actor, campaign_id, wanted, *, note, idempotency_key, req
             title_after=title_after,
             body=body,
         ),
+        commit=True,
     )
     order_id, line_ids, is_open, as_known, remaining = row[:5]
     if order_id is None:
@@ -798,32 +799,6 @@ def _place_known_order(actor, campaign_id, wanted, *, note, idempotency_key, req
         for line_id, item_id, item in zip(line_ids, ids, items, strict=True)
     ]
     return order
-
-
-def _in_one_round_trip(statement, params):
-    """Run one statement as its own transaction, BEGIN … COMMIT sent back to back (psycopg's pipeline mode), on
-    the session's connection; the session's transaction is over afterwards. Driver errors come out as SQLAlchemy's
-    (IntegrityError, OperationalError …), and a connection the database dropped is discarded from the pool."""
-    import psycopg
-
-    session = db.session()
-    connection = session.connection()
-    driver = connection.connection.driver_connection
-    try:
-        with driver.pipeline():
-            cursor = driver.execute(statement, params, prepare=True)
-            driver.commit()
-        row = cursor.fetchone()
-    except psycopg.Error as error:
-        if driver.broken or driver.closed:
-            connection.invalidate()
-        raise sa.exc.DBAPIError.instance("place order", None, error, psycopg.Error) from error
-    session.expire_on_commit = False  # nothing changed in the session: what it holds is still current
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
-    return row
 
 
 def _confirmation_text(locale, known, lines, total_fen):

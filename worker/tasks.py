@@ -15,8 +15,9 @@ RETRY = {
 
 @shared_task(name="worker.tasks.dispatch_notifications")
 def dispatch_notifications():
-    """Expand pending fan-outs (buyers' notices of a pooled campaign), then send every due notification in the
-    outbox; safe to run from several workers at once, and the sweep that finishes a fan-out a dead worker left."""
+    """Expand pending fan-outs (a pooled campaign's below-minimum and "on its way" notices to buyers), then send
+    every due notification in the outbox; safe to run from several workers at once, and the sweep that finishes a
+    fan-out a dead worker left."""
     from notifications.fanout import expand_fanouts
     from notifications.services import dispatch_due
 
@@ -53,7 +54,7 @@ def close_campaign_task(campaign_id):
 
     outcome = close_campaign(campaign_id)
     if outcome == "allocated":
-        # The buyers' notices were queued as one row in the close; write them now rather than at the next sweep.
+        # The buyers' notices were queued as fan-out rows in the close; write them now rather than at the next sweep.
         expand_fanouts()
         send_task_safely(dispatch_notifications)
     return outcome

@@ -96,8 +96,22 @@ def test_catalogue_is_complete(tmp_path):
     from babel.messages.pofile import read_po
 
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext",
-         "-o", str(tmp_path / "check.pot"), "."],
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(tmp_path / "check.pot"),
+            ".",
+        ],
         check=True,
     )
     with open(tmp_path / "check.pot", "rb") as f:

@@ -209,12 +209,12 @@ def _pool(campaign_id, now) -> str:
     }
     # The one pass over the campaign's order lines; everything after works from this item × unit aggregate.
     demand = defaultdict(dict)
-    for item_id, unit_id, quantity in db.session.execute(
+    for item_id, unit_id, quantity in _plain_rows(
         sa.select(line_t.c.item_id, order_t.c.unit_id, sa.func.sum(line_t.c.quantity))
         .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
         .where(order_t.c.campaign_id == campaign_id, line_t.c.cancelled == sa.false(), order_t.c.status != "cancelled")
         .group_by(line_t.c.item_id, order_t.c.unit_id)
-    ).all():
+    ):
         demand[item_id][unit_id] = int(quantity)
 
     below = [i for i, item in items.items() if item.min_total and sum(demand.get(i, {}).values()) < item.min_total]
@@ -264,6 +264,17 @@ def _pool(campaign_id, now) -> str:
     return "allocated"
 
 
+def _plain_rows(statement) -> list[tuple]:
+    """All rows of a SELECT as the driver returns them (tuples), in the session's transaction: the demand aggregate
+    is 60,000 rows at 1M order lines, and making SQLAlchemy rows of them cost 0.1 s of the close."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(statement).all()
+    compiled = statement.compile(dialect=connection.dialect)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        return cursor.execute(str(compiled), compiled.params).fetchall()
+
+
 def _cancel_below_minimum(campaign, below, demand, now) -> int:
     """Cancel the live lines of items that did not reach their minimum total, and queue their buyers' notices.
 
@@ -272,13 +283,17 @@ def _cancel_below_minimum(campaign, below, demand, now) -> int:
     """
     if not below:
         return 0
-    live_order = sa.select(order_t.c.id).where(
-        order_t.c.id == line_t.c.order_id, order_t.c.campaign_id == campaign.id, order_t.c.status != "cancelled"
+    # A scalar subquery rather than EXISTS: each of the few lines found by the item index looks its order up by
+    # primary key (EXISTS became a hash join over every order of the campaign, 0.1 s at 1M lines).
+    order_status = (
+        sa.select(order_t.c.status)
+        .where(order_t.c.id == line_t.c.order_id, order_t.c.campaign_id == campaign.id)
+        .scalar_subquery()
     )
     # One order id per cancelled line.
     order_ids = db.session.scalars(
         line_t.update()
-        .where(line_t.c.item_id.in_(below), line_t.c.cancelled == sa.false(), live_order.exists())
+        .where(line_t.c.item_id.in_(below), line_t.c.cancelled == sa.false(), order_status != "cancelled")
         .values(cancelled=True, cancel_reason="below_minimum")
         .returning(line_t.c.order_id)
     ).all()
@@ -295,9 +310,19 @@ def _cancel_below_minimum(campaign, below, demand, now) -> int:
         )
         record_audit(None, "item.cancelled_below_minimum", db.session.get(CampaignItem, item_id), released=released)
     # One rewrite per touched order: its total without the cancelled lines, and cancelled if no line is left.
+    if db.session.connection().dialect.name == "postgresql":
+        _rewrite_orders_postgresql(sorted(set(order_ids)), now)
+    else:
+        _rewrite_orders(set(order_ids), now)
+    if order_ids:
+        queue_rendered_fanout(campaign_id=campaign.id, kind="below_minimum", subject=_subject(campaign.id), now=now)
+    return len(order_ids)
+
+
+def _rewrite_orders(order_ids, now):
     live_lines = sa.and_(line_t.c.order_id == order_t.c.id, line_t.c.cancelled == sa.false())
     still_active = sa.select(line_t.c.id).where(live_lines).exists()
-    for orders in _among(order_t.c.id, set(order_ids)):
+    for orders in _among(order_t.c.id, order_ids):
         db.session.execute(
             order_t.update()
             .where(orders, order_t.c.status == "placed")
@@ -310,9 +335,25 @@ def _cancel_below_minimum(campaign, below, demand, now) -> int:
                 updated_at=now,
             )
         )
-    if order_ids:
-        queue_rendered_fanout(campaign_id=campaign.id, kind="below_minimum", subject=_subject(campaign.id), now=now)
-    return len(order_ids)
+
+
+def _rewrite_orders_postgresql(order_ids, now):
+    """The same rewrite as _rewrite_orders, each order found by primary key and its lines read once (``= ANY`` of
+    4,412 ids was planned as a scan of all 200,000 orders at 1M lines, and each order's lines were read three times)."""
+    if not order_ids:
+        return
+    db.session.execute(
+        sa.text(
+            "UPDATE buyer_order SET (total_fen, status, cancelled_at, updated_at) = ("
+            " SELECT COALESCE(SUM(quantity * price_fen) FILTER (WHERE NOT cancelled), 0),"
+            "  CASE WHEN bool_or(NOT cancelled) THEN buyer_order.status ELSE 'cancelled' END,"
+            "  CASE WHEN bool_or(NOT cancelled) THEN buyer_order.cancelled_at ELSE :now END, :now"
+            " FROM order_line WHERE order_id = buyer_order.id)"
+            " WHERE buyer_order.id IN (SELECT unnest(:ids)) AND buyer_order.status = 'placed'"
+        ).bindparams(
+            sa.bindparam("ids", order_ids, type_=postgresql.ARRAY(sa.Integer)), sa.bindparam("now", now, type_=UTCDateTime())
+        )
+    )
 
 
 def below_minimum_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:

@@ -62,6 +62,8 @@ def test_items_below_minimum_are_cancelled_and_their_buyers_told_once(people):
     orders = {(o.user_id, o.status): o for o in db.session.scalars(sa.select(Order).where(Order.campaign_id == s.campaign.id))}
     # Liu ordered only eggs: the whole order is cancelled. Wang keeps the rest, and pays only for it.
     assert (people.liu.id, "cancelled") in orders
+    assert orders[(people.liu.id, "cancelled")].cancelled_at is not None
+    assert orders[(people.wang.id, "allocated")].cancelled_at is None
     assert orders[(people.wang.id, "allocated")].total_fen == 30 * 9800 + 4 * 6800
 
     # Their notices are rendered by the worker right after the close commits, from the lines it cancelled.

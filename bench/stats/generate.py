@@ -145,12 +145,12 @@ def generate(url, lines_wanted, seed):
                 allocations.append((len(allocations) + 1, item[1], item[0], producer_id, share))
         copy(connection, "supply", ["id", "item_id", "listing_id", "producer_id", "quantity", "allocated"], supplies)
         copy(connection, "allocation", ["id", "campaign_id", "item_id", "producer_id", "quantity"], allocations)
-        picks = [(i, allocation[0], rng.randint(1, 200), allocation[4]) for i, allocation in enumerate((a for a in allocations if a[4]), start=1)]
-        copy(connection, "pick_line", ["id", "allocation_id", "unit_id", "quantity"], picks)
+        picks = [(allocation[0], rng.randint(1, 200), allocation[4]) for allocation in allocations if allocation[4]]
+        copy(connection, "pick_line", ["allocation_id", "unit_id", "quantity"], picks)
         copy(connection, "buyer_order", ["id", "campaign_id", "unit_id", "buyer_name", "buyer_phone", "placed_by_id", "source", "status",
                                          "total_fen", "payment_status", "payment_method", "created_at", "updated_at"], orders)
         copy(connection, "order_line", ["id", "order_id", "item_id", "quantity", "price_fen", "cancelled", "cancel_reason"], lines)
-        for table in ("unit", "user", "producer", "listing", "campaign", "campaign_item", "supply", "allocation", "pick_line", "buyer_order", "order_line"):
+        for table in ("unit", "user", "producer", "listing", "campaign", "campaign_item", "supply", "allocation", "buyer_order", "order_line"):
             connection.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))")
         connection.commit()
     with psycopg.connect(url, autocommit=True) as connection:

@@ -798,6 +798,10 @@ def _place_known_order(actor, campaign_id, wanted, *, note, idempotency_key, req
         )
         for line_id, item_id, item in zip(line_ids, ids, items, strict=True)
     ]
+    for line in order.lines:
+        make_transient_to_detached(line)
+    make_transient_to_detached(order)
+    db.session.add(order)  # in the session, as the full path leaves it: callers may reload or navigate it
     return order
 
 

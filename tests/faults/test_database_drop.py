@@ -1,7 +1,12 @@
 """The database connection dies in the middle of placing an order (PostgreSQL terminates the app's backend while
 the order's transaction is open): the buyer gets a clean JSON 503, nothing of the order is saved, capacity is
-untouched, and a retry with the same Idempotency-Key places it once the pool has a fresh connection."""
+untouched, and a retry with the same Idempotency-Key places it once the pool has a fresh connection.
 
+Both ways an order is written on PostgreSQL are cut: statement by statement (an order with a per-buyer-limited
+item), and the one round trip of a buyer's plain order (cut while it waits for its item's row)."""
+
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -12,6 +17,7 @@ from backends import BASE_DATABASE_URL, create_scratch_postgres, drop_scratch_po
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_user
 from notifications.models import Notification
+from orders import services
 from orders.models import Order, OrderLine
 from shop.models import CampaignItem
 
@@ -88,23 +94,72 @@ def _count(model):
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-@pytest.mark.parametrize("when", ["UPDATE campaign_item", "INSERT INTO order_line", "COMMIT"])
-def test_a_connection_killed_mid_order_gives_a_clean_error_and_saves_nothing(pg_app, pg_migrated, when):
+def _an_order_to_place(client, limited):
     buyer = make_user()
     campaign = make_campaign()
     eggs = make_item(campaign, [(make_listing(quantity=100), 100)])
-    honey = make_item(campaign, [(make_listing(name="蜂蜜", unit="瓶", quantity=20), 20)])
-    client = pg_app.test_client()
+    honey = make_item(campaign, [(make_listing(name="蜂蜜", unit="瓶", quantity=20), 20)], per_buyer_limit=5 if limited else None)
     token = client.post("/api/v1/auth/token", json={"login": buyer.phone, "password": "password123"}).get_json()["token"]
     body = {"lines": [{"item_id": eggs.id, "quantity": 30}, {"item_id": honey.id, "quantity": 2}]}
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "drop-1"}
     path = f"/api/v1/campaigns/{campaign.id}/orders"
     db.session.remove()
+    return path, body, headers, eggs.id
+
+
+@pytest.mark.parametrize("when", ["UPDATE campaign_item", "INSERT INTO order_line", "COMMIT"])
+def test_a_connection_killed_mid_order_gives_a_clean_error_and_saves_nothing(pg_app, pg_migrated, when):
+    client = pg_app.test_client()
+    path, body, headers, _eggs_id = _an_order_to_place(client, limited=True)
 
     with backend_terminated(db.engine, pg_migrated, when) as killed:
         response = client.post(path, json=body, headers=headers)
     assert killed, f"the order never reached {when}"
+    _nothing_saved_then_the_retry_places_it_once(client, path, body, headers, response)
 
+
+def test_a_connection_killed_while_a_one_round_trip_order_waits_for_its_item(pg_app, pg_migrated):
+    client = pg_app.test_client()
+    path, body, headers, eggs_id = _an_order_to_place(client, limited=False)
+    services._known_campaigns.clear()  # a fresh worker: nothing remembered of an earlier test's campaign of this id
+    admin = sa.create_engine(psycopg_url(pg_migrated), isolation_level="AUTOCOMMIT")
+    answers = []
+    try:
+        with admin.connect() as holder, admin.connect() as watcher:
+            holder.execute(sa.text("BEGIN"))
+            holder.execute(sa.text("SELECT id FROM campaign_item WHERE id = :id FOR UPDATE"), {"id": eggs_id})
+            request = threading.Thread(target=lambda: answers.append(_post_in_own_context(pg_app, path, body, headers)))
+            request.start()
+            waiting = None
+            for _ in range(200):
+                waiting = watcher.execute(
+                    sa.text(
+                        "SELECT pid, query FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    )
+                ).first()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the order never waited for its item's row"
+            assert "open_campaign AS MATERIALIZED" in waiting.query  # the one-round-trip statement, not the full path
+            assert watcher.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": waiting.pid}).scalar()
+            holder.execute(sa.text("ROLLBACK"))
+            request.join(30)
+    finally:
+        admin.dispose()
+    _nothing_saved_then_the_retry_places_it_once(client, path, body, headers, answers[0])
+
+
+def _post_in_own_context(app, path, body, headers):
+    with app.app_context():
+        try:
+            return app.test_client().post(path, json=body, headers=headers)
+        finally:
+            db.session.remove()
+
+
+def _nothing_saved_then_the_retry_places_it_once(client, path, body, headers, response):
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert response.get_json() == {

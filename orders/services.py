@@ -798,10 +798,8 @@ def _place_known_order(actor, campaign_id, wanted, *, note, idempotency_key, req
         )
         for line_id, item_id, item in zip(line_ids, ids, items, strict=True)
     ]
-    for line in order.lines:
-        make_transient_to_detached(line)
-    make_transient_to_detached(order)
-    db.session.add(order)  # in the session, as the full path leaves it: callers may reload or navigate it
+    # Not added to the session: the answer needs nothing more, and an order in the session would load its campaign
+    # to tell "placed" from "allocated". To see later changes, read the order again by its id.
     return order
 
 

@@ -19,7 +19,8 @@ def order(client, auth):
     eggs = make_item(campaign, [(make_listing(quantity=100), 100)], title="土鸡蛋", price_fen=150)
     rice = make_item(campaign, [(make_listing(name="丝苗米", unit="袋", price_fen=4500, quantity=50), 50)], per_buyer_limit=3)
     buyer = make_user(name="张伟")
-    placed = place_order(buyer, campaign.id, [{"item_id": eggs.id, "quantity": 20}], note="放传达室").order
+    placed_id = place_order(buyer, campaign.id, [{"item_id": eggs.id, "quantity": 20}], note="放传达室").order.id
+    placed = db.session.get(Order, placed_id)
     auth.login(buyer.phone)
     return campaign, eggs, rice, buyer, placed
 

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -34,7 +34,14 @@ class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     phone = StringField(_l("Mobile phone"), validators=[DataRequired(), Length(max=20)])
     email = StringField(_l("Email (optional)"), validators=[Optional(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=[("buyer", _l("Buyer")), ("producer", _l("Producer")), ("operator", _l("Operator"))])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("buyer", _l("Buyer")),
+            SelectChoice("producer", _l("Producer")),
+            SelectChoice("operator", _l("Operator")),
+        ],
+    )
     unit_id = SelectField(_l("Work unit"), coerce=_optional_int, validate_choice=False)
     coordinator = BooleanField(_l("Coordinator of the unit"))
     producer_id = SelectField(_l("Producer"), coerce=_optional_int, validate_choice=False)

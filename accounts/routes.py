@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import SelectChoice
 
 from accounts import services
 from accounts.access import role_required
@@ -145,9 +146,9 @@ def users():
 def _user_form_choices(form):
     from producers.models import Producer
 
-    form.unit_id.choices = [("", "—")] + [(u.id, u.name) for u in services.list_units()]
+    form.unit_id.choices = [SelectChoice("", "—")] + [SelectChoice(u.id, u.name) for u in services.list_units()]
     producers = db.session.scalars(sa.select(Producer).order_by(Producer.name)).all()
-    form.producer_id.choices = [("", "—")] + [(p.id, p.name) for p in producers]
+    form.producer_id.choices = [SelectChoice("", "—")] + [SelectChoice(p.id, p.name) for p in producers]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, HiddenField, SelectField, StringField, SubmitField
+from wtforms import DateField, DecimalField, HiddenField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 
@@ -34,7 +34,7 @@ class MarkDeliveredForm(FlaskForm):
 class PayoutForm(FlaskForm):
     producer_id = SelectField(_l("Producer"), coerce=_optional_int, validate_choice=False, validators=[DataRequired()])
     amount = DecimalField(_l("Amount (yuan)"), places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])
-    method = SelectField(_l("Method"), choices=[("transfer", _l("Bank transfer")), ("cash", _l("Cash"))])
+    method = SelectField(_l("Method"), choices=[SelectChoice("transfer", _l("Bank transfer")), SelectChoice("cash", _l("Cash"))])
     reference = StringField(_l("Reference (transfer number, receipt)"), validators=[Optional(), Length(max=80)])
     paid_on = DateField(_l("Paid on (leave empty for now)"), validators=[Optional()])
     submit = SubmitField(_l("Record payout"))

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from accounts.access import role_required
 from accounts.routes import show_field_errors
@@ -62,9 +63,7 @@ def index():
     days = services.sales_series(campaign_id, "day")
     chart_svgs = {
         "days": charts.line_chart([(row["key"], row["revenue_fen"]) for row in days], _("Sales per day (yuan)"), yuan),
-        "towns": charts.bar_chart(
-            [(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), _kg_text
-        ),
+        "towns": charts.bar_chart([(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), _kg_text),
         "products": charts.bar_chart(
             [(row["label"], row["revenue_fen"]) for row in products], _("Sales per product (yuan)"), yuan
         ),
@@ -120,7 +119,9 @@ def campaign_delivery(campaign_id):
             db.session.rollback()
             flash(error.message, "danger")
         else:
-            flash(_("Delivery recorded.") if added else _("This was already recorded as delivered."), "success" if added else "info")
+            flash(
+                _("Delivery recorded.") if added else _("This was already recorded as delivered."), "success" if added else "info"
+            )
         return redirect(url_for("dashboard.campaign_delivery", campaign_id=campaign_id))
     if request.method == "POST":
         flash(_("The form was not valid; please try again."), "danger")
@@ -146,8 +147,9 @@ def _paid_at(day):
 def campaign_settlement(campaign_id):
     data = settlement.reconciliation(campaign_id)
     form = PayoutForm()
-    form.producer_id.choices = [("", "—")] + [
-        (s["producer"].id, f"{s['producer'].name} ({_('balance')} {yuan(s['balance_fen'])})") for s in data["statements"]
+    form.producer_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(s["producer"].id, f"{s['producer'].name} ({_('balance')} {yuan(s['balance_fen'])})")
+        for s in data["statements"]
     ]
     if form.validate_on_submit():
         try:
@@ -173,9 +175,9 @@ def campaign_settlement(campaign_id):
         else:
             flash(_("Payout recorded."), "success")
             return redirect(url_for("dashboard.campaign_settlement", campaign_id=campaign_id))
-    return render_template(
-        "dashboard/settlement.html", data=data, form=form, payouts=settlement.list_payouts(campaign_id)
-    ), (422 if form.errors else 200)
+    return render_template("dashboard/settlement.html", data=data, form=form, payouts=settlement.list_payouts(campaign_id)), (
+        422 if form.errors else 200
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/settlement/<int:producer_id>")

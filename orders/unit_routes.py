@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectField, SubmitField
+from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import DataRequired
 
 from accounts.access import coordinator_required
@@ -44,7 +44,11 @@ class GridForm(FlaskForm):
 
 
 class PaymentForm(FlaskForm):
-    method = SelectField(_l("Paid by"), choices=[("cash", _l("cash")), ("transfer", _l("transfer"))], validators=[DataRequired()])
+    method = SelectField(
+        _l("Paid by"),
+        choices=[SelectChoice("cash", _l("cash")), SelectChoice("transfer", _l("transfer"))],
+        validators=[DataRequired()],
+    )
     submit = SubmitField(_l("Mark paid"))
 
 
@@ -273,7 +277,9 @@ def distribution_xlsx(campaign_id):
 
 def _back_to(order):
     unpaid = "1" if request.form.get("unpaid") == "1" else None
-    return redirect(url_for("units_orders.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}")
+    return redirect(
+        url_for("units_orders.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}"
+    )
 
 
 @bp.route("/orders/<int:order_id>/payment", methods=["POST"])

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
 from producers import services
@@ -15,10 +15,10 @@ CATEGORY_SUGGESTIONS = ("禽类", "蛋类", "蔬果", "粮油", "农副", "水�
 
 
 def _set_town_choices(field):
-    field.choices = [("", "—")] + [(town, town) for town in town_names()]
+    field.choices = [SelectChoice("", "—")] + [SelectChoice(town) for town in town_names()]
     if field.data and field.data not in town_names():
         # A producer registered under a town since removed from the setting keeps it.
-        field.choices.append((field.data, field.data))
+        field.choices.append(SelectChoice(field.data))
 
 
 class ProfileForm(FlaskForm):
@@ -36,14 +36,20 @@ class ProfileForm(FlaskForm):
         _set_town_choices(self.town)
 
     def profile_values(self):
-        return dict(name=self.name.data, town=self.town.data, village=self.village.data, phone=self.phone.data, email=self.email.data)
+        return dict(
+            name=self.name.data, town=self.town.data, village=self.village.data, phone=self.phone.data, email=self.email.data
+        )
 
 
 class ProducerForm(FlaskForm):
     """Operators: the whole registry entry."""
 
     name = StringField(_l("Name"))
-    kind = SelectField(_l("Kind"), choices=[("", "—")] + list(KIND_LABELS.items()), validate_choice=False)
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice("", "—")] + [SelectChoice(kind, label) for kind, label in KIND_LABELS.items()],
+        validate_choice=False,
+    )
     town = SelectField(_l("Town"), validate_choice=False)
     village = StringField(_l("Village"))
     phone = StringField(_l("Contact phone"), render_kw={"inputmode": "tel", "autocomplete": "tel"})

@@ -8,6 +8,7 @@ from wtforms import (
     DateTimeLocalField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -74,8 +75,8 @@ class ItemForm(FlaskForm):
     policy = SelectField(
         _l("How orders are split among the producers"),
         choices=[
-            ("proportional", _l("In proportion to what each offered")),
-            ("poor_first", _l("Registered poor households first")),
+            SelectChoice("proportional", _l("In proportion to what each offered")),
+            SelectChoice("poor_first", _l("Registered poor households first")),
         ],
     )
     description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000)])

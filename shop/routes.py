@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from accounts.access import role_required
 from accounts.routes import show_field_errors
@@ -242,7 +243,7 @@ def cover(campaign_id):
 
 
 def _fill_campaign_form(form, campaign=None):
-    form.unit_ids.choices = [(unit.id, unit.name) for unit in list_units()]
+    form.unit_ids.choices = [SelectChoice(unit.id, unit.name) for unit in list_units()]
     if campaign is not None and request.method == "GET":
         form.opens_at.data = campaign.opens_at.astimezone(services.SHANGHAI).replace(tzinfo=None)
         form.closes_at.data = campaign.closes_at.astimezone(services.SHANGHAI).replace(tzinfo=None)

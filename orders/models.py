@@ -88,7 +88,7 @@ class Order(Timestamps, db.Model):
     __tablename__ = "buyer_order"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))  # indexed first in ix_order_campaign_phone
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
     buyer_name: Mapped[str] = mapped_column(sa.String(80))
@@ -98,7 +98,7 @@ class Order(Timestamps, db.Model):
     group_sheet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("group_sheet.id"), index=True)
     # "allocated" is never written: pooling a campaign makes its placed orders allocated (see ``status``),
     # so closing a campaign does not rewrite every one of its orders.
-    stored_status: Mapped[str] = mapped_column("status", sa.String(16), default="placed", index=True)
+    stored_status: Mapped[str] = mapped_column("status", sa.String(16), default="placed")
     total_fen: Mapped[int] = mapped_column(default=0)
     note: Mapped[str | None] = mapped_column(sa.String(500))
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(80))

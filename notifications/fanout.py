@@ -2,8 +2,9 @@
 
 Two forms. One text for every buyer of a live order ("your order is on its way"): the expansion writes ordinary
 outbox rows (in-app, marked sent as it is written; email, pending for the dispatcher) in batches of orders. And a
-message rendered for each recipient (RENDERED: the below-minimum notices), written in batches of recipients from
-the state the close stored, through every channel the recipient has, like any queued notification. Each batch and
+message rendered for each recipient (RENDERED: the producers' pick-list and nothing-this-time notices, the
+below-minimum notices), written in batches of recipients from the state the close stored, through every channel
+the recipient has, like any queued notification. Each batch and
 the fan-out's cursor commit together, so a worker that dies mid-way loses nothing and the next run resumes after
 the last committed batch; the outbox's unique key (recipient, channel, kind, subject) and ON CONFLICT DO NOTHING
 make a repeated batch, or a buyer met again in a later batch (a coordinator who ordered for several colleagues),
@@ -23,7 +24,7 @@ from notifications.models import Notification, NotificationFanout
 BATCH_ORDERS = 20_000
 BATCH_RECIPIENTS = 5_000
 # Kinds whose message is rendered per recipient at expansion (see _render).
-RENDERED = ("below_minimum",)
+RENDERED = ("picklist", "no_allocation", "below_minimum")
 
 fanout_t = NotificationFanout.__table__
 notification_t = Notification.__table__
@@ -136,9 +137,13 @@ def _insert_rows_ignoring_duplicates(rows) -> int:
 def _render(fanout, batch):
     """The next ``batch`` recipients' messages after the cursor: (message dicts for outbox_rows, last recipient's
     id), or ([], None) when none is left."""
-    from orders.closing import below_minimum_notices
+    from orders.closing import below_minimum_notices, no_allocation_notices, picklist_notices
 
-    renderers = {"below_minimum": below_minimum_notices}
+    renderers = {
+        "picklist": picklist_notices,
+        "no_allocation": no_allocation_notices,
+        "below_minimum": below_minimum_notices,
+    }
     return renderers[fanout.kind](fanout.campaign_id, after=fanout.cursor, limit=batch)
 
 

@@ -75,14 +75,12 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
     return added
 
 
-def outbox_rows(*, kind, subject, messages, now=None, queued=None):
+def outbox_rows(*, kind, subject, messages, now=None):
     """Outbox rows for many recipients at once, for a caller that inserts them in bulk in its own transaction.
 
     Same channels and the same uniqueness as queue_notification(), with one query for what is already queued.
     :param messages: dicts with ``user`` or ``producer``, ``title``, ``body`` and optionally ``sms_body``
         (a shorter text for SMS).
-    :param queued: what :func:`queued_for` found, looked up earlier (the close renders while its connection is
-        busy writing pick lines); by default looked up here.
     :returns: dicts of Notification column values, timestamps as aware UTC.
     """
     now = now or utcnow()
@@ -109,19 +107,16 @@ def outbox_rows(*, kind, subject, messages, now=None, queued=None):
                     "created_at": now,
                 }
             )
-    if queued is None:
-        queued = queued_for(kind=kind, subject=subject, recipients={row["recipient"] for row in planned})
+    queued = queued_for(kind=kind, subject=subject, recipients={row["recipient"] for row in planned})
     return [row for row in planned if (row["recipient"], row["channel"]) not in queued]
 
 
-def queued_for(*, kind, subject, recipients=None) -> set:
-    """(recipient, channel) pairs already in the outbox for ``kind`` and ``subject``; all of them, or only those of
-    ``recipients`` (outbox keys such as ``producer:7``)."""
+def queued_for(*, kind, subject, recipients) -> set:
+    """(recipient, channel) pairs already in the outbox for ``kind`` and ``subject`` among ``recipients`` (outbox
+    keys such as ``producer:7``)."""
     query = sa.select(Notification.recipient, Notification.channel).where(
         Notification.kind == kind, Notification.subject == subject
     )
-    if recipients is None:
-        return {tuple(row) for row in db.session.execute(query)}
     recipients = sorted(recipients)
     found = set()
     for start in range(0, len(recipients), 1000):

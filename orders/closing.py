@@ -2,18 +2,19 @@
 
 The close job runs in two transactions. The first only flips the campaign from published to closed
 (a guarded UPDATE, so orders stop at once and two workers or two beats cannot both win). The second
-does everything else — cancel items below their minimum, allocate, write pick lines, queue every
-producer's notice, one fan-out row for the buyers of cancelled lines and one for all buyers (the worker
-renders and writes those messages after the commit), mark the campaign allocated — and commits all of
-it or nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
+does everything else — cancel items below their minimum, allocate, write pick lines, queue the notices as
+fan-out rows (to the producers, to the buyers of cancelled lines, to all buyers; the worker renders and writes
+each message after the commit from what this transaction stored), mark the campaign allocated — and commits all
+of it or nothing. A job that dies anywhere therefore leaves the campaign either closed-and-untouched or
 allocated-and-complete, and running it again finishes the first case and does nothing in the second.
 Demand is aggregated in SQL once and written in bulk: no OrderLine is ever loaded as an object, and no
 order row is rewritten (a placed order of a pooled campaign reads as allocated, see Order.status).
 """
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -31,8 +32,7 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from notifications import messages
 from notifications.fanout import queue_buyer_fanout, queue_rendered_fanout
-from notifications.models import Notification
-from notifications.services import outbox_rows, queue_notification, queued_for
+from notifications.services import queue_notification
 from orders.allocation import SupplyOffer, allocate_item, split_deliveries
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import Listing, PicklistAck, Producer
@@ -54,7 +54,6 @@ order_t = Order.__table__
 line_t = OrderLine.__table__
 allocation_t = Allocation.__table__
 pick_t = PickLine.__table__
-notification_t = Notification.__table__
 user_t = User.__table__
 unit_t = Unit.__table__
 
@@ -222,18 +221,18 @@ def _pool(campaign_id, now) -> str:
     cancelled_lines = _cancel_below_minimum(campaign, below, demand, now)
     _reached("below_minimum", campaign_id)
 
-    allocations, allocation_ids, pick_rows = _allocate(campaign_id, items, demand)
+    allocation_ids, pick_rows, suppliers = _allocate(campaign_id, items, demand)
     _return_unallocated_stock(campaign_id)
     units = {u for d in demand.values() for u in d}
-    render_producer_notices = _producer_notices(campaign, items, allocations, units, now)
     with _foreign_keys_checked({allocation_t: allocation_ids, unit_t: units}):
-        # The backend inserts the pick lines (CPU-bound, one core) while this process renders the producers' notices.
-        producer_notices, producers_told = _copy_rows(
-            pick_t, ("allocation_id", "unit_id", "quantity"), pick_rows, integers=True, meanwhile=render_producer_notices
-        )
+        _copy_rows(pick_t, ("allocation_id", "unit_id", "quantity"), pick_rows)
     _reached("allocated", campaign_id)
 
-    _bulk_insert(notification_t, producer_notices)
+    # Every producer of the campaign hears once: what to prepare (picklist_notices, from the allocations and pick
+    # lines just stored) or that nothing went to it this time (no_allocation_notices); the worker renders them.
+    for kind, producers in (("picklist", suppliers.allocated), ("no_allocation", suppliers.without_allocation)):
+        if producers:
+            queue_rendered_fanout(campaign_id=campaign_id, kind=kind, subject=_subject(campaign_id), now=now)
     _reached("producers_notified", campaign_id)
     # Orders are not rewritten: a placed order of a pooled campaign reads as "allocated" (orders.models.Order.status).
     title, body = messages.order_allocated(campaign)
@@ -254,13 +253,12 @@ def _pool(campaign_id, now) -> str:
         items_below_minimum=len(below),
         lines_cancelled=cancelled_lines,
         units_allocated=sum(q for per_unit in demand.values() for q in per_unit.values()),
-        producers_notified=producers_told,
+        producers_to_notify=len(suppliers.allocated) + len(suppliers.without_allocation),
     )
     db.session.commit()
     current_app.logger.info(
-        "Campaign %s pooled: %s producers notified, %s lines cancelled below minimum; buyers' notices queued",
+        "Campaign %s pooled: %s lines cancelled below minimum; producers' and buyers' notices queued",
         campaign_id,
-        producers_told,
         cancelled_lines,
     )
     return "allocated"
@@ -409,56 +407,19 @@ def _contacts(model, ids) -> dict:
     return found
 
 
-class _CopyText(NamedTuple):
-    columns: list
-    text: str
+class Suppliers(NamedTuple):
+    """The producers of a campaign's supplies, by what the close gave them."""
+
+    allocated: set
+    without_allocation: set
 
 
-def _prepare_bulk(table, rows):
-    """Dict rows as _bulk_insert writes them, prepared without using the connection: COPY text on PostgreSQL, the
-    dicts themselves elsewhere."""
-    if not rows or db.session.get_bind().dialect.name != "postgresql":
-        return rows
-    columns = list(rows[0])
-    # COPY bypasses SQLAlchemy's column types: store UTC times naive, as UTCDateTime does (the rows share a few).
-    times = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)}
-    naive = {}
-
-    def stored(moment):
-        if moment not in naive:
-            naive[moment] = str(moment.astimezone(UTC).replace(tzinfo=None))
-        return naive[moment]
-
-    return _CopyText(
-        columns,
-        "".join(_copy_line([stored(row[c]) if c in times and row[c] is not None else row[c] for c in columns]) for row in rows),
-    )
-
-
-def _bulk_insert(table, rows):
-    """Insert many rows (dicts, or what _prepare_bulk made of them) in the session's transaction: COPY on PostgreSQL
-    (no per-row parsing), executemany elsewhere."""
-    if not isinstance(rows, _CopyText):
-        rows = _prepare_bulk(table, rows)
-    if not rows:
-        return
-    connection = db.session.connection()
-    if not isinstance(rows, _CopyText):
-        connection.execute(table.insert(), rows)
-        return
-    name = connection.dialect.identifier_preparer.format_table(table)
-    with connection.connection.dbapi_connection.cursor() as cursor:
-        with cursor.copy(f"COPY {name} ({', '.join(rows.columns)}) FROM STDIN") as copy:
-            copy.write(rows.text)
-
-
-def _allocate(campaign_id, items, demand) -> tuple[dict, list]:
+def _allocate(campaign_id, items, demand) -> tuple[Iterable[int], Iterator[tuple], Suppliers]:
     """Fair split per item, then the delivery split; writes Supply.allocated and Allocation rows.
 
-    :returns: producer id → item id → {"quantity", "units": {unit id: quantity}} for the notifications, the
-        allocation ids written, and the pick lines to write, (allocation id, unit id, quantity): the delivery split,
-        computed (and the units of the first value filled in) as they are consumed; each names one of those
-        allocations and a unit of the item's demand.
+    :returns: the allocation ids written; the pick lines to write, (allocation id, unit id, quantity), each naming
+        one of those allocations and a unit of the item's demand: the delivery split, computed as they are consumed;
+        and the producers with and without an allocation.
     """
     supplies = defaultdict(list)
     producer_of = {}
@@ -494,7 +455,7 @@ def _allocate(campaign_id, items, demand) -> tuple[dict, list]:
         Producer.__table__: [row[2] for row in allocation_rows],
     }
     with _foreign_keys_checked(references):
-        _copy_rows(allocation_t, ("campaign_id", "item_id", "producer_id", "quantity"), allocation_rows, integers=True)
+        _copy_rows(allocation_t, ("campaign_id", "item_id", "producer_id", "quantity"), allocation_rows)
     allocation_ids = {
         (item_id, producer_id): allocation_id
         for allocation_id, item_id, producer_id in db.session.execute(
@@ -503,18 +464,15 @@ def _allocate(campaign_id, items, demand) -> tuple[dict, list]:
             )
         )
     }
-    result = defaultdict(dict)
-    for _campaign, item_id, producer_id, quantity in allocation_rows:
-        result[producer_id][item_id] = {"quantity": quantity, "units": {}}
+    allocated = {producer_id for _campaign, _item, producer_id, _quantity in allocation_rows}
 
     def pick_rows():
         # Computed as the COPY consumes them: PostgreSQL inserts one item's pick lines while this splits the next.
         for item_id, (per_producer, unit_demand) in splits.items():
             for producer_id, unit_id, quantity in split_deliveries(per_producer, unit_demand):
-                result[producer_id][item_id]["units"][unit_id] = quantity
                 yield allocation_ids[(item_id, producer_id)], unit_id, quantity
 
-    return result, allocation_ids.values(), pick_rows()
+    return allocation_ids.values(), pick_rows(), Suppliers(allocated, set(producer_of.values()) - allocated)
 
 
 @contextmanager
@@ -627,47 +585,24 @@ def _set_supplies_allocated(rows):
         )
 
 
-def _copy_rows(table, columns, rows, integers=False, meanwhile=None):
-    """Insert rows (any iterable of sequences of ``columns`` values) in the session's transaction: COPY on
-    PostgreSQL, executemany elsewhere. Values go in as they are (see _bulk_insert for times); ``integers``: nothing else.
-
-    :param meanwhile: a function that does not use the database, called while PostgreSQL inserts the rows sent
-        (libpq has sent them; the backend works on its own core); its result is returned.
-    """
+def _copy_rows(table, columns, rows):
+    """Insert rows (any iterable of sequences of ``columns`` integers) in the session's transaction: COPY on
+    PostgreSQL, with the text written here (psycopg's write_row adapts each value in Python), executemany elsewhere."""
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
         rows = [dict(zip(columns, row, strict=True)) for row in rows]
         if rows:
             connection.execute(table.insert(), rows)
-        return meanwhile() if meanwhile else None
+        return
     name = connection.dialect.identifier_preparer.format_table(table)
     rows = iter(rows)
     with connection.connection.dbapi_connection.cursor() as cursor:
         with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-            line = _integer_line if integers else _copy_line
-            while batch := "".join(map(line, islice(rows, COPY_BATCH))):
+            while batch := "".join(map(_integer_line, islice(rows, COPY_BATCH))):
                 copy.write(batch)
-            return meanwhile() if meanwhile else None
 
 
 COPY_BATCH = 5000
-
-
-def _copy_value(value) -> str:
-    """A value in COPY's text format: we write the text ourselves, psycopg's write_row adapts each value in Python."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, str):
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
-    return str(value)
-
-
-def _copy_line(row) -> str:
-    return "\t".join(map(_copy_value, row)) + "\n"
 
 
 def _integer_line(row) -> str:
@@ -701,46 +636,89 @@ def _message_lines(items, per_item, units) -> list[dict]:
     return lines
 
 
-def _producer_notices(campaign, items, allocations, unit_ids, now):
-    """Every producer of the campaign hears once: what to prepare, or that nothing went to it this time.
+def picklist_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:
+    """ "Prepare N × item by DATE for these units" to each producer with an allocation in a pooled campaign, rendered
+    from the allocations and pick lines its close stored; producers in id order from ``after`` on, at most ``limit``.
 
-    Reads what the notices need now (``unit_ids``: every unit the pick lines may name) and returns a function
-    that renders them without the database, once ``allocations`` holds the delivery split (the close calls it
-    while PostgreSQL writes the pick lines); it returns the outbox rows prepared for _bulk_insert, and how many
-    producers they tell.
+    :returns: (message dicts for notifications.services.outbox_rows, the last producer's id), or ([], None).
     """
-    units = _units(unit_ids)
+    chosen = sa.select(allocation_t.c.producer_id).where(
+        allocation_t.c.campaign_id == campaign_id, allocation_t.c.producer_id > after
+    )
+    chosen = chosen.distinct().order_by(allocation_t.c.producer_id).limit(limit).scalar_subquery()
+    per_producer = defaultdict(dict)
+    for producer_id, item_id, quantity, unit_id, unit_quantity in _plain_rows(
+        sa.select(
+            allocation_t.c.producer_id, allocation_t.c.item_id, allocation_t.c.quantity, pick_t.c.unit_id, pick_t.c.quantity
+        )
+        .select_from(allocation_t.outerjoin(pick_t, pick_t.c.allocation_id == allocation_t.c.id))
+        .where(allocation_t.c.campaign_id == campaign_id, allocation_t.c.producer_id.in_(chosen))
+    ):
+        entry = per_producer[producer_id].setdefault(item_id, {"quantity": quantity, "units": {}})
+        if unit_id is not None:
+            entry["units"][unit_id] = unit_quantity
+    if not per_producer:
+        return [], None
+    campaign = db.session.get(Campaign, campaign_id)
+    items = _campaign_items(campaign_id)
+    units = _units({u for per_item in per_producer.values() for entry in per_item.values() for u in entry["units"]})
+    producers = _contacts(Producer, per_producer)
+    notices = []
+    for producer_id in sorted(per_producer):
+        producer = producers[producer_id]
+        lines = _message_lines(items, per_producer[producer_id], units)
+        title, body, sms = messages.prepare_goods(producer.name, campaign, lines)
+        notices.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
+    return notices, max(per_producer)
+
+
+def no_allocation_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:
+    """ "Nothing this time" to each producer whose supplies to a pooled campaign got no allocation; producers in id
+    order from ``after`` on, at most ``limit``.
+
+    :returns: (message dicts for notifications.services.outbox_rows, the last producer's id), or ([], None).
+    """
+    allocated = sa.select(allocation_t.c.producer_id).where(allocation_t.c.campaign_id == campaign_id)
+    chosen = (
+        sa.select(supply_t.c.producer_id)
+        .join(item_t, item_t.c.id == supply_t.c.item_id)
+        .where(item_t.c.campaign_id == campaign_id, supply_t.c.producer_id > after, supply_t.c.producer_id.not_in(allocated))
+        .distinct()
+        .order_by(supply_t.c.producer_id)
+        .limit(limit)
+        .scalar_subquery()
+    )
     supplied = defaultdict(set)
     for producer_id, item_id in db.session.execute(
         sa.select(supply_t.c.producer_id, supply_t.c.item_id)
         .join(item_t, item_t.c.id == supply_t.c.item_id)
-        .where(item_t.c.campaign_id == campaign.id)
+        .where(item_t.c.campaign_id == campaign_id, supply_t.c.producer_id.in_(chosen))
     ):
         supplied[producer_id].add(item_id)
+    if not supplied:
+        return [], None
+    campaign = db.session.get(Campaign, campaign_id)
+    items = _campaign_items(campaign_id)
     producers = _contacts(Producer, supplied)
-    subject = _subject(campaign.id)
-    queued = {kind: queued_for(kind=kind, subject=subject) for kind in ("picklist", "no_allocation")}
+    notices = []
+    for producer_id in sorted(supplied):
+        producer = producers[producer_id]
+        titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
+        title, body = messages.nothing_this_time(producer.name, campaign, titles)
+        notices.append({"producer": producer, "title": title, "body": body})
+    return notices, max(supplied)
 
-    def render() -> list[dict]:
-        prepare, nothing = [], []
-        for producer_id in sorted(supplied):
-            producer = producers[producer_id]
-            if producer_id in allocations:
-                title, body, sms = messages.prepare_goods(
-                    producer.name, campaign, _message_lines(items, allocations[producer_id], units)
-                )
-                prepare.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
-            else:
-                titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
-                title, body = messages.nothing_this_time(producer.name, campaign, titles)
-                nothing.append({"producer": producer, "title": title, "body": body})
-        rows = [
-            *outbox_rows(kind="picklist", subject=subject, messages=prepare, now=now, queued=queued["picklist"]),
-            *outbox_rows(kind="no_allocation", subject=subject, messages=nothing, now=now, queued=queued["no_allocation"]),
-        ]
-        return _prepare_bulk(notification_t, rows), len({row["recipient"] for row in rows})
 
-    return render
+def _campaign_items(campaign_id) -> dict:
+    """item id → row (title, unit), in the campaign's order."""
+    return {
+        row.id: row
+        for row in db.session.execute(
+            sa.select(item_t.c.id, item_t.c.title, item_t.c.unit)
+            .where(item_t.c.campaign_id == campaign_id)
+            .order_by(item_t.c.position, item_t.c.id)
+        )
+    }
 
 
 # --- what the pooling produced -------------------------------------------------------------------
@@ -976,14 +954,7 @@ def send_delivery_reminders(now=None) -> int:
     ).all()
     reminded = 0
     for campaign in campaigns:
-        items = {
-            row.id: row
-            for row in db.session.execute(
-                sa.select(item_t.c.id, item_t.c.title, item_t.c.unit)
-                .where(item_t.c.campaign_id == campaign.id)
-                .order_by(item_t.c.position, item_t.c.id)
-            )
-        }
+        items = _campaign_items(campaign.id)
         per_producer = defaultdict(dict)
         for producer_id, item_id, quantity in db.session.execute(
             sa.select(Allocation.producer_id, Allocation.item_id, Allocation.quantity).where(

@@ -15,7 +15,7 @@ RETRY = {
 
 @shared_task(name="worker.tasks.dispatch_notifications")
 def dispatch_notifications():
-    """Expand pending fan-outs (a pooled campaign's below-minimum and "on its way" notices to buyers), then send
+    """Expand pending fan-outs (a pooled campaign's notices to its producers and buyers), then send
     every due notification in the outbox; safe to run from several workers at once, and the sweep that finishes a
     fan-out a dead worker left."""
     from notifications.fanout import expand_fanouts
@@ -54,7 +54,8 @@ def close_campaign_task(campaign_id):
 
     outcome = close_campaign(campaign_id)
     if outcome == "allocated":
-        # The buyers' notices were queued as fan-out rows in the close; write them now rather than at the next sweep.
+        # The producers' and buyers' notices were queued as fan-out rows in the close; write them now rather than
+        # at the next sweep.
         expand_fanouts()
         send_task_safely(dispatch_notifications)
     return outcome

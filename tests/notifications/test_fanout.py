@@ -56,8 +56,8 @@ def test_every_live_order_s_buyer_hears_once_whatever_the_batch_size(people, bat
     closing.close_campaign(s.campaign.id)
     assert _fanout(s.campaign.id).status == "pending"
 
-    # Three buyers, and first the two below-minimum notices (Wang's and Liu's eggs) queued before them.
-    assert expand_fanouts(batch=batch) == 3 + 2
+    # Three buyers, and first the three producers and the two below-minimum notices (Wang's and Liu's eggs).
+    assert expand_fanouts(batch=batch) == 3 + 3 + 2
     assert _buyer_notices(s.campaign.id) == _expected(people)
     done = _fanout(s.campaign.id)
     assert (done.status, done.recipients) == ("done", 3) and done.done_at is not None

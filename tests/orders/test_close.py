@@ -91,6 +91,10 @@ def test_orders_are_allocated_and_cancelled_ones_never_count(people):
 def test_every_producer_hears_exactly_once_through_each_channel(people):
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
+    # The close queues the producers' notices as fan-out rows; the worker renders them right after it commits.
+    assert _notifications(s.campaign.id, kind="picklist") == []
+    expand_fanouts()
+    assert expand_fanouts() == 0
 
     coop = _notifications(s.campaign.id, recipient=f"producer:{people.coop.id}")
     assert sorted(n.channel for n in coop) == ["email", "inapp", "sms"]
@@ -114,7 +118,7 @@ def test_buyers_hear_their_order_is_on_its_way_and_a_coordinator_hears_for_a_col
     closing.close_campaign(s.campaign.id)
     # The close queues one fan-out row; the worker expands it into each buyer's messages right after.
     assert _notifications(s.campaign.id, kind="order_allocated") == []
-    assert expand_fanouts() == 3 + 2  # and the two below-minimum notices
+    assert expand_fanouts() == 3 + 2 + 3  # and the two below-minimum notices, and the three producers
     assert expand_fanouts() == 0
     told = _notifications(s.campaign.id, kind="order_allocated")
     assert sorted((n.recipient, n.channel) for n in told) == sorted(
@@ -177,6 +181,8 @@ def test_two_close_jobs_at_once_pool_the_campaign_once(app, people):
     outcomes, errors = run_at_once(app, lambda: closing.close_campaign(campaign_id))
     assert errors == []
     assert sorted(outcomes)[0] == "allocated" and outcomes.count("allocated") == 1
+    results, errors = run_at_once(app, expand_fanouts)  # two workers expanding the fan-outs at once
+    assert errors == [] and sum(results) == 3 + 2 + 3
     assert len(_notifications(campaign_id, recipient=f"producer:{people.coop.id}")) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Allocation).where(Allocation.campaign_id == campaign_id)) == 4
 
@@ -213,6 +219,7 @@ def test_a_campaign_without_orders_tells_its_producers_there_is_nothing_this_tim
 
     make_item(campaign, [(make_listing(people.coop, name="大米", unit="袋"), 50)])
     assert closing.close_campaign(campaign.id) == "allocated"
+    expand_fanouts()
     kinds = {(n.recipient, n.kind) for n in _notifications(campaign.id)}
     assert kinds == {(f"producer:{people.coop.id}", "no_allocation")}
     assert db.session.scalars(
@@ -283,10 +290,11 @@ def test_what_no_one_ordered_goes_back_to_the_listings_for_the_next_campaign(peo
 
 
 def test_notices_keep_tabs_newlines_and_backslashes_exactly(people):
-    # Written with COPY on PostgreSQL: its text format must escape these, or the row shifts or the close fails.
+    # Rendered after the close and written in bulk (arrays on PostgreSQL): nothing may be escaped twice or lost.
     people.coop.name = "秀水镇\\雪毛鸡\t合作社\n二队"
     db.session.commit()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
+    expand_fanouts()
     body = _notifications(s.campaign.id, recipient=f"producer:{people.coop.id}", channel="inapp")[0].body
     assert body.startswith("秀水镇\\雪毛鸡\t合作社\n二队：“春季消费扶贫”活动已截止")

@@ -24,7 +24,7 @@ def people(app):
 
 def _write_pick_line(allocation_id, unit_id, references):
     with closing._foreign_keys_checked(references):
-        closing._copy_rows(closing.pick_t, ("allocation_id", "unit_id", "quantity"), [(allocation_id, unit_id, 1)], integers=True)
+        closing._copy_rows(closing.pick_t, ("allocation_id", "unit_id", "quantity"), [(allocation_id, unit_id, 1)])
 
 
 def test_only_a_role_allowed_to_set_session_replication_role_skips_the_per_row_checks(app):

@@ -117,9 +117,9 @@ def measure(url, campaign_id, statements, profile=False):
 
             copy = closing._copy_rows
 
-            def timed_copy(table, columns, rows, integers=False, meanwhile=None):
+            def timed_copy(table, *args, **kwargs):  # whatever the measured checkout's signature
                 start = time.perf_counter()
-                result = copy(table, columns, rows, integers=integers, meanwhile=meanwhile)
+                result = copy(table, *args, **kwargs)
                 slow.append((round(time.perf_counter() - start, 3), f"COPY {table.name}"))
                 return result
 

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_order, make_pooling_campaign, make_pooling_people
-from notifications import fanout
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
 from orders import closing
@@ -87,25 +86,16 @@ def test_each_buyer_hears_once_naming_exactly_the_lines_cancelled(people, campai
     assert _notices(campaign.campaign.id) == _expected(people)
 
 
-def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(app, people, campaign, monkeypatch):
+def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(app, people, campaign, kill_worker):
     closing.close_campaign(campaign.campaign.id)
-    real_insert = fanout._insert_rows_ignoring_duplicates
-    calls = []
-
-    def dies_in_the_second_batch(rows):
-        calls.append(rows)
-        if len(calls) == 2:
-            raise RuntimeError("worker killed")
-        return real_insert(rows)
-
-    monkeypatch.setattr(fanout, "_insert_rows_ignoring_duplicates", dies_in_the_second_batch)
+    revive = kill_worker("_insert_rows_ignoring_duplicates", 2)
     with pytest.raises(RuntimeError):
         expand_fanouts(batch_recipients=1)
     db.session.rollback()
     assert _fanout(campaign.campaign.id).status == "pending"
     assert {recipient for recipient, *_ in _notices(campaign.campaign.id)} == {f"user:{people.wang.id}"}
 
-    monkeypatch.setattr(fanout, "_insert_rows_ignoring_duplicates", real_insert)
+    revive()
     # A second worker (and the dispatcher's sweep) finish it, two at once.
     _results, errors = run_at_once(app, lambda: expand_fanouts(batch_recipients=1))
     assert errors == []

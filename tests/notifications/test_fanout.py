@@ -6,7 +6,6 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people
-from notifications import fanout
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
 from orders import closing
@@ -67,19 +66,10 @@ def test_every_live_order_s_buyer_hears_once_whatever_the_batch_size(people, bat
     assert _buyer_notices(s.campaign.id) == _expected(people)
 
 
-def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(people, monkeypatch):
+def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(people, kill_worker):
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    real_insert = fanout._insert_ignoring_duplicates
-    calls = []
-
-    def dies_in_the_third_batch(select):
-        calls.append(select)
-        if len(calls) == 6:  # two inserts (in-app, email) a batch
-            raise RuntimeError("worker killed")
-        return real_insert(select)
-
-    monkeypatch.setattr(fanout, "_insert_ignoring_duplicates", dies_in_the_third_batch)
+    revive = kill_worker("_insert_ignoring_duplicates", 6)  # in the third batch: two inserts (in-app, email) a batch
     with pytest.raises(RuntimeError):
         expand_fanouts(batch=1)
     db.session.rollback()
@@ -87,7 +77,7 @@ def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(people, mo
     assert half.status == "pending" and half.cursor > 0
     assert 0 < len(_buyer_notices(s.campaign.id)) < len(_expected(people))
 
-    monkeypatch.setattr(fanout, "_insert_ignoring_duplicates", real_insert)
+    revive()
     expand_fanouts(batch=1)
     assert _buyer_notices(s.campaign.id) == _expected(people)
     assert _fanout(s.campaign.id).status == "done"

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, pooling_state
-from notifications import fanout
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
 from orders import closing
@@ -77,29 +76,20 @@ def test_each_producer_hears_once_whatever_the_batch_size(people, batch):
     assert _producer_notices(batched.campaign.id) == _expected(people)
 
 
-def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(app, people, monkeypatch):
+def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(app, people, kill_worker):
     clean = make_pooling_campaign(people)
     closing.close_campaign(clean.campaign.id)
     expand_fanouts()
     crashed = make_pooling_campaign(people)
     closing.close_campaign(crashed.campaign.id)
-    real_insert = fanout._insert_rows_ignoring_duplicates
-    calls = []
-
-    def dies_in_the_second_batch(rows):
-        calls.append(rows)
-        if len(calls) == 2:
-            raise RuntimeError("worker killed")
-        return real_insert(rows)
-
-    monkeypatch.setattr(fanout, "_insert_rows_ignoring_duplicates", dies_in_the_second_batch)
+    revive = kill_worker("_insert_rows_ignoring_duplicates", 2)
     with pytest.raises(RuntimeError):
         expand_fanouts(batch_recipients=1, kinds=("picklist",))
     db.session.rollback()
     assert _fanouts(crashed.campaign.id)["picklist"] == ("pending", 1)
     assert {recipient for recipient, *_ in _producer_notices(crashed.campaign.id)} == {f"producer:{people.coop.id}"}
 
-    monkeypatch.setattr(fanout, "_insert_rows_ignoring_duplicates", real_insert)
+    revive()
     # A second worker (and the dispatcher's sweep) finish it, two at once.
     _results, errors = run_at_once(app, lambda: expand_fanouts(batch_recipients=1))
     assert errors == []

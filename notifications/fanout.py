@@ -25,6 +25,9 @@ BATCH_ORDERS = 20_000
 BATCH_RECIPIENTS = 5_000
 # Kinds whose message is rendered per recipient at expansion (see _render).
 RENDERED = ("picklist", "no_allocation", "below_minimum")
+# Expanded first, in this order, whenever they are pending: producers have goods to prepare, then the buyers of
+# cancelled lines; a campaign's "on its way" to every buyer (10 batches at 200,000 buyers) comes last.
+FIRST = ("picklist", "no_allocation", "below_minimum")
 
 fanout_t = NotificationFanout.__table__
 notification_t = Notification.__table__
@@ -180,7 +183,11 @@ def _expand_one_batch(batch, batch_recipients, kinds=None):
         return None
     begin_write(db.session)
     fanout = db.session.execute(
-        sa.select(fanout_t).where(pending).order_by(fanout_t.c.id).limit(1).with_for_update(skip_locked=True)
+        sa.select(fanout_t)
+        .where(pending)
+        .order_by(sa.case({kind: n for n, kind in enumerate(FIRST)}, value=fanout_t.c.kind, else_=len(FIRST)), fanout_t.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
     ).first()
     if fanout is None:
         db.session.rollback()

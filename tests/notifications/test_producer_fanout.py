@@ -111,3 +111,15 @@ def test_a_batch_run_again_writes_nothing_twice(people):
     db.session.commit()
     assert expand_fanouts(batch_recipients=1, kinds=("picklist", "no_allocation")) == 0
     assert _producer_notices(s.campaign.id) == _expected(people)
+
+
+def test_producers_hear_before_any_buyer(people):
+    s = make_pooling_campaign(people)
+    closing.close_campaign(s.campaign.id)
+
+    expand_fanouts(max_batches=4)  # each fan-out: a batch of messages, then one that finds none left and ends it
+
+    db.session.expire_all()
+    kinds = db.session.scalars(sa.select(Notification.kind).where(Notification.subject == f"campaign:{s.campaign.id}"))
+    assert set(kinds) == {"picklist", "no_allocation"}
+    assert _fanouts(s.campaign.id) == {"picklist": ("done", 2), "no_allocation": ("done", 1)}

@@ -1,6 +1,7 @@
 """Fixtures: a real database (SQLite by default, PostgreSQL when DATABASE_URL is set), apps, clients, logins."""
 
 import os
+import shutil
 import tempfile
 import uuid
 
@@ -27,6 +28,24 @@ from backends import (  # noqa: E402
 PASSWORD = "password123"
 
 LONGEST_FIRST = ("e2e", "worker", "fuzz", "slow")
+
+
+def pytest_sessionfinish(session):
+    """Leave nothing behind: this process's instance folder, and its Celery queue's keys in Redis (messages a test
+    sent with no worker to take them, and kombu's bindings)."""
+    shutil.rmtree(INSTANCE, ignore_errors=True)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        return
+    import redis
+
+    queue = os.environ["CELERY_QUEUE"]
+    try:
+        connection = redis.Redis.from_url(redis_url)
+        connection.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        connection.close()
+    except redis.RedisError:
+        pass  # a test that stopped Redis on purpose; nothing of ours is left in it to remove
 
 
 def pytest_collection_modifyitems(items):

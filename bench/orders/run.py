@@ -17,17 +17,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from ports import free_port, wait_for_port  # noqa: E402
 
 RESULT = re.compile(r"RESULT requests=(\d+) seconds=([\d.]+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) non2xx=(\d+)")
 
@@ -45,23 +45,6 @@ def parse_args():
     parser.add_argument("--buyers", type=int, default=500)
     parser.add_argument("--limit", type=int, default=None, help="a per-buyer limit on every item (default: none)")
     return parser.parse_args()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def prepare(url, instance, args):
@@ -164,7 +147,8 @@ def start_gunicorn(target, chdir, port, args, env):
         target,
     ]
     process = subprocess.Popen(command, env=env, start_new_session=True)
-    wait_for_port(port)
+    if not wait_for_port(port, timeout=30):
+        raise RuntimeError(f"nothing listens on {port}")
     return process
 
 

@@ -27,7 +27,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from ports import free_port, wait_for_port  # noqa: E402
 
 MAX_DURATION = 1800
 
@@ -90,23 +91,6 @@ def parse_args():
 
 
 # ------------------------------------------------------------------------------------------------ processes
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def start(command, env, log_path):
@@ -557,7 +541,8 @@ def main():
             redis_port = free_port()
             processes.append(start([shutil.which("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", str(instance)], dict(os.environ), instance / "redis.log"))
-            wait_for_port(redis_port)
+            if not wait_for_port(redis_port, timeout=60):
+                raise RuntimeError(f"redis-server did not start on 127.0.0.1:{redis_port}")
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
         print(f"Preparing: {args.buyers} buyers in {UNITS} units, {len(ITEMS)} items from {len(PRODUCERS)} producers …", flush=True)
         campaign_id, items, tokens, operator_token = prepare(url, instance, args)
@@ -571,7 +556,8 @@ def main():
         processes.append(start([str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel", "WARNING", "--concurrency",
                                 str(args.celery_concurrency), "--without-gossip", "--without-mingle"], env, instance / "worker.log"))
         processes.append(start([str(bin_dir / "celery"), "-A", "worker", "beat", "--loglevel", "WARNING"], env, instance / "beat.log"))
-        wait_for_port(port)
+        if not wait_for_port(port, timeout=60):
+            raise RuntimeError(f"gunicorn did not start on 127.0.0.1:{port}")
         warm_up(port, tokens[0], campaign_id, args.workers)
 
         recorder = Recorder()

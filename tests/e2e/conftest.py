@@ -7,7 +7,6 @@ PostgreSQL database when DATABASE_URL is set (Redis as the broker when REDIS_URL
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from backends import BASE_DATABASE_URL, IN_CI, create_scratch_postgres, drop_scratch_postgres, require_postgres, require_redis
+from ports import free_port
 from worker_process import ROOT, celery_process
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,12 +54,6 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
         yield browser
         browser.close()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_http(url, process, log_path, timeout=30):
@@ -112,7 +106,7 @@ def live_server():
     )
     if redis_url:
         env["REDIS_URL"] = redis_url
-    port = _free_port()
+    port = free_port()
     env["PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     for args in (["db", "upgrade", "heads"], ["seed-demo"]):
         done = subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

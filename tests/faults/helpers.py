@@ -1,31 +1,10 @@
-"""Fault-injection helpers: free ports, a private Redis server that a test may stop and start."""
+"""Fault-injection helpers: a private Redis server that a test may stop and start."""
 
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, timeout=10.0, open_=True):
-    """Wait until something listens on ``port`` (or, with ``open_=False``, until nothing does)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                if open_:
-                    return True
-        except OSError:
-            if not open_:
-                return True
-        time.sleep(0.05)
-    return False
+from ports import free_port, wait_for_port
 
 
 class PrivateRedis:

@@ -12,13 +12,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from faults.helpers import free_port
 
 from database import utcnow
 from extensions import db
 from factories import make_producer, make_user
 from notifications.models import Notification
 from notifications.services import MAX_ATTEMPTS, dispatch_due, queue_notification
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -132,4 +132,7 @@ def send_task_safely(task, *args):
 
 celery = Celery("pinbang", task_cls=FlaskTask, include=["worker.tasks"])
 celery.conf.update(celery_settings(load_config()))
+# The tasks are shared_task proxies: without this, a thread other than the one that created the app (a request in the
+# threaded development server, a gthread worker) sends through Celery's unconfigured default app and the message is lost.
+celery.set_default()
 app = celery

@@ -1,5 +1,7 @@
 """A task sent through the broker is executed by a real worker process: embedded broker and Redis."""
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -39,6 +41,28 @@ def test_embedded_broker_runs_a_real_worker(migrated):
             assert wait_for(_all_sent, timeout=40)
         channels = set(db.session.scalars(sa.select(Notification.channel)))
         assert channels == {"inapp", "sms", "email"}
+        db.session.remove()
+    empty_tables(embedded_app)
+
+
+def test_a_task_sent_from_a_request_thread_reaches_the_worker(migrated):
+    """`make run`'s development server answers each request in a thread of its own; what it sends must arrive."""
+    from app import create_app
+
+    embedded_app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, REDIS_URL=None)
+    with embedded_app.app_context():
+        user = make_user()
+        with celery_process("worker", migrated):
+
+            def request_thread():
+                with embedded_app.app_context():
+                    _queue_and_dispatch(user)
+                    db.session.remove()
+
+            thread = threading.Thread(target=request_thread)
+            thread.start()
+            thread.join()
+            assert wait_for(_all_sent, timeout=40)
         db.session.remove()
     empty_tables(embedded_app)
 

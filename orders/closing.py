@@ -637,7 +637,7 @@ def _message_lines(items, per_item, units) -> list[dict]:
 
 
 def picklist_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:
-    """ "Prepare N × item by DATE for these units" to each producer with an allocation in a pooled campaign, rendered
+    """To each producer with an allocation in a pooled campaign, "prepare N × item by DATE for these units", rendered
     from the allocations and pick lines its close stored; producers in id order from ``after`` on, at most ``limit``.
 
     :returns: (message dicts for notifications.services.outbox_rows, the last producer's id), or ([], None).
@@ -673,7 +673,7 @@ def picklist_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int 
 
 
 def no_allocation_notices(campaign_id, after=0, limit=None) -> tuple[list[dict], int | None]:
-    """ "Nothing this time" to each producer whose supplies to a pooled campaign got no allocation; producers in id
+    """To each producer whose supplies to a pooled campaign got no allocation, "nothing this time"; producers in id
     order from ``after`` on, at most ``limit``.
 
     :returns: (message dicts for notifications.services.outbox_rows, the last producer's id), or ([], None).

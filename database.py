@@ -1,10 +1,13 @@
 """Column types and clocks shared by every area's models: times are stored in UTC."""
 
 import sqlite3
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -66,3 +69,20 @@ def begin_write(session) -> None:
     raw = connection.connection.dbapi_connection
     if not raw.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def transaction(session=None, *, write=False):
+    """Commit what the block did, or roll it all back if it raised; the one commit/rollback of every service.
+
+    :param write: take SQLite's write lock first (see begin_write), for a block that reads, checks, then writes.
+    """
+    session = session or db.session
+    try:
+        if write:
+            begin_write(session)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -3,8 +3,10 @@
 import sqlite3
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
@@ -14,6 +16,20 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+
+def local_zone() -> ZoneInfo:
+    """The zone times are shown and typed in (BABEL_DEFAULT_TIMEZONE, Asia/Shanghai by default); stored times are UTC."""
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", DEFAULT_ZONE) if has_app_context() else DEFAULT_ZONE
+    return ZoneInfo(name)
+
+
+def local_today(now=None):
+    """Today's date where Pinbang's users are."""
+    return (now or utcnow()).astimezone(local_zone()).date()
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -2,21 +2,7 @@
 
 from flask_babel import format_date, format_datetime
 
-
-def yuan(fen) -> str:
-    """Integer fen as ¥ with two decimals, computed without floats."""
-    if fen is None:
-        return ""
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
-
-
-def kg(grams) -> str:
-    if grams is None:
-        return ""
-    whole, rest = divmod(int(grams), 1000)
-    return f"{whole:,}.{rest:03d}".rstrip("0").rstrip(".") + " kg"
+from measures import kg, yuan
 
 
 def local_datetime(value, format="yyyy-MM-dd HH:mm"):

@@ -171,3 +171,16 @@ def order_allocated(campaign):
         date=delivery_date(campaign.delivery_on),
     )
     return title, body
+
+
+def item_quantity(title, quantity, unit) -> str:
+    """ "N × item" as every message writes it: 雪毛鸡 × 2只."""
+    return f"{title} × {quantity}{unit}"
+
+
+def item_list(pairs) -> str:
+    """Several "item × N" joined with the current language's list separator ("；" in Chinese).
+
+    :param pairs: (title, quantity, unit) tuples, in the order to show them.
+    """
+    return _("; ").join(item_quantity(title, quantity, unit) for title, quantity, unit in pairs)

@@ -1,8 +1,8 @@
 """The one door side effects leave by: tasks are sent by name once the transaction that makes them necessary commits.
 
 Services never import the worker. They call :func:`send_task` (or :func:`dispatch_notifications`) inside or after
-their transaction; the message goes to the broker when the session's outermost transaction commits, and is dropped
-if it rolls back. A broker that is down never fails the caller: the work is still in the database (the outbox, a
+their transaction; the message goes to the broker when the session's outermost transaction commits (at once when no
+transaction is open), and is dropped if it rolls back. A broker that is down never fails the caller: the work is still in the database (the outbox, a
 closed campaign) and beat's periodic sweep picks it up.
 """
 
@@ -27,18 +27,19 @@ _last_sent: dict[str, float] = {}
 _broker_down_until = 0.0
 
 
-def send_task(name, *args, at_most_every: float = 0.0) -> None:
+def send_task(name, *args, at_most_every: float = 0.0) -> bool:
     """Send the task ``name`` with ``args`` once the current transaction commits (now, when none is open).
 
-    :param at_most_every: seconds; a task without arguments asked for again within them is sent once.
+    :param at_most_every: seconds; the same task asked for again within them is sent once.
+    :returns: whether the broker took the message now (False: it waits for the commit, or the broker is down).
     """
     session = db.session()
     if session.in_transaction():
         pending = session.info.setdefault(_PENDING, [])
         if (name, args) not in [(n, a) for n, a, _every in pending]:
             pending.append((name, args, at_most_every))
-        return
-    _send(name, args, at_most_every)
+        return False
+    return _send(name, args, at_most_every)
 
 
 def dispatch_notifications() -> None:
@@ -76,13 +77,23 @@ def _send(name, args, at_most_every) -> bool:
 
 
 @sa.event.listens_for(sa.orm.Session, "after_commit")
-def _send_pending(session):
+def _send_when_committed(session):
     for name, args, at_most_every in session.info.pop(_PENDING, ()):
         _send(name, args, at_most_every)
 
 
-@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
-def _drop_pending(session, transaction):
-    """A transaction that ended without committing (rolled back, closed) takes its side effects with it."""
-    if transaction.parent is None:
+@sa.event.listens_for(sa.orm.Session, "after_rollback")
+def _drop_when_rolled_back(session):
+    """A rolled-back transaction takes its side effects with it (a savepoint's rollback leaves the outer ones)."""
+    if session.get_nested_transaction() is None:
         session.info.pop(_PENDING, None)
+
+
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _send_when_closed(session, transaction):
+    """A transaction closed without commit or rollback (the session removed at the end of a request or task, after a
+    read began a new one) still sends: every task is idempotent and checks the database, so sending is never wrong,
+    and dropping would leave the work to the next sweep."""
+    if transaction.parent is None:
+        for name, args, at_most_every in session.info.pop(_PENDING, ()):
+            _send(name, args, at_most_every)

@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 from config import load_config
 from errors import DomainError
 from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from worker import celery_init_app
 
 
 def create_app(config=None, **overrides):
@@ -29,8 +30,6 @@ def create_app(config=None, **overrides):
     register_template_helpers(app)
     register_commands(app)
     register_security_headers(app)
-    from worker import celery_init_app
-
     celery_init_app(app)
     return app
 

@@ -6,7 +6,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from accounts.access import role_required
-from accounts.services import record_audit
 from extensions import db
 from notifications import services
 from notifications.models import Notification
@@ -42,13 +41,6 @@ def resend(notification_id):
     if notification.status != "failed":
         flash(_("This message is not failed; nothing to resend."), "info")
     else:
-        record_audit(
-            current_user, "notification.resend", notification, channel=notification.channel, recipient=notification.recipient
-        )
-        services.resend(notification)
-        from worker import send_task_safely
-        from worker.tasks import dispatch_notifications
-
-        send_task_safely(dispatch_notifications)
+        services.resend(current_user, notification)
         flash(_("The message is queued to be sent again."), "success")
     return redirect(url_for("notifications.failed"))

@@ -5,7 +5,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from database import utcnow
+import after_commit
+from accounts.services import record_audit
+from database import transaction, utcnow
 from extensions import db
 from notifications.channels import DeliveryError, deliver
 from notifications.models import Notification
@@ -170,12 +172,14 @@ def dispatch_due(limit=500) -> int:
     return sent
 
 
-def resend(notification) -> None:
-    """An operator's resend of a failed message: it goes back into the outbox with fresh attempts."""
-    notification.status = "pending"
-    notification.attempts = 0
-    notification.next_attempt_at = utcnow()
-    db.session.commit()
+def resend(actor, notification) -> None:
+    """An operator's resend of a failed message: it goes back into the outbox with fresh attempts, audited."""
+    with transaction():
+        record_audit(actor, "notification.resend", notification, channel=notification.channel, recipient=notification.recipient)
+        notification.status = "pending"
+        notification.attempts = 0
+        notification.next_attempt_at = utcnow()
+    after_commit.dispatch_notifications()
 
 
 def inbox(user, limit=100):

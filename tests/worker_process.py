@@ -28,7 +28,7 @@ def process_env(database_url, redis_url=None, **extra):
 def celery_process(kind, database_url, redis_url=None, log_path=None, **extra):
     """``kind`` is "worker" or "beat"; yields the Popen; stops it (TERM, then KILL) afterwards."""
     # The venv's `celery` script, as the Procfile runs it (python -m celery would mask sys.path problems).
-    args = [str(Path(sys.executable).parent / "celery"), "-A", "worker", kind, "--loglevel", "INFO"]
+    args = [str(Path(sys.executable).parent / "celery"), "-A", "make_celery", kind, "--loglevel", "INFO"]
     if kind == "worker":
         args += ["--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log_path = log_path or Path(os.environ["INSTANCE_PATH"]) / f"{kind}-{time.time_ns()}.log"

@@ -1,22 +1,16 @@
-"""The Celery app: `celery -A worker worker` and `celery -A worker beat` find it here.
+"""The Celery app, bound to a Flask app by create_app(); the worker's entry that builds one is make_celery.py.
 
-Importing this module reads config.py only; the Flask app is built lazily by the first task
-that runs in a worker process, or bound by create_app() in the web process.
+The package never imports the Flask app: below the roof nothing does. Importing it reads config.py only.
 """
 
-import sys
-import time
 from pathlib import Path
 
-# `celery -A worker` puts the project folder on sys.path only while it imports this module,
-# then removes that entry; tasks import the project's modules later, so add our own entry.
-PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-sys.path.append(PROJECT_ROOT)
+from celery import Celery, Task
+from kombu import pools
 
-from celery import Celery, Task  # noqa: E402
-
-from config import load_config  # noqa: E402
-from worker.schedule import BEAT_SCHEDULE  # noqa: E402
+import after_commit
+from config import load_config
+from worker.schedule import BEAT_SCHEDULE
 
 _flask_app = None
 
@@ -63,22 +57,15 @@ def celery_settings(config) -> dict:
 
 
 class FlaskTask(Task):
-    """Runs every task inside a Flask app context."""
+    """Runs every task inside the bound Flask app's context."""
 
     abstract = True
 
     def __call__(self, *args, **kwargs):
-        with flask_app().app_context():
+        if _flask_app is None:
+            raise RuntimeError("No Flask app is bound to the worker: start it with `celery -A make_celery worker`.")
+        with _flask_app.app_context():
             return self.run(*args, **kwargs)
-
-
-def flask_app():
-    global _flask_app
-    if _flask_app is None:
-        from app import create_app
-
-        create_app()
-    return _flask_app
 
 
 def celery_init_app(app):
@@ -95,39 +82,12 @@ def celery_init_app(app):
 
 def _drop_broker_connections():
     """Forget pooled connections so a new broker setting (tests switch brokers) takes effect."""
-    from kombu import pools
-
-    global _broker_down_until
-    _broker_down_until = 0.0
-
     # kombu keeps its pools in global registries keyed by broker URL; closing only ours left a closed
     # pool registered, which failed with "Acquire on closed pool" when a test switched back to that broker.
     pools.reset()
     celery._pool = None
     celery.amqp._producer_pool = None
-
-
-BROKER_BACKOFF_SECONDS = 15.0
-_broker_down_until = 0.0
-
-
-def send_task_safely(task, *args):
-    """Queue a task without ever failing the caller: if the broker is down, beat's periodic run picks the work up.
-
-    Reaching a dead broker takes seconds; after a failure this process stops trying for
-    BROKER_BACKOFF_SECONDS, so buyers' requests stay fast while Redis is down.
-    """
-    global _broker_down_until
-    if time.monotonic() < _broker_down_until:
-        return False
-    try:
-        task.apply_async(args=args, retry=False)
-        return True
-    except Exception:  # noqa: BLE001 - any broker failure must not lose the request that triggered it
-        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
-        if _flask_app is not None:
-            _flask_app.logger.warning("Broker unavailable; %s will run on the next periodic sweep", task.name, exc_info=True)
-        return False
+    after_commit.broker_reachable_again()
 
 
 celery = Celery("pinbang", task_cls=FlaskTask, include=["worker.tasks"])
@@ -135,4 +95,3 @@ celery.conf.update(celery_settings(load_config()))
 # The tasks are shared_task proxies: without this, a thread other than the one that created the app (a request in the
 # threaded development server, a gthread worker) sends through Celery's unconfigured default app and the message is lost.
 celery.set_default()
-app = celery

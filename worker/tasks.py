@@ -3,6 +3,8 @@
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
+import after_commit
+
 # A database that is briefly unreachable or locked is worth retrying; anything else is a bug to look at.
 RETRY = {
     "autoretry_for": (OperationalError,),
@@ -50,14 +52,13 @@ def close_campaign_task(campaign_id):
     """
     from notifications.fanout import expand_fanouts
     from orders.closing import close_campaign
-    from worker import send_task_safely
 
     outcome = close_campaign(campaign_id)
     if outcome == "allocated":
         # The producers' and buyers' notices were queued as fan-out rows in the close; write them now rather than
         # at the next sweep.
         expand_fanouts()
-        send_task_safely(dispatch_notifications)
+        after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
     return outcome
 
 
@@ -65,9 +66,8 @@ def close_campaign_task(campaign_id):
 def send_delivery_reminders():
     """Queue the day-before-delivery reminders to producers, then nudge the dispatcher."""
     from orders.closing import send_delivery_reminders as remind
-    from worker import send_task_safely
 
     reminded = remind()
     if reminded:
-        send_task_safely(dispatch_notifications)
+        after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
     return reminded

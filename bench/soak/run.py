@@ -553,9 +553,9 @@ def main():
         bin_dir = Path(sys.executable).parent
         processes.append(start([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
                                 "--timeout", "60", "--log-level", "warning", "wsgi:app"], env, instance / "gunicorn.log"))
-        processes.append(start([str(bin_dir / "celery"), "-A", "worker", "worker", "--loglevel", "WARNING", "--concurrency",
+        processes.append(start([str(bin_dir / "celery"), "-A", "make_celery", "worker", "--loglevel", "WARNING", "--concurrency",
                                 str(args.celery_concurrency), "--without-gossip", "--without-mingle"], env, instance / "worker.log"))
-        processes.append(start([str(bin_dir / "celery"), "-A", "worker", "beat", "--loglevel", "WARNING"], env, instance / "beat.log"))
+        processes.append(start([str(bin_dir / "celery"), "-A", "make_celery", "beat", "--loglevel", "WARNING"], env, instance / "beat.log"))
         if not wait_for_port(port, timeout=60):
             raise RuntimeError(f"gunicorn did not start on 127.0.0.1:{port}")
         warm_up(port, tokens[0], campaign_id, args.workers)

@@ -60,6 +60,7 @@ i18n-fill: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

@@ -6,6 +6,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from accounts.access import bearer_user
 from config import load_config
 from errors import DomainError
 from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
@@ -60,8 +61,6 @@ class CookieSessionInterface(SecureCookieSessionInterface):
 
 def select_locale():
     """The user's saved choice, then the session's, then the browser's; Chinese when nothing says."""
-    from accounts.access import bearer_user
-
     languages = ["zh_CN", "en"]
     if not has_request_context():
         return "zh_CN"

@@ -253,6 +253,11 @@ def pgbench(libpq_url, clients, seconds, variables, logs):
     }
 
 
+def ratio(part, whole):
+    """part ÷ whole; NaN when whole is 0 (a run that placed nothing still prints its table)."""
+    return part / whole if whole else float("nan")
+
+
 def percentile(values, q):
     """Nearest rank of sorted ``values``."""
     if not values:
@@ -520,8 +525,8 @@ def report(rows):
         orders = row["orders_per_s"]
         bare = rates[row["clients"], BARE]["rate"]
         pgbench_row = {SPREAD: PGBENCH_SPREAD, HOT: PGBENCH_HOT}.get(row["name"])
-        vs_bare = "" if orders is None or pgbench_row is None else f"{orders / bare:.0%}"
-        vs_pgbench = "" if pgbench_row is None else f"{orders / rates[row['clients'], pgbench_row]['orders_per_s']:.0%}"
+        vs_bare = "" if orders is None or pgbench_row is None else f"{ratio(orders, bare):.0%}"
+        vs_pgbench = "" if pgbench_row is None else f"{ratio(orders, rates[row['clients'], pgbench_row]['orders_per_s']):.0%}"
         print(
             f"{row['clients']:>7}  {row['name']:<22} {row['rate']:8.0f} {'' if orders is None else f'{orders:.0f}':>9} "
             f"{vs_bare:>8} {vs_pgbench:>10} {row['p50']:8.2f} {row['p99']:8.2f}"
@@ -546,17 +551,17 @@ def summary(bench, ok):
     lines = [
         ("orders/s, spread", f"{spread['orders_per_s']:.0f}", "", ""),
         ("orders/s, one hot item", f"{hot['orders_per_s']:.0f}", "", ""),
-        ("hot ÷ spread", f"{hot['orders_per_s'] / spread['orders_per_s']:.2f}", "≥ 0.8", None),
+        ("hot ÷ spread", f"{ratio(hot['orders_per_s'], spread['orders_per_s']):.2f}", "≥ 0.8", None),
         ("p99 spread / hot (ms)", f"{spread['p99']:.0f} / {hot['p99']:.0f}", "< 250 ms", None),
         ("bare Flask req/s", f"{bare['rate']:.0f}", "", ""),
         ("pgbench tps spread / hot", f"{pg_spread['rate']:.0f} / {pg_hot['rate']:.0f}", "", ""),
         (
             "orders ÷ pgbench, spread / hot",
-            f"{spread['orders_per_s'] / pg_spread['rate']:.2f} / {hot['orders_per_s'] / pg_hot['rate']:.2f}",
+            f"{ratio(spread['orders_per_s'], pg_spread['rate']):.2f} / {ratio(hot['orders_per_s'], pg_hot['rate']):.2f}",
             "",
             "",
         ),
-        ("orders ÷ bare Flask, spread", f"{spread['orders_per_s'] / bare['rate']:.2f}", "", ""),
+        ("orders ÷ bare Flask, spread", f"{ratio(spread['orders_per_s'], bare['rate']):.2f}", "", ""),
         ("nothing oversold or lost", "yes" if ok["nothing oversold or lost"] else "NO", "yes", None),
         ("pgbench: one order a transaction", "yes" if ok["every pgbench transaction wrote one order"] else "NO", "yes", None),
     ]

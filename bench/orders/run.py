@@ -329,6 +329,11 @@ def oversold_items(engine):
         ).all()
 
 
+def server_of(scenario):
+    """Which gunicorn serves a wrk scenario."""
+    return "bare" if scenario == BARE else "app"
+
+
 class Bench:
     """One run: the servers, the database, and the figures gathered so far."""
 
@@ -350,14 +355,14 @@ class Bench:
                 self.count_http(warm)
 
     def wrk(self, name, clients, seconds, items_file):
-        port, path = self.servers[BARE if name == BARE else SPREAD][1], "/bare" if name == BARE else None
+        port, path = self.servers[server_of(name)][1], "/bare" if name == BARE else None
         return wrk(port, clients, seconds, self.instance, items_file, self.ids["campaign"], path)
 
     def run_http(self, name, clients, items_file):
         if name != BARE:
             self.count_http(self.wrk(name, clients, self.args.warmup, items_file))
         before = count_rows(self.engine)[0]
-        app_pids = server_pids(self.servers[BARE if name == BARE else SPREAD][0])
+        app_pids = server_pids(self.servers[server_of(name)][0])
         db_pids = [] if name == BARE else backend_pids(self.engine, self.database)
         cpu_before = cpu_seconds(app_pids), cpu_seconds(db_pids)
         result = self.wrk(name, clients, self.args.duration, items_file)
@@ -399,14 +404,16 @@ class Bench:
             result = self.run_pgbench(name, clients) if items_file is None else self.run_http(name, clients, items_file)
             result.update(name=name, clients=clients, rate=result["requests"] / result["seconds"])
             self.rows.append(result)
-            cpu = (
-                ""
-                if result["app_cpu_ms"] is None
-                else f"  CPU/request: app {result['app_cpu_ms']:.2f} ms, PostgreSQL {result['db_cpu_ms']:.2f} ms"
-            )
+            if result["app_cpu_ms"] is None:
+                tail = "  ABORTED" if result["aborted"] else ""
+            else:
+                tail = (
+                    f"  CPU/request: app {result['app_cpu_ms']:.2f} ms, PostgreSQL {result['db_cpu_ms']:.2f} ms  "
+                    f"non-2xx {result['non2xx']}  errors {result['errors']}"
+                )
             print(
                 f"  {clients:>3} clients  {name:<22} {result['rate']:8.0f} req/s  p50 {result['p50']:7.2f} ms  "
-                f"p99 {result['p99']:7.2f} ms{cpu}  non-2xx {result['non2xx']}  errors {result['errors']}",
+                f"p99 {result['p99']:7.2f} ms{tail}",
                 flush=True,
             )
 
@@ -446,9 +453,9 @@ def main():
         bench = Bench(args, instance, database, url, engine, ids)
         bare_port, app_port = free_port(), free_port()
         bare_log, app_log = open(instance / "bare.log", "w"), open(instance / "app.log", "w")
-        bench.servers[BARE] = start_gunicorn("bare:app", HERE, bare_port, args, env, bare_log), bare_port
-        bench.servers[SPREAD] = start_gunicorn("wsgi:app", ROOT, app_port, args, env, app_log), app_port
-        processes += [bench.servers[BARE][0], bench.servers[SPREAD][0]]
+        bench.servers["bare"] = start_gunicorn("bare:app", HERE, bare_port, args, env, bare_log), bare_port
+        bench.servers["app"] = start_gunicorn("wsgi:app", ROOT, app_port, args, env, app_log), app_port
+        processes += [bench.servers["bare"][0], bench.servers["app"][0]]
         print(
             f"gunicorn -w {args.workers} -k {args.worker_class} --threads {args.threads}, PINBANG_ENV=production; "
             f"PostgreSQL scratch db; Redis; {args.items} items, {args.buyers} buyers, per-buyer limit {args.limit}; "

@@ -47,7 +47,7 @@ def main():
     url = create_scratch_postgres(args.pg, f"pinbang_profile_orders_{uuid.uuid4().hex[:8]}")
     try:
         prepare_args = argparse.Namespace(items=args.items, buyers=args.buyers, limit=args.limit)
-        campaign_id = prepare(url, instance, prepare_args)
+        campaign_id = prepare(url, instance, prepare_args)["campaign"]
         tokens = (instance / "tokens.txt").read_text().split()
         items = [int(i) for i in (instance / "spread.txt").read_text().split()]
         os.environ.update({"DATABASE_URL": url, "SECRET_KEY": "bench-only", "PINBANG_ENV": "production"})

@@ -140,7 +140,7 @@ def _insert_rows_ignoring_duplicates(rows) -> int:
 def _render(fanout, batch):
     """The next ``batch`` recipients' messages after the cursor: (message dicts for outbox_rows, last recipient's
     id), or ([], None) when none is left."""
-    from orders.closing import below_minimum_notices, no_allocation_notices, picklist_notices
+    from fulfilment.closing import below_minimum_notices, no_allocation_notices, picklist_notices
 
     renderers = {
         "picklist": picklist_notices,

@@ -33,7 +33,7 @@ def close_due_campaigns():
     or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
     :returns: the campaign ids sent.
     """
-    from orders.closing import campaigns_to_close
+    from fulfilment.closing import campaigns_to_close
 
     campaign_ids = campaigns_to_close()
     for campaign_id in campaign_ids:
@@ -46,10 +46,10 @@ def close_campaign_task(campaign_id):
     """Close and pool one campaign (idempotent: a repeat, a redelivery or a second beat's copy changes nothing).
 
     :param campaign_id: the campaign's id.
-    :returns: the outcome from :func:`orders.closing.close_campaign`.
+    :returns: the outcome from :func:`fulfilment.closing.close_campaign`.
     """
+    from fulfilment.closing import close_campaign
     from notifications.fanout import expand_fanouts
-    from orders.closing import close_campaign
     from worker import send_task_safely
 
     outcome = close_campaign(campaign_id)
@@ -64,7 +64,7 @@ def close_campaign_task(campaign_id):
 @shared_task(name="worker.tasks.send_delivery_reminders", **RETRY)
 def send_delivery_reminders():
     """Queue the day-before-delivery reminders to producers, then nudge the dispatcher."""
-    from orders.closing import send_delivery_reminders as remind
+    from fulfilment.closing import send_delivery_reminders as remind
     from worker import send_task_safely
 
     reminded = remind()

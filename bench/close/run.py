@@ -302,7 +302,7 @@ def measure_child(url, campaign_id):
     from app import create_app
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
-    from orders import closing
+    from fulfilment import closing
 
     steps = {}
     with app.app_context():

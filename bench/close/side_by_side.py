@@ -5,7 +5,7 @@
 Loads the 1M-line database once (kept as ``pinbang_bench_close_template`` for later runs; ``--rebuild`` loads it
 again), then for each run clones it with ``CREATE DATABASE … TEMPLATE``, migrates the clone to the heads of the code
 measured, and in a separate process times the reference GROUP BY (median of three) and then
-``orders.closing.close_campaign()`` as bench/close/run.py does, without the fan-outs' expansion. ``--code`` measures
+``fulfilment.closing.close_campaign()`` as bench/close/run.py does, without the fan-outs' expansion. ``--code`` measures
 another checkout (e.g. ``git archive`` of an older commit) so two versions alternate on the same machine and load.
 ``--statements`` also prints each statement of the close slower than 5 ms, timed by the client (SQLAlchemy cursor
 events and the COPYs), and PostgreSQL's plan of the demand GROUP BY as the close runs it (auto_explain).
@@ -85,7 +85,7 @@ def measure(url, campaign_id, statements, profile=False):
                 start = time.perf_counter()
                 conn.execute(GROUP_BY, (campaign_id,)).fetchall()
                 times.append(time.perf_counter() - start)
-        from orders import closing
+        from fulfilment import closing
 
         slow, notices = [], []
         if statements:

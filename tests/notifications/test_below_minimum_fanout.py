@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_order, make_pooling_campaign, make_pooling_people
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
-from orders import closing
 from racing import run_at_once
 
 TITLE = "订购取消：“春季消费扶贫”部分商品未成团"

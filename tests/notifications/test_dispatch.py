@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from database import utcnow
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import MAX_ATTEMPTS, dispatch_due
-from orders import closing
 
 
 class Gateway:

@@ -4,10 +4,10 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
-from orders import closing
 
 
 def _fail(notification):

@@ -68,8 +68,8 @@ def _user(key, units, producers):
 def build_world():
     """Everything above; returns a namespace with the objects and ``ids`` for URL placeholders."""
     from extensions import db
+    from fulfilment import closing
     from notifications.fanout import expand_fanouts
-    from orders import closing
     from producers import services as producer_services
 
     units = {

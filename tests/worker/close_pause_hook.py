@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from orders import closing
+from fulfilment import closing
 
 STEP = os.environ["PINBANG_TEST_PAUSE_STEP"]
 MARKER = Path(os.environ["PINBANG_TEST_PAUSE_MARKER"])

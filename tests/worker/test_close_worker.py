@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from backends import empty_tables
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
-from orders import closing
 from shop.models import Campaign
 from worker_process import ROOT, beat_resumes_with, celery_process, count_lines, process_env, wait_for
 

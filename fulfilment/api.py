@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from orders import closing
+from fulfilment import closing
 
 blp = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1", description="Closing, allocations and pick lists")
 

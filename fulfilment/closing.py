@@ -30,10 +30,10 @@ from accounts.services import record_audit
 from database import UTCDateTime, utcnow
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
+from fulfilment.allocation import SupplyOffer, allocate_item, split_deliveries
 from notifications import messages
 from notifications.fanout import queue_buyer_fanout, queue_rendered_fanout
 from notifications.services import queue_notification
-from orders.allocation import SupplyOffer, allocate_item, split_deliveries
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import Listing, PicklistAck, Producer
 from shop.models import Campaign, CampaignItem, Supply

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
-from orders import closing
+from fulfilment import closing
 from producers.models import PicklistAck
 from shop.models import Campaign
 

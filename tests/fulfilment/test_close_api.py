@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
-from orders import closing
 from producers.models import PicklistAck
 from shop.models import Campaign
 

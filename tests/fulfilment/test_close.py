@@ -9,9 +9,9 @@ from database import utcnow
 from errors import Conflict, NotFound
 from extensions import db
 from factories import make_campaign, make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from fulfilment import closing
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
-from orders import closing
 from orders.models import Allocation, Order, OrderLine
 from racing import run_at_once
 from shop.models import Campaign, Supply

@@ -1,5 +1,5 @@
 """On PostgreSQL the close checks its bulk rows' foreign keys once per referenced key instead of once per row
-(orders.closing._foreign_keys_checked): it pools exactly as the per-row checks do, refuses a reference that does not
+(fulfilment.closing._foreign_keys_checked): it pools exactly as the per-row checks do, refuses a reference that does not
 exist, and another session still cannot delete a unit that a pick line being written names."""
 
 import threading
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from backends import BASE_DATABASE_URL
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_unit, pooling_state
-from orders import closing
+from fulfilment import closing
 from orders.models import Allocation, PickLine
 
 pytestmark = pytest.mark.skipif(not (BASE_DATABASE_URL or "").startswith("postgres"), reason="PostgreSQL only (DATABASE_URL)")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from accounts.access import role_required
 from errors import DomainError
 from extensions import db
-from orders import closing
+from fulfilment import closing
 from shop.models import Campaign
 
 bp = Blueprint("fulfilment", __name__, url_prefix="/fulfilment")

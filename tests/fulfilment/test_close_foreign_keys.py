@@ -1,18 +1,20 @@
-"""On PostgreSQL the close checks its bulk rows' foreign keys once per referenced key instead of once per row
-(fulfilment.closing._foreign_keys_checked): it pools exactly as the per-row checks do, refuses a reference that does not
-exist, and another session still cannot delete a unit that a pick line being written names."""
+"""The close's bulk writes keep PostgreSQL's foreign keys: a unit another session deletes while the close runs makes
+the close fail whole and a rerun end like a clean close; a unit a pick line being written names cannot be deleted."""
 
 import threading
 import time
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Unit
 from backends import BASE_DATABASE_URL
 from extensions import db
-from factories import make_pooling_campaign, make_pooling_people, make_unit, pooling_state
+from factories import make_order, make_pooling_campaign, make_pooling_people, make_unit, pooling_state
 from fulfilment import closing
-from orders.models import Allocation, PickLine
+from fulfilment.models import PickLine
+from orders.models import Order, OrderLine
 
 pytestmark = pytest.mark.skipif(not (BASE_DATABASE_URL or "").startswith("postgres"), reason="PostgreSQL only (DATABASE_URL)")
 
@@ -22,87 +24,112 @@ def people(app):
     return make_pooling_people()
 
 
-def _write_pick_line(allocation_id, unit_id, references):
-    with closing._foreign_keys_checked(references):
-        closing._copy_rows(closing.pick_t, ("allocation_id", "unit_id", "quantity"), [(allocation_id, unit_id, 1)])
+@pytest.fixture
+def other_session(app):
+    engine = sa.create_engine(db.engine.url)
+    yield engine
+    engine.dispose()
 
 
-def test_only_a_role_allowed_to_set_session_replication_role_skips_the_per_row_checks(app):
-    connection = db.session.connection()
-    assert closing._may_skip_row_triggers(connection)  # the tests connect as a superuser
-    connection.exec_driver_sql("SET LOCAL ROLE pg_monitor")
-    assert not closing._may_skip_row_triggers(connection)
-    db.session.rollback()
+def _order_from_a_unit_of_its_own(people, s):
+    """An order a coordinator placed for a colleague of a unit nothing else refers to; returns (order id, unit id)."""
+    unit = make_unit()
+    order = make_order(
+        s.campaign,
+        [(s.chicken, 5)],
+        user=people.chen,
+        unit=unit,
+        buyer_name="赵六",
+        buyer_phone="13700000006",
+        source="coordinator",
+    )
+    order.user_id = None
+    db.session.commit()
+    return order.id, unit.id
 
 
-def test_a_role_that_must_check_each_row_pools_exactly_the_same(people, monkeypatch):
-    by_key = make_pooling_campaign(people)
-    per_row = make_pooling_campaign(people)
-
-    assert closing.close_campaign(by_key.campaign.id) == "allocated"
-    monkeypatch.setattr(closing, "_may_skip_row_triggers", lambda connection: False)
-    assert closing.close_campaign(per_row.campaign.id) == "allocated"
-
-    pooled = pooling_state(by_key.campaign.id)
-    assert pooled["allocations"] and pooled == pooling_state(per_row.campaign.id)
+def _delete_unit_and_its_order(connection, order_id, unit_id):
+    connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
+    connection.execute(sa.delete(OrderLine.__table__).where(OrderLine.__table__.c.order_id == order_id))
+    connection.execute(sa.delete(Order.__table__).where(Order.__table__.c.id == order_id))
+    connection.execute(sa.delete(Unit.__table__).where(Unit.__table__.c.id == unit_id))
 
 
-def test_a_reference_that_does_not_exist_stops_the_write(people):
+def _without(state, *keys):
+    return {key: value for key, value in state.items() if key not in keys}
+
+
+def test_a_unit_deleted_while_the_close_runs_fails_the_close_whole_and_a_rerun_ends_like_a_clean_close(people, other_session):
+    clean = make_pooling_campaign(people)
+    hit = make_pooling_campaign(people)
+    order_id, unit_id = _order_from_a_unit_of_its_own(people, hit)
+    untouched = pooling_state(clean.campaign.id)
+    closing.close_campaign(clean.campaign.id)
+
+    def delete_meanwhile(_app, campaign_id, step):
+        # After the close counted the unit's demand, before it writes the pick lines that name the unit.
+        if step == "below_minimum":
+            with other_session.begin() as connection:
+                _delete_unit_and_its_order(connection, order_id, unit_id)
+
+    with closing.close_step_done.connected_to(delete_meanwhile), pytest.raises(psycopg.errors.ForeignKeyViolation) as error:
+        closing.close_campaign(hit.campaign.id)
+    assert "fk_pick_line_unit_id_unit" in str(error.value)
+
+    half = pooling_state(hit.campaign.id)
+    assert half["campaign"] == ("closed", True, False)
+    # "items" keeps the deleted order in each item's ordered count: the other session deleted rows, not orders.
+    assert _without(half, "campaign", "items") == _without(untouched, "campaign", "items")
+    assert closing.campaigns_to_close() == [hit.campaign.id]
+
+    assert closing.close_campaign(hit.campaign.id) == "allocated"
+    assert _without(pooling_state(hit.campaign.id), "items") == _without(pooling_state(clean.campaign.id), "items")
+
+
+def test_another_session_cannot_delete_a_unit_a_pick_line_being_written_names(people, other_session):
     s = make_pooling_campaign(people)
-    closing.close_campaign(s.campaign.id)
-    allocation_id = db.session.scalars(sa.select(Allocation.id).where(Allocation.campaign_id == s.campaign.id)).first()
-    spare = make_unit()
-    missing = spare.id + 1000
-
-    with pytest.raises(RuntimeError, match="1 of the unit rows"):
-        _write_pick_line(allocation_id, spare.id, {closing.allocation_t: [allocation_id], closing.unit_t: [spare.id, missing]})
-    db.session.rollback()
-
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(PickLine).where(PickLine.unit_id == spare.id)) == 0
-
-
-def test_another_session_cannot_delete_a_unit_a_pick_line_being_written_names(app, people):
-    s = make_pooling_campaign(people)
-    closing.close_campaign(s.campaign.id)
-    allocation_id = db.session.scalars(sa.select(Allocation.id).where(Allocation.campaign_id == s.campaign.id)).first()
-    named, unnamed = make_unit(), make_unit()
-    named_id, unnamed_id = named.id, unnamed.id
-
-    _write_pick_line(allocation_id, named_id, {closing.allocation_t: [allocation_id], closing.unit_t: [named_id]})
-    other = sa.create_engine(db.engine.url)
+    order_id, unit_id = _order_from_a_unit_of_its_own(people, s)
+    unnamed_id = make_unit().id
     outcome = {}
 
     def delete_unit():
         try:
-            with other.begin() as connection:
-                connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
+            with other_session.begin() as connection:
                 outcome["pid"] = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
-                connection.execute(sa.text("DELETE FROM unit WHERE id = :id"), {"id": named_id})
+                _delete_unit_and_its_order(connection, order_id, unit_id)
             outcome["deleted"] = True
-        except sa.exc.DBAPIError as error:
-            outcome["error"] = error
+        except sa.exc.DBAPIError as failure:
+            outcome["error"] = failure
 
-    deleter = threading.Thread(target=delete_unit)
-    deleter.start()
-    try:
-        # The deletion waits for the lock the close took on the unit until the pick line is committed.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with other.connect() as watcher:
-                waiting = "pid" in outcome and watcher.scalar(
-                    sa.text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": outcome["pid"]}
-                )
-            if waiting:
-                break
-            time.sleep(0.05)
-        assert waiting, outcome
-        db.session.commit()
-    finally:
-        deleter.join(30)
-    other.dispose()
+    def delete_meanwhile(_app, campaign_id, step):
+        # The pick lines are written, not yet committed: the deletion waits for the close.
+        if step == "allocated":
+            outcome["deleter"] = threading.Thread(target=delete_unit)
+            outcome["deleter"].start()
+            outcome["waited"] = _waits_for_a_lock(other_session, outcome)
 
+    with closing.close_step_done.connected_to(delete_meanwhile):
+        assert closing.close_campaign(s.campaign.id) == "allocated"
+    outcome["deleter"].join(30)
+
+    assert outcome["waited"], outcome
     assert isinstance(outcome.get("error"), sa.exc.IntegrityError), outcome
     assert "fk_pick_line_unit_id_unit" in str(outcome["error"])
-    assert db.session.get(type(named), named_id) is not None
-    with db.engine.begin() as connection:  # a unit no pick line names is deleted as before
-        assert connection.execute(sa.text("DELETE FROM unit WHERE id = :id"), {"id": unnamed_id}).rowcount == 1
+    db.session.expire_all()
+    assert db.session.get(Unit, unit_id) is not None and db.session.get(Order, order_id) is not None
+    assert db.session.scalars(sa.select(PickLine.quantity).where(PickLine.unit_id == unit_id)).all() == [5]
+    with other_session.begin() as connection:  # a unit no pick line names is deleted as before
+        assert connection.execute(sa.delete(Unit.__table__).where(Unit.__table__.c.id == unnamed_id)).rowcount == 1
+
+
+def _waits_for_a_lock(engine, outcome, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as watcher:
+            waiting = "pid" in outcome and watcher.scalar(
+                sa.text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": outcome["pid"]}
+            )
+        if waiting:
+            return True
+        time.sleep(0.05)
+    return False

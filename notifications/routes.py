@@ -46,9 +46,5 @@ def resend(notification_id):
             current_user, "notification.resend", notification, channel=notification.channel, recipient=notification.recipient
         )
         services.resend(notification)
-        from worker import send_task_safely
-        from worker.tasks import dispatch_notifications
-
-        send_task_safely(dispatch_notifications)
         flash(_("The message is queued to be sent again."), "success")
     return redirect(url_for("notifications.failed"))

@@ -5,7 +5,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from database import utcnow
+import after_commit
+from database import transaction, utcnow
 from extensions import db
 from notifications.channels import DeliveryError, deliver
 from notifications.models import Notification
@@ -171,11 +172,13 @@ def dispatch_due(limit=500) -> int:
 
 
 def resend(notification) -> None:
-    """An operator's resend of a failed message: it goes back into the outbox with fresh attempts."""
-    notification.status = "pending"
-    notification.attempts = 0
-    notification.next_attempt_at = utcnow()
-    db.session.commit()
+    """An operator's resend of a failed message: it goes back into the outbox with fresh attempts, and the
+    dispatcher is asked to send it once that is committed."""
+    with transaction():
+        notification.status = "pending"
+        notification.attempts = 0
+        notification.next_attempt_at = utcnow()
+        after_commit.dispatch_notifications()
 
 
 def inbox(user, limit=100):

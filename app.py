@@ -84,6 +84,7 @@ def import_models():
     """Every area's models, so SQLAlchemy and Alembic see the whole schema."""
     import accounts.models  # noqa: F401
     import dashboard.models  # noqa: F401
+    import fulfilment.models  # noqa: F401
     import notifications.models  # noqa: F401
     import orders.models  # noqa: F401
     import producers.models  # noqa: F401
@@ -120,11 +121,11 @@ def register_blueprints(app):
     from api import api
     from dashboard.api import blp as dashboard_api
     from dashboard.routes import bp as dashboard_bp
+    from fulfilment.api import blp as fulfilment_api
+    from fulfilment.routes import bp as fulfilment_bp
     from notifications.api import blp as notifications_api
     from notifications.routes import bp as notifications_bp
     from orders.api import blp as orders_api
-    from orders.fulfilment_api import blp as fulfilment_api
-    from orders.fulfilment_routes import bp as fulfilment_bp
     from orders.routes import bp as orders_bp
     from orders.unit_api import blp as units_orders_api
     from orders.unit_routes import bp as units_orders_bp

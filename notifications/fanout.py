@@ -2,36 +2,40 @@
 
 Two forms. One text for every buyer of a live order ("your order is on its way"): the expansion writes ordinary
 outbox rows (in-app, marked sent as it is written; email, pending for the dispatcher) in batches of orders. And a
-message rendered for each recipient (RENDERED: the producers' pick-list and nothing-this-time notices, the
-below-minimum notices), written in batches of recipients from the state the close stored, through every channel
-the recipient has, like any queued notification. Each batch and
+message rendered for each recipient (a fan-out queued without a text of its own), written in batches of recipients
+by the renderer its caller hands over for its kind (the worker hands the close's: fulfilment.notices.RENDERERS),
+from the state the transaction that queued it stored, through every channel the recipient has, like any queued
+notification. This module knows no area: a rendered fan-out whose renderer nobody hands over waits. Each batch and
 the fan-out's cursor commit together, so a worker that dies mid-way loses nothing and the next run resumes after
 the last committed batch; the outbox's unique key (recipient, channel, kind, subject) and ON CONFLICT DO NOTHING
 make a repeated batch, or a buyer met again in a later batch (a coordinator who ordered for several colleagues),
 write nothing twice.
 """
 
-from datetime import UTC
+from collections.abc import Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from accounts.models import User
-from database import UTCDateTime, begin_write, utcnow
+from database import UTCDateTime, transaction, utcnow
 from extensions import db
+from notifications import messages
 from notifications.models import Notification, NotificationFanout
+from notifications.services import outbox_rows
+from orders.models import Order
 
 BATCH_ORDERS = 20_000
 BATCH_RECIPIENTS = 5_000
-# Kinds whose message is rendered per recipient at expansion (see _render).
-RENDERED = ("picklist", "no_allocation", "below_minimum")
-# Expanded first, in this order, whenever they are pending: producers have goods to prepare, then the buyers of
-# cancelled lines; a campaign's "on its way" to every buyer (10 batches at 200,000 buyers) comes last.
-FIRST = ("picklist", "no_allocation", "below_minimum")
+
+# (campaign_id, after=recipient id, limit=recipients) → (message dicts for outbox_rows, the last recipient's id),
+# or ([], None) when no recipient is left.
+Renderer = Callable[..., tuple[list[dict], int | None]]
 
 fanout_t = NotificationFanout.__table__
 notification_t = Notification.__table__
 user_t = User.__table__
+order_t = Order.__table__
 
 COLUMNS = [
     "recipient",
@@ -76,18 +80,21 @@ def _queue(*, campaign_id, kind, subject, title, body, now):
 
 
 def queue_rendered_fanout(*, campaign_id, kind, subject, now=None):
-    """Queue a message of ``kind`` (one of RENDERED) for each of its recipients, in the caller's transaction.
+    """Queue a message of ``kind`` for each of its recipients, in the caller's transaction.
 
-    Each recipient's text is rendered at expansion from what the caller's transaction stored. Does not commit.
+    Each recipient's text is rendered at expansion, by the renderer handed over for ``kind``, from what the
+    caller's transaction stored. Does not commit.
     """
-    if kind not in RENDERED:
-        raise ValueError(f"no renderer for {kind!r}")
     _queue(campaign_id=campaign_id, kind=kind, subject=subject, title="", body="", now=now)
 
 
-def expand_fanouts(batch=BATCH_ORDERS, max_batches=None, batch_recipients=BATCH_RECIPIENTS, kinds=None) -> int:
+def expand_fanouts(
+    renderers: Mapping[str, Renderer], batch=BATCH_ORDERS, max_batches=None, batch_recipients=BATCH_RECIPIENTS, kinds=None
+) -> int:
     """Expand pending fan-outs into outbox rows, one committed batch at a time; safe to run anywhere.
 
+    :param renderers: kind → the function that renders that kind's messages per recipient (see Renderer); rendered
+        fan-outs are expanded first, in the order of this mapping, then those with one text for every buyer.
     :param batch: orders per batch of a message to every buyer.
     :param batch_recipients: recipients per batch of a message rendered for each.
     :param max_batches: stop after this many batches (the rest is left for the next run).
@@ -96,7 +103,7 @@ def expand_fanouts(batch=BATCH_ORDERS, max_batches=None, batch_recipients=BATCH_
     """
     written, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        step = _expand_one_batch(batch, batch_recipients, kinds)
+        step = _expand_one_batch(renderers, batch, batch_recipients, kinds)
         if step is None:
             break
         written += step
@@ -113,87 +120,67 @@ def _insert_ignoring_duplicates(select):
 
 def _insert_rows_ignoring_duplicates(rows) -> int:
     """Insert outbox rows (dicts of the same columns) skipping those already queued; returns how many in-app rows
-    went in. On PostgreSQL one INSERT … SELECT FROM unnest(one array a column): a VALUES list of 13,000 rows costs
-    psycopg more to build than the database to run."""
+    went in. On PostgreSQL one INSERT … SELECT FROM unnest(one array a column): a VALUES list of thousands of rows
+    costs psycopg more to build than the database to run."""
     if not rows:
         return 0
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
+    if db.session.connection().dialect.name != "postgresql":
         statement = sqlite.insert(notification_t).on_conflict_do_nothing().returning(notification_t.c.channel)
         return sum(channel == "inapp" for channel in db.session.scalars(statement, rows))
     columns = list(rows[0])
-    arrays = []
-    for column in columns:
-        values = [row[column] for row in rows]
-        if isinstance(notification_t.c[column].type, UTCDateTime):
-            values = [v.astimezone(UTC).replace(tzinfo=None) if v is not None else None for v in values]
-        arrays.append(values)
-    types = [notification_t.c[c].type.compile(dialect=connection.dialect) for c in columns]
-    result = connection.exec_driver_sql(
-        f"INSERT INTO notification ({', '.join(columns)}) SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
-        " ON CONFLICT DO NOTHING RETURNING channel",
-        tuple(arrays),
+    arrays = [
+        sa.bindparam(None, [row[column] for row in rows], type_=postgresql.ARRAY(notification_t.c[column].type))
+        for column in columns
+    ]
+    given = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="given")
+    statement = (
+        postgresql.insert(notification_t)
+        .from_select(columns, sa.select(*(given.c[column] for column in columns)))
+        .on_conflict_do_nothing()
+        .returning(notification_t.c.channel)
     )
-    return sum(channel == "inapp" for channel in result.scalars())
+    return sum(channel == "inapp" for channel in db.session.scalars(statement))
 
 
-def _render(fanout, batch):
-    """The next ``batch`` recipients' messages after the cursor: (message dicts for outbox_rows, last recipient's
-    id), or ([], None) when none is left."""
-    from orders.closing import below_minimum_notices, no_allocation_notices, picklist_notices
-
-    renderers = {
-        "picklist": picklist_notices,
-        "no_allocation": no_allocation_notices,
-        "below_minimum": below_minimum_notices,
-    }
-    return renderers[fanout.kind](fanout.campaign_id, after=fanout.cursor, limit=batch)
-
-
-def _expand_rendered_batch(fanout, batch):
-    from notifications import messages
-    from notifications.services import outbox_rows
-
-    with messages.rendering_many():
-        notices, upto = _render(fanout, batch)
-    now = utcnow()
-    if upto is None:
-        db.session.execute(fanout_t.update().where(fanout_t.c.id == fanout.id).values(status="done", done_at=now))
-        db.session.commit()
-        return 0
-    told = _insert_rows_ignoring_duplicates(outbox_rows(kind=fanout.kind, subject=fanout.subject, messages=notices, now=now))
-    db.session.execute(
-        fanout_t.update().where(fanout_t.c.id == fanout.id).values(cursor=upto, recipients=fanout_t.c.recipients + told)
-    )
-    db.session.commit()
-    return told
-
-
-def _expand_one_batch(batch, batch_recipients, kinds=None):
+def _expand_one_batch(renderers, batch, batch_recipients, kinds=None):
     """One batch of one pending fan-out; None when nothing is pending (or another worker holds what is)."""
-    from orders.models import Order
-
-    order_t = Order.__table__
-    pending = fanout_t.c.status == "pending"
+    # A fan-out without a text of its own waits for a caller that hands over its renderer.
+    pending = sa.and_(fanout_t.c.status == "pending", sa.or_(fanout_t.c.title != "", fanout_t.c.kind.in_(list(renderers))))
     if kinds is not None:
         pending = sa.and_(pending, fanout_t.c.kind.in_(kinds))
     # The sweep runs every 15 s: look before taking SQLite's write lock, which would hold up orders meanwhile.
     if db.session.scalar(sa.select(fanout_t.c.id).where(pending).limit(1)) is None:
         db.session.rollback()
         return None
-    begin_write(db.session)
-    fanout = db.session.execute(
-        sa.select(fanout_t)
-        .where(pending)
-        .order_by(sa.case({kind: n for n, kind in enumerate(FIRST)}, value=fanout_t.c.kind, else_=len(FIRST)), fanout_t.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if fanout is None:
-        db.session.rollback()
-        return None
-    if fanout.kind in RENDERED:
-        return _expand_rendered_batch(fanout, batch_recipients)
+    # Rendered fan-outs first, in the renderers' order; each batch commits with the cursor past it.
+    order = [fanout_t.c.id]
+    if renderers:
+        order.insert(0, sa.case({kind: n for n, kind in enumerate(renderers)}, value=fanout_t.c.kind, else_=len(renderers)))
+    with transaction(write=True):
+        fanout = db.session.execute(
+            sa.select(fanout_t).where(pending).order_by(*order).limit(1).with_for_update(skip_locked=True)
+        ).first()
+        if fanout is None:
+            return None
+        if fanout.kind in renderers:
+            return _expand_rendered_batch(fanout, renderers[fanout.kind], batch_recipients)
+        return _expand_buyers_batch(fanout, batch)
+
+
+def _expand_rendered_batch(fanout, render, batch):
+    """The next ``batch`` recipients after the cursor, each with the message ``render`` writes for them."""
+    with messages.rendering_many():
+        notices, upto = render(fanout.campaign_id, after=fanout.cursor, limit=batch)
+    now = utcnow()
+    if upto is None:
+        return _done(fanout, now)
+    told = _insert_rows_ignoring_duplicates(outbox_rows(kind=fanout.kind, subject=fanout.subject, messages=notices, now=now))
+    return _advance(fanout, upto, told)
+
+
+def _expand_buyers_batch(fanout, batch):
+    """The fan-out's one text to the buyers of the next ``batch`` orders after the cursor: in-app, and email to
+    those who have an address."""
     window = (
         sa.select(order_t.c.id)
         .where(order_t.c.campaign_id == fanout.campaign_id, order_t.c.id > fanout.cursor)
@@ -204,9 +191,7 @@ def _expand_one_batch(batch, batch_recipients, kinds=None):
     upto = db.session.scalar(sa.select(sa.func.max(window.c.id)))
     now = utcnow()
     if upto is None:
-        db.session.execute(fanout_t.update().where(fanout_t.c.id == fanout.id).values(status="done", done_at=now))
-        db.session.commit()
-        return 0
+        return _done(fanout, now)
     recipients = (
         sa.select(sa.func.coalesce(order_t.c.user_id, order_t.c.placed_by_id))
         .where(
@@ -240,8 +225,16 @@ def _expand_one_batch(batch, batch_recipients, kinds=None):
         inserted = _insert_ignoring_duplicates(select)
         if channel == "inapp":
             told = inserted
+    return _advance(fanout, upto, told)
+
+
+def _advance(fanout, upto, told) -> int:
     db.session.execute(
         fanout_t.update().where(fanout_t.c.id == fanout.id).values(cursor=upto, recipients=fanout_t.c.recipients + told)
     )
-    db.session.commit()
     return told
+
+
+def _done(fanout, now) -> int:
+    db.session.execute(fanout_t.update().where(fanout_t.c.id == fanout.id).values(status="done", done_at=now))
+    return 0

@@ -56,22 +56,38 @@ def delivery_date(day) -> str:
     return pinned[key]
 
 
+def item_quantity(title, quantity, unit) -> str:
+    """ "N × item" as every message writes it: 雪毛鸡 × 2只."""
+    return f"{title} × {quantity}{unit}"
+
+
+def item_list(pairs) -> str:
+    """Several "item × N" joined with the current language's list separator ("；" in Chinese).
+
+    :param pairs: (title, quantity, unit) tuples, in the order to show them.
+    """
+    return _("; ").join(item_quantity(title, quantity, unit) for title, quantity, unit in pairs)
+
+
+# The close
+
+
 def _quantity(quantity, unit) -> str:
     return _("%(quantity)s %(unit)s", quantity=quantity, unit=unit)
 
 
-def _goods(lines, with_destinations=True) -> str:
-    """``lines``: dicts with title, unit, quantity and units (unit_name, address, quantity).
+def _goods(lines) -> str:
+    """Each of ``lines`` as "N × item, to: unit N (address), …"; lines are dicts with title, unit, quantity and
+    units (unit_name, address, quantity).
 
     Each template is looked up once per call, not once per destination: a producer's notice may name 300 units.
     """
-    goods, quantity = _("%(title)s %(amount)s"), _("%(quantity)s %(unit)s")
-    goods_to, destination = _("%(goods)s, to: %(destinations)s"), _("%(unit)s %(amount)s (%(address)s)")
-    comma, semicolon = _(", "), _("; ")
+    quantity, goods_to = _("%(quantity)s %(unit)s"), _("%(goods)s, to: %(destinations)s")
+    destination, comma = _("%(unit)s %(amount)s (%(address)s)"), _(", ")
     parts = []
     for line in lines:
-        amount = goods % {"title": line["title"], "amount": quantity % {"quantity": line["quantity"], "unit": line["unit"]}}
-        if with_destinations and line.get("units"):
+        goods = item_quantity(line["title"], line["quantity"], line["unit"])
+        if line.get("units"):
             destinations = comma.join(
                 destination
                 % {
@@ -81,9 +97,13 @@ def _goods(lines, with_destinations=True) -> str:
                 }
                 for u in line["units"]
             )
-            amount = goods_to % {"goods": amount, "destinations": destinations}
-        parts.append(amount)
-    return semicolon.join(parts)
+            goods = goods_to % {"goods": goods, "destinations": destinations}
+        parts.append(goods)
+    return _("; ").join(parts)
+
+
+def _items(lines) -> str:
+    return item_list((line["title"], line["quantity"], line["unit"]) for line in lines)
 
 
 def picklist_link(campaign_id) -> str:
@@ -108,7 +128,7 @@ def prepare_goods(producer_name, campaign, lines):
             producer=producer_name,
             campaign=campaign.title,
             date=delivery_date(campaign.delivery_on),
-            goods=_goods(lines, with_destinations=False),
+            goods=_items(lines),
             points=points,
             link=picklist_link(campaign.id),
         )
@@ -123,7 +143,7 @@ def delivery_reminder(producer_name, campaign, lines):
         producer=producer_name,
         campaign=campaign.title,
         date=delivery_date(campaign.delivery_on),
-        goods=_goods(lines, with_destinations=False),
+        goods=_items(lines),
     )
     return title, body
 
@@ -149,7 +169,7 @@ def cancelled_below_minimum(campaign, entries):
     """
     parts = []
     for entry in entries:
-        text = _("%(title)s %(amount)s", title=entry["title"], amount=_quantity(entry["quantity"], entry["unit"]))
+        text = item_quantity(entry["title"], entry["quantity"], entry["unit"])
         if entry.get("buyer_name"):
             text = _("%(goods)s (for %(name)s)", goods=text, name=entry["buyer_name"])
         parts.append(text)
@@ -171,16 +191,3 @@ def order_allocated(campaign):
         date=delivery_date(campaign.delivery_on),
     )
     return title, body
-
-
-def item_quantity(title, quantity, unit) -> str:
-    """ "N × item" as every message writes it: 雪毛鸡 × 2只."""
-    return f"{title} × {quantity}{unit}"
-
-
-def item_list(pairs) -> str:
-    """Several "item × N" joined with the current language's list separator ("；" in Chinese).
-
-    :param pairs: (title, quantity, unit) tuples, in the order to show them.
-    """
-    return _("; ").join(item_quantity(title, quantity, unit) for title, quantity, unit in pairs)

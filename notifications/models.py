@@ -59,8 +59,8 @@ class NotificationFanout(db.Model):
     expands it into ordinary Notification rows in batches (notifications.fanout), each batch and the ``cursor``
     committed together, so a worker that dies mid-way resumes where it stopped, and the outbox's unique key makes a
     repeated batch write nothing. Either one ``title``/``body`` for every buyer of a live order (``cursor``: the
-    last order id expanded), or, for the kinds in notifications.fanout.RENDERED, a message rendered for each
-    recipient from the stored state (``title`` and ``body`` empty; ``cursor``: the last recipient's user id).
+    last order id expanded), or a message rendered for each recipient from the stored state by the renderer of its
+    kind (``title`` and ``body`` empty; ``cursor``: the last recipient's id).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)

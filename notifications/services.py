@@ -179,7 +179,7 @@ def resend(actor, notification) -> None:
         notification.status = "pending"
         notification.attempts = 0
         notification.next_attempt_at = utcnow()
-    after_commit.dispatch_notifications()
+        after_commit.dispatch_notifications()
 
 
 def inbox(user, limit=100):

@@ -1,9 +1,12 @@
-"""Celery tasks: thin wrappers that take ids and call services."""
+"""Celery tasks: thin wrappers that take ids and call services; the worker hands the fan-out the close's renderers."""
 
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 import after_commit
+from fulfilment import closing, notices, picklists
+from notifications.fanout import expand_fanouts
+from notifications.services import dispatch_due
 
 # A database that is briefly unreachable or locked is worth retrying; anything else is a bug to look at.
 RETRY = {
@@ -15,15 +18,12 @@ RETRY = {
 }
 
 
-@shared_task(name="worker.tasks.dispatch_notifications")
+@shared_task(name=after_commit.DISPATCH_NOTIFICATIONS)
 def dispatch_notifications():
     """Expand pending fan-outs (a pooled campaign's notices to its producers and buyers), then send
     every due notification in the outbox; safe to run from several workers at once, and the sweep that finishes a
     fan-out a dead worker left."""
-    from notifications.fanout import expand_fanouts
-    from notifications.services import dispatch_due
-
-    expand_fanouts()
+    expand_fanouts(notices.RENDERERS)
     return dispatch_due()
 
 
@@ -35,39 +35,32 @@ def close_due_campaigns():
     or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
     :returns: the campaign ids sent.
     """
-    from orders.closing import campaigns_to_close
-
-    campaign_ids = campaigns_to_close()
+    campaign_ids = closing.campaigns_to_close()
     for campaign_id in campaign_ids:
         close_campaign_task.apply_async(args=[campaign_id])
     return campaign_ids
 
 
-@shared_task(name="worker.tasks.close_campaign", **RETRY)
+@shared_task(name=after_commit.CLOSE_CAMPAIGN, **RETRY)
 def close_campaign_task(campaign_id):
     """Close and pool one campaign (idempotent: a repeat, a redelivery or a second beat's copy changes nothing).
 
     :param campaign_id: the campaign's id.
-    :returns: the outcome from :func:`orders.closing.close_campaign`.
+    :returns: the outcome from :func:`fulfilment.closing.close_campaign`.
     """
-    from notifications.fanout import expand_fanouts
-    from orders.closing import close_campaign
-
-    outcome = close_campaign(campaign_id)
+    outcome = closing.close_campaign(campaign_id)
     if outcome == "allocated":
         # The producers' and buyers' notices were queued as fan-out rows in the close; write them now rather than
-        # at the next sweep.
-        expand_fanouts()
+        # at the next sweep, then send them.
+        expand_fanouts(notices.RENDERERS)
         after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
     return outcome
 
 
 @shared_task(name="worker.tasks.send_delivery_reminders", **RETRY)
 def send_delivery_reminders():
-    """Queue the day-before-delivery reminders to producers, then nudge the dispatcher."""
-    from orders.closing import send_delivery_reminders as remind
+    """Queue the day-before-delivery reminders to producers (the service nudges the dispatcher).
 
-    reminded = remind()
-    if reminded:
-        after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
-    return reminded
+    :returns: how many producers were newly reminded.
+    """
+    return picklists.send_delivery_reminders()

@@ -300,10 +300,11 @@ def measure_child(url, campaign_id):
     group_by = statistics.median(times)
 
     from app import create_app
+    from fulfilment import closing
+    from fulfilment.notices import RENDERERS
+    from notifications.fanout import expand_fanouts
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
-    from orders import closing
-
     steps = {}
     with app.app_context():
         from extensions import db
@@ -311,20 +312,23 @@ def measure_child(url, campaign_id):
         db.session.execute(db.text("SELECT 1"))
         baseline_mb = peak_rss_mb()
         start = time.perf_counter()
-        closing._after_step = lambda step, _cid: steps.setdefault(step, time.perf_counter() - start)
-        outcome = closing.close_campaign(campaign_id)
+
+        def step_done(_app, campaign_id, step):
+            steps.setdefault(step, time.perf_counter() - start)
+
+        with closing.close_step_done.connected_to(step_done):
+            outcome = closing.close_campaign(campaign_id)
         close = time.perf_counter() - start
         peak_mb = peak_rss_mb()
-        from notifications.fanout import expand_fanouts
 
         start = time.perf_counter()
-        producers_told = expand_fanouts(kinds=("picklist", "no_allocation"))
+        producers_told = expand_fanouts(RENDERERS, kinds=("picklist", "no_allocation"))
         producers_fanout = time.perf_counter() - start
         start = time.perf_counter()
-        below_told = expand_fanouts(kinds=("below_minimum",))
+        below_told = expand_fanouts(RENDERERS, kinds=("below_minimum",))
         below_fanout = time.perf_counter() - start
         start = time.perf_counter()
-        buyers_told = expand_fanouts(kinds=("order_allocated",))
+        buyers_told = expand_fanouts(RENDERERS, kinds=("order_allocated",))
         fanout = time.perf_counter() - start
         fanout_peak_mb = peak_rss_mb()
         check = db.session.execute(
@@ -433,10 +437,10 @@ def main():
         )
         previous = r["close_s"]
     print()
-    print("Where the time goes (seconds): each step of the close job, from the hook that follows it; then, apart,")
+    print("Where the time goes (seconds): each step of the close job, from its close_step_done signal; then, apart,")
     print("the worker's expansion of the fan-outs in the order it runs them (after the close has committed).")
     print()
-    names = ["closed", "below_minimum", "allocated", "producers_notified", "notified"]
+    names = ["closed", "below_minimum", "allocated", "producers_notified", "notified"]  # fulfilment.closing.STEPS
     labels = [
         "close (guarded UPDATE)",
         "lock + demand GROUP BY + below-minimum",

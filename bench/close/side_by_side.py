@@ -5,7 +5,7 @@
 Loads the 1M-line database once (kept as ``pinbang_bench_close_template`` for later runs; ``--rebuild`` loads it
 again), then for each run clones it with ``CREATE DATABASE … TEMPLATE``, migrates the clone to the heads of the code
 measured, and in a separate process times the reference GROUP BY (median of three) and then
-``orders.closing.close_campaign()`` as bench/close/run.py does, without the fan-outs' expansion. ``--code`` measures
+``fulfilment.closing.close_campaign()`` as bench/close/run.py does, without the fan-outs' expansion. ``--code`` measures
 another checkout (e.g. ``git archive`` of an older commit) so two versions alternate on the same machine and load.
 ``--statements`` also prints each statement of the close slower than 5 ms, timed by the client (SQLAlchemy cursor
 events and the COPYs), and PostgreSQL's plan of the demand GROUP BY as the close runs it (auto_explain).
@@ -85,7 +85,7 @@ def measure(url, campaign_id, statements, profile=False):
                 start = time.perf_counter()
                 conn.execute(GROUP_BY, (campaign_id,)).fetchall()
                 times.append(time.perf_counter() - start)
-        from orders import closing
+        from fulfilment import bulk, closing
 
         slow, notices = [], []
         if statements:
@@ -115,7 +115,7 @@ def measure(url, campaign_id, statements, profile=False):
                         cursor.execute(f"SET auto_explain.{name} = '{value}'")
                 dbapi_connection.commit()
 
-            copy = closing._copy_rows
+            copy = bulk.copy_rows
 
             def timed_copy(table, *args, **kwargs):  # whatever the measured checkout's signature
                 start = time.perf_counter()
@@ -123,24 +123,28 @@ def measure(url, campaign_id, statements, profile=False):
                 slow.append((round(time.perf_counter() - start, 3), f"COPY {table.name}"))
                 return result
 
-            closing._copy_rows = timed_copy
+            bulk.copy_rows = timed_copy
 
         steps = {}
         db.session.execute(sa.text("SELECT 1"))
         db.session.commit()
         start = time.perf_counter()
-        closing._after_step = lambda step, _cid: steps.setdefault(step, round(time.perf_counter() - start, 3))
-        if profile:
-            import cProfile
-            import pstats
 
-            profiler = cProfile.Profile()
-            outcome = profiler.runcall(closing.close_campaign, campaign_id)
-            close = time.perf_counter() - start
-            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
-        else:
-            outcome = closing.close_campaign(campaign_id)
-            close = time.perf_counter() - start
+        def step_done(_app, campaign_id, step):
+            steps.setdefault(step, round(time.perf_counter() - start, 3))
+
+        with closing.close_step_done.connected_to(step_done):
+            if profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                outcome = profiler.runcall(closing.close_campaign, campaign_id)
+                close = time.perf_counter() - start
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+            else:
+                outcome = closing.close_campaign(campaign_id)
+                close = time.perf_counter() - start
         assert outcome == "allocated", outcome
         check = db.session.execute(
             sa.text(

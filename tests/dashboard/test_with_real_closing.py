@@ -1,10 +1,10 @@
-"""The dashboard over a campaign pooled by the real close job (orders.closing): figures, delivery, settlement, checks."""
+"""The dashboard over a campaign pooled by the real close job (fulfilment.closing): figures, delivery, settlement, checks."""
 
 from dashboard import delivery, services, settlement
 from dashboard.checks import check_totals
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
-from orders import closing
+from fulfilment import closing
 from shop.models import Campaign
 
 

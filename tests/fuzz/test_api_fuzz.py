@@ -65,7 +65,7 @@ SETTINGS = hypothesis.settings(
 @pytest.fixture
 def fuzz_data(app):
     """The demo data, one order by the demo buyer, and a pooled campaign (allocations, pick lists, notifications)."""
-    from orders.closing import close_campaign
+    from fulfilment.closing import close_campaign
     from orders.services import place_order
 
     app.config["RATELIMIT_ENABLED"] = True

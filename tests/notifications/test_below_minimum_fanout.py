@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_order, make_pooling_campaign, make_pooling_people
+from fulfilment import closing
+from fulfilment.notices import RENDERERS
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification, NotificationFanout
-from orders import closing
 from racing import run_at_once
 
 TITLE = "订购取消：“春季消费扶贫”部分商品未成团"
@@ -60,7 +61,7 @@ def campaign(people):
 
 def _expected(people):
     p = people
-    wang, liu, chen = _body("鸡蛋 60个"), _body("鸡蛋 30个"), _body("鸡蛋 10个；鸡蛋 40个（为王五代订）")
+    wang, liu, chen = _body("鸡蛋 × 60个"), _body("鸡蛋 × 30个"), _body("鸡蛋 × 10个；鸡蛋 × 40个（为王五代订）")
     rows = [(p.wang, wang), (p.liu, liu), (p.chen, chen)]
     expected = []
     for user, body in rows:
@@ -77,12 +78,12 @@ def test_each_buyer_hears_once_naming_exactly_the_lines_cancelled(people, campai
     assert _notices(campaign.campaign.id) == []
     assert _fanout(campaign.campaign.id).status == "pending"
 
-    expand_fanouts(batch_recipients=batch)
+    expand_fanouts(RENDERERS, batch_recipients=batch)
     # Zhang's eggs were cancelled by Zhang before the close: she is not told about them.
     assert _notices(campaign.campaign.id) == _expected(people)
     done = _fanout(campaign.campaign.id)
     assert (done.status, done.recipients) == ("done", 3)
-    assert expand_fanouts(batch_recipients=batch) == 0
+    assert expand_fanouts(RENDERERS, batch_recipients=batch) == 0
     assert _notices(campaign.campaign.id) == _expected(people)
 
 
@@ -90,25 +91,25 @@ def test_a_worker_that_dies_mid_way_loses_nothing_and_doubles_nothing(app, peopl
     closing.close_campaign(campaign.campaign.id)
     revive = kill_worker("_insert_rows_ignoring_duplicates", 2)
     with pytest.raises(RuntimeError):
-        expand_fanouts(batch_recipients=1, kinds=("below_minimum",))
+        expand_fanouts(RENDERERS, batch_recipients=1, kinds=("below_minimum",))
     db.session.rollback()
     assert _fanout(campaign.campaign.id).status == "pending"
     assert {recipient for recipient, *_ in _notices(campaign.campaign.id)} == {f"user:{people.wang.id}"}
 
     revive()
     # A second worker (and the dispatcher's sweep) finish it, two at once.
-    _results, errors = run_at_once(app, lambda: expand_fanouts(batch_recipients=1))
+    _results, errors = run_at_once(app, lambda: expand_fanouts(RENDERERS, batch_recipients=1))
     assert errors == []
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     assert _notices(campaign.campaign.id) == _expected(people)
     assert _fanout(campaign.campaign.id).status == "done"
 
 
 def test_a_batch_run_again_writes_nothing_twice(people, campaign):
     closing.close_campaign(campaign.campaign.id)
-    expand_fanouts(batch_recipients=1, max_batches=2, kinds=("below_minimum",))
+    expand_fanouts(RENDERERS, batch_recipients=1, max_batches=2, kinds=("below_minimum",))
     # As if the worker died after its second batch committed but before it knew: the cursor goes back.
     db.session.execute(sa.update(NotificationFanout).where(NotificationFanout.kind == "below_minimum").values(cursor=0))
     db.session.commit()
-    expand_fanouts(batch_recipients=1)
+    expand_fanouts(RENDERERS, batch_recipients=1)
     assert _notices(campaign.campaign.id) == _expected(people)

@@ -4,10 +4,11 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from fulfilment import closing
+from fulfilment.notices import RENDERERS
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
-from orders import closing
 
 
 def _fail(notification):
@@ -21,7 +22,7 @@ def test_a_producer_reads_its_messages_with_a_link_to_the_pick_list(client, auth
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    expand_fanouts()  # as the close task does right after the close
+    expand_fanouts(RENDERERS)  # as the close task does right after the close
     auth.login(make_user(role="producer", producer=people.coop).phone)
     page = client.get("/notifications/").get_data(as_text=True)
     assert "备货通知：春季消费扶贫" in page
@@ -32,7 +33,7 @@ def test_a_buyer_sees_only_their_own_messages(client, auth):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     auth.login(people.zhang.phone)
     page = client.get("/notifications/").get_data(as_text=True)
     assert "您在“春季消费扶贫”的订购已成团" in page
@@ -43,7 +44,7 @@ def test_operators_see_failed_messages_and_resend_them(client, auth):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    expand_fanouts()  # as the close task does right after the close
+    expand_fanouts(RENDERERS)  # as the close task does right after the close
     dispatch_due()
     sms = db.session.scalar(
         sa.select(Notification).where(Notification.recipient == f"producer:{people.poor.id}", Notification.channel == "sms")

@@ -281,7 +281,7 @@ def test_a_close_racing_orders_never_lets_one_land_after_it(backend_app):
     from datetime import timedelta
 
     from database import utcnow
-    from orders.closing import close_campaign
+    from fulfilment.closing import close_campaign
     from orders.models import Allocation
 
     campaign = make_campaign(closes_in=timedelta(minutes=5))

@@ -68,8 +68,9 @@ def _user(key, units, producers):
 def build_world():
     """Everything above; returns a namespace with the objects and ``ids`` for URL placeholders."""
     from extensions import db
+    from fulfilment import closing
+    from fulfilment.notices import RENDERERS
     from notifications.fanout import expand_fanouts
-    from orders import closing
     from producers import services as producer_services
 
     units = {
@@ -103,7 +104,7 @@ def build_world():
     make_order(done, [(done_chicken, 4), (done_honey, 1)], user=users["buyer"], note=NOTES["buyer"])
     make_order(done, [(done_chicken, 5), (done_honey, 2)], user=users["buyer_b"], note=NOTES["buyer_b"])
     closing.close_campaign(done.id)
-    expand_fanouts()  # as the close task does right after the close
+    expand_fanouts(RENDERERS)  # as the close task does right after the close
     db.session.expire_all()
 
     from notifications.models import Notification

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from backends import empty_tables
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from fulfilment import closing
+from fulfilment.notices import RENDERERS
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
 from notifications.services import dispatch_due
-from orders import closing
 from shop.models import Campaign
 from worker_process import ROOT, beat_resumes_with, celery_process, count_lines, process_env, wait_for
 
@@ -75,7 +76,9 @@ def test_beat_closes_a_campaign_at_its_closing_time_on_the_embedded_broker(migra
             assert wait_for(lambda: _status(s.campaign.id) == "allocated", timeout=90, interval=0.5)
             assert wait_for(lambda: _all_sent(s.campaign.id), timeout=60, interval=0.5)
         sms = db.session.scalar(
-            sa.select(Notification.body).where(Notification.recipient == f"producer:{people.coop.id}", Notification.channel == "sms")
+            sa.select(Notification.body).where(
+                Notification.recipient == f"producer:{people.coop.id}", Notification.channel == "sms"
+            )
         )
         assert sms.startswith("秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止，请于")
         assert [line.split("\t")[2] for line in _sms_lines(people.coop.phone)] == ["【拼帮】" + sms]
@@ -121,8 +124,21 @@ def test_duplicate_close_messages_and_a_second_beat_do_no_harm_on_redis(migrated
 @contextmanager
 def worker_pausing_after(step, database_url, redis_url, marker):
     """A real worker whose first close job hangs after ``step`` (see close_pause_hook)."""
-    args = [str(Path(sys.executable).parent / "celery"), "-A", "worker", "worker", "--loglevel", "INFO", "--concurrency", "1",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-I", "tests.worker.close_pause_hook"]
+    args = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "worker",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        "1",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-I",
+        "tests.worker.close_pause_hook",
+    ]
     env = process_env(database_url, redis_url, PINBANG_TEST_PAUSE_STEP=step, PINBANG_TEST_PAUSE_MARKER=marker)
     with open(Path(os.environ["INSTANCE_PATH"]) / f"pausing-worker-{time.time_ns()}.log", "w") as log:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -148,7 +164,7 @@ def test_a_worker_killed_in_the_middle_of_the_close_job_ends_like_a_clean_run(mi
         clean = make_pooling_campaign(people)
         killed = make_pooling_campaign(people)
         closing.close_campaign(clean.campaign.id)
-        expand_fanouts()
+        expand_fanouts(RENDERERS)
         before = pooling_state(killed.campaign.id)
         marker = tmp_path / f"paused-{uuid.uuid4().hex}"
 
@@ -186,7 +202,9 @@ def test_closing_early_works_while_redis_is_down_and_pools_once_it_is_back(migra
             campaign_id, coop_phone = s.campaign.id, people.coop.phone
             operator = make_user(role="operator")
             client = down.test_client()
-            token = client.post("/api/v1/auth/token", json={"login": operator.phone, "password": "password123"}).get_json()["token"]
+            token = client.post("/api/v1/auth/token", json={"login": operator.phone, "password": "password123"}).get_json()[
+                "token"
+            ]
             response = client.post(f"/api/v1/campaigns/{campaign_id}/close", headers={"Authorization": f"Bearer {token}"})
             # The broker is unreachable, yet the operator's close stands: no more orders from now on.
             assert response.status_code == 202
@@ -227,6 +245,8 @@ def _buyers_told(campaign_id):
     db.session.expire_all()
     return db.session.scalar(
         sa.select(sa.func.count()).where(
-            Notification.subject == f"campaign:{campaign_id}", Notification.kind == "order_allocated", Notification.channel == "inapp"
+            Notification.subject == f"campaign:{campaign_id}",
+            Notification.kind == "order_allocated",
+            Notification.channel == "inapp",
         )
     )

@@ -8,7 +8,8 @@ from flask_login import current_user
 from accounts.access import role_required
 from errors import DomainError
 from extensions import db
-from orders import closing
+from fulfilment import closing
+from fulfilment import picklists as pick_lists  # the module; picklists() is a view here
 from shop.models import Campaign
 
 bp = Blueprint("fulfilment", __name__, url_prefix="/fulfilment")
@@ -31,13 +32,13 @@ def index():
 def campaign(campaign_id):
     """Who supplies how much to whom, and which producers have confirmed ready."""
     try:
-        overview = closing.allocation_overview(campaign_id)
+        overview = pick_lists.allocation_overview(campaign_id)
     except DomainError:
         abort(404)
     return render_template(
         "fulfilment/campaign.html",
         overview=overview,
-        confirmations=closing.confirmations(campaign_id),
+        confirmations=pick_lists.confirmations(campaign_id),
         campaign=db.session.get(Campaign, campaign_id),
     )
 
@@ -59,7 +60,7 @@ def close(campaign_id):
 @bp.route("/picklists")
 @role_required("producer")
 def picklists():
-    return render_template("fulfilment/picklists.html", entries=closing.producer_campaigns(current_user.producer_id))
+    return render_template("fulfilment/picklists.html", entries=pick_lists.producer_campaigns(current_user.producer_id))
 
 
 def _picklist_for(campaign_id):
@@ -70,7 +71,7 @@ def _picklist_for(campaign_id):
         if producer_id is None:
             abort(404)
     try:
-        return closing.picklist(current_user, producer_id, campaign_id)
+        return pick_lists.picklist(current_user, producer_id, campaign_id)
     except DomainError as error:
         abort(error.status if error.status in (403, 404) else 404)
 
@@ -93,7 +94,7 @@ def picklist_xlsx(campaign_id):
     data = _picklist_for(campaign_id)
     filename = f"picklist-{campaign_id}-{data['producer_id']}.xlsx"
     return Response(
-        closing.picklist_xlsx(data),
+        pick_lists.picklist_xlsx(data),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -107,7 +108,7 @@ def _producer_query():
 @role_required("producer")
 def ack(campaign_id):
     try:
-        closing.ack_picklist(current_user, current_user.producer_id, campaign_id)
+        pick_lists.ack_picklist(current_user, current_user.producer_id, campaign_id)
     except DomainError as error:
         if error.status == 404:
             abort(404)

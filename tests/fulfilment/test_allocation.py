@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.allocation import SupplyOffer, allocate_item, split_deliveries
+from fulfilment.allocation import SupplyOffer, allocate_item, split_deliveries
 
 
 def offers(*rows):

@@ -5,14 +5,16 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from database import utcnow
+from database import local_today, utcnow
 from errors import Conflict, NotFound
 from extensions import db
 from factories import make_campaign, make_pooling_campaign, make_pooling_people, make_user, pooling_state
+from fulfilment import closing, picklists
+from fulfilment.models import Allocation
+from fulfilment.notices import RENDERERS
 from notifications.fanout import expand_fanouts
 from notifications.models import Notification
-from orders import closing
-from orders.models import Allocation, Order, OrderLine
+from orders.models import Order, OrderLine
 from racing import run_at_once
 from shop.models import Campaign, Supply
 
@@ -68,10 +70,10 @@ def test_items_below_minimum_are_cancelled_and_their_buyers_told_once(people):
 
     # Their notices are rendered by the worker right after the close commits, from the lines it cancelled.
     assert _notifications(s.campaign.id, kind="below_minimum") == []
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     told = _notifications(s.campaign.id, kind="below_minimum", channel="inapp")
     assert [n.recipient for n in told] == [f"user:{people.wang.id}", f"user:{people.liu.id}"]
-    assert told[0].body == "“春季消费扶贫”中以下商品订购量未达成团数量，无法成团：鸡蛋 60个。这些订购已取消，不会收费。"
+    assert told[0].body == "“春季消费扶贫”中以下商品订购量未达成团数量，无法成团：鸡蛋 × 60个。这些订购已取消，不会收费。"
 
 
 def test_orders_are_allocated_and_cancelled_ones_never_count(people):
@@ -93,8 +95,8 @@ def test_every_producer_hears_exactly_once_through_each_channel(people):
     closing.close_campaign(s.campaign.id)
     # The close queues the producers' notices as fan-out rows; the worker renders them right after it commits.
     assert _notifications(s.campaign.id, kind="picklist") == []
-    expand_fanouts()
-    assert expand_fanouts() == 0
+    expand_fanouts(RENDERERS)
+    assert expand_fanouts(RENDERERS) == 0
 
     coop = _notifications(s.campaign.id, recipient=f"producer:{people.coop.id}")
     assert sorted(n.channel for n in coop) == ["email", "inapp", "sms"]
@@ -104,8 +106,8 @@ def test_every_producer_hears_exactly_once_through_each_channel(people):
     union, women, _ = people.units
     assert inapp.title == "备货通知：春季消费扶贫"
     assert inapp.body == (
-        f"秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止，请于{date}前备好：雪毛鸡 52只，送往：{union.name} 40只（{union.address}），"
-        f"{women.name} 12只（{women.address}）；蜂蜜 2瓶，送往：{union.name} 2瓶（{union.address}）。"
+        f"秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止，请于{date}前备好：雪毛鸡 × 52只，送往：{union.name} 40只（{union.address}），"
+        f"{women.name} 12只（{women.address}）；蜂蜜 × 2瓶，送往：{union.name} 2瓶（{union.address}）。"
     )
     assert [n.channel for n in _notifications(s.campaign.id, recipient=f"producer:{people.poor.id}")] == ["inapp", "sms"]
     nothing = _notifications(s.campaign.id, recipient=f"producer:{people.eggs.id}")
@@ -118,8 +120,8 @@ def test_buyers_hear_their_order_is_on_its_way_and_a_coordinator_hears_for_a_col
     closing.close_campaign(s.campaign.id)
     # The close queues one fan-out row; the worker expands it into each buyer's messages right after.
     assert _notifications(s.campaign.id, kind="order_allocated") == []
-    assert expand_fanouts() == 3 + 2 + 3  # and the two below-minimum notices, and the three producers
-    assert expand_fanouts() == 0
+    assert expand_fanouts(RENDERERS) == 3 + 2 + 3  # and the two below-minimum notices, and the three producers
+    assert expand_fanouts(RENDERERS) == 0
     told = _notifications(s.campaign.id, kind="order_allocated")
     assert sorted((n.recipient, n.channel) for n in told) == sorted(
         [
@@ -147,19 +149,18 @@ def test_a_campaign_not_yet_due_is_left_open(people):
     assert closing.campaigns_to_close() == []
 
 
-@pytest.mark.parametrize("step", closing.STEPS)
-def test_a_run_that_dies_half_way_and_runs_again_ends_like_one_clean_run(people, monkeypatch, step):
+@pytest.mark.parametrize("killed_after", closing.STEPS)
+def test_a_run_that_dies_half_way_and_runs_again_ends_like_one_clean_run(people, killed_after):
     clean = make_pooling_campaign(people)
     crashed = make_pooling_campaign(people)
     closing.close_campaign(clean.campaign.id)
     before = pooling_state(crashed.campaign.id)
 
-    def die(reached, _campaign_id):
-        if reached == step:
+    def die(_app, campaign_id, step):
+        if step == killed_after:
             raise RuntimeError(f"killed after {step}")
 
-    monkeypatch.setattr(closing, "_after_step", die)
-    with pytest.raises(RuntimeError):
+    with closing.close_step_done.connected_to(die), pytest.raises(RuntimeError):
         closing.close_campaign(crashed.campaign.id)
     # Either nothing happened yet, or only the close itself: orders stop, nothing else is written.
     half = pooling_state(crashed.campaign.id)
@@ -167,11 +168,10 @@ def test_a_run_that_dies_half_way_and_runs_again_ends_like_one_clean_run(people,
     assert {k: v for k, v in half.items() if k != "campaign"} == {k: v for k, v in before.items() if k != "campaign"}
     assert closing.campaigns_to_close() == [crashed.campaign.id]
 
-    monkeypatch.setattr(closing, "_after_step", None)
     assert closing.close_campaign(crashed.campaign.id) == "allocated"
     assert pooling_state(crashed.campaign.id) == pooling_state(clean.campaign.id)
     # And so do the notices rendered after the commit.
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     assert pooling_state(crashed.campaign.id) == pooling_state(clean.campaign.id)
 
 
@@ -181,7 +181,7 @@ def test_two_close_jobs_at_once_pool_the_campaign_once(app, people):
     outcomes, errors = run_at_once(app, lambda: closing.close_campaign(campaign_id))
     assert errors == []
     assert sorted(outcomes)[0] == "allocated" and outcomes.count("allocated") == 1
-    results, errors = run_at_once(app, expand_fanouts)  # two workers expanding the fan-outs at once
+    results, errors = run_at_once(app, lambda: expand_fanouts(RENDERERS))  # two workers expanding the fan-outs at once
     assert errors == [] and sum(results) == 3 + 2 + 3
     assert len(_notifications(campaign_id, recipient=f"producer:{people.coop.id}")) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Allocation).where(Allocation.campaign_id == campaign_id)) == 4
@@ -219,7 +219,7 @@ def test_a_campaign_without_orders_tells_its_producers_there_is_nothing_this_tim
 
     make_item(campaign, [(make_listing(people.coop, name="大米", unit="袋"), 50)])
     assert closing.close_campaign(campaign.id) == "allocated"
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     kinds = {(n.recipient, n.kind) for n in _notifications(campaign.id)}
     assert kinds == {(f"producer:{people.coop.id}", "no_allocation")}
     assert db.session.scalars(
@@ -233,15 +233,15 @@ def test_delivery_reminders_go_the_day_before_and_only_once(people):
     campaign = db.session.get(Campaign, s.campaign.id)
     # Pooled days ago, delivering tomorrow (Shanghai time).
     campaign.allocated_at = utcnow() - timedelta(days=3)
-    campaign.delivery_on = closing.local_today() + timedelta(days=1)
+    campaign.delivery_on = local_today() + timedelta(days=1)
     db.session.commit()
 
-    assert closing.send_delivery_reminders() == 2
-    assert closing.send_delivery_reminders() == 0
+    assert picklists.send_delivery_reminders() == 2
+    assert picklists.send_delivery_reminders() == 0
     reminders = _notifications(s.campaign.id, kind="delivery_reminder", channel="inapp")
     assert [n.recipient for n in reminders] == [f"producer:{people.coop.id}", f"producer:{people.poor.id}"]
     assert reminders[0].body.startswith("秀水镇雪毛鸡合作社：提醒您，“春季消费扶贫”明天")
-    assert "雪毛鸡 52只" in reminders[0].body
+    assert "雪毛鸡 × 52只；蜂蜜 × 2瓶。" in reminders[0].body
 
 
 def test_no_reminder_for_a_delivery_that_is_not_tomorrow(people):
@@ -249,9 +249,9 @@ def test_no_reminder_for_a_delivery_that_is_not_tomorrow(people):
     closing.close_campaign(s.campaign.id)
     campaign = db.session.get(Campaign, s.campaign.id)
     campaign.allocated_at = utcnow() - timedelta(days=3)
-    campaign.delivery_on = closing.local_today() + timedelta(days=2)
+    campaign.delivery_on = local_today() + timedelta(days=2)
     db.session.commit()
-    assert closing.send_delivery_reminders() == 0
+    assert picklists.send_delivery_reminders() == 0
 
 
 def test_what_no_one_ordered_goes_back_to_the_listings_for_the_next_campaign(people):
@@ -295,6 +295,6 @@ def test_notices_keep_tabs_newlines_and_backslashes_exactly(people):
     db.session.commit()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
     body = _notifications(s.campaign.id, recipient=f"producer:{people.coop.id}", channel="inapp")[0].body
     assert body.startswith("秀水镇\\雪毛鸡\t合作社\n二队：“春季消费扶贫”活动已截止")

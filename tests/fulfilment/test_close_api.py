@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
+from fulfilment import closing
+from fulfilment.notices import RENDERERS
 from notifications.fanout import expand_fanouts
-from orders import closing
 from producers.models import PicklistAck
 from shop.models import Campaign
 
@@ -45,7 +46,9 @@ def test_allocations_show_who_supplies_how_much_to_whom(api_as):
     body = api_as(make_user(role="operator")).get(f"/campaigns/{s.campaign.id}/allocations").get_json()
     assert body["status"] == "allocated"
     chicken = next(item for item in body["items"] if item["item_id"] == s.chicken.id)
-    assert [(p["producer_id"], p["quantity"], [(u["unit_id"], u["quantity"]) for u in p["units"]]) for p in chicken["producers"]] == [
+    assert [
+        (p["producer_id"], p["quantity"], [(u["unit_id"], u["quantity"]) for u in p["units"]]) for p in chicken["producers"]
+    ] == [
         (people.coop.id, 52, [(union.id, 40), (women.id, 12)]),
         (people.poor.id, 15, [(women.id, 15)]),
     ]
@@ -71,7 +74,10 @@ def test_a_producer_reads_its_pick_list_and_confirms_it(api_as):
     body = client.get(f"/producers/{people.poor.id}/picklist?campaign_id={s.campaign.id}").get_json()
     assert body["delivery_on"] == s.campaign.delivery_on.isoformat()
     assert body["acked_at"] is None
-    assert [(line["title"], line["unit"], line["quantity"]) for line in body["lines"]] == [("雪毛鸡", "只", 15), ("蜂蜜", "瓶", 10)]
+    assert [(line["title"], line["unit"], line["quantity"]) for line in body["lines"]] == [
+        ("雪毛鸡", "只", 15),
+        ("蜂蜜", "瓶", 10),
+    ]
     assert body["lines"][0]["units"] == [
         {"unit_id": women.id, "unit_name": women.name, "address": women.address, "contact_phone": None, "quantity": 15}
     ]
@@ -84,7 +90,10 @@ def test_a_producer_reads_its_pick_list_and_confirms_it(api_as):
     assert again.get_json()["acked_at"] == first
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PicklistAck)) == 1
     overview = api_as(make_user(role="operator")).get(f"/campaigns/{s.campaign.id}/allocations").get_json()
-    assert {c["producer_id"]: c["acked_at"] is not None for c in overview["confirmations"]} == {people.coop.id: False, people.poor.id: True}
+    assert {c["producer_id"]: c["acked_at"] is not None for c in overview["confirmations"]} == {
+        people.coop.id: False,
+        people.poor.id: True,
+    }
 
 
 def test_a_producer_never_sees_another_producers_pick_list(api_as):
@@ -98,7 +107,9 @@ def test_a_producer_never_sees_another_producers_pick_list(api_as):
     assert api_as(people.wang).get(f"/producers/{people.coop.id}/picklist?campaign_id={s.campaign.id}").status_code == 403
     # Operators see any producer's.
     operator = api_as(make_user(role="operator"))
-    assert operator.get(f"/producers/{people.coop.id}/picklist?campaign_id={s.campaign.id}").get_json()["lines"][0]["quantity"] == 52
+    assert (
+        operator.get(f"/producers/{people.coop.id}/picklist?campaign_id={s.campaign.id}").get_json()["lines"][0]["quantity"] == 52
+    )
 
 
 def test_confirming_before_the_pooling_is_409_and_bad_bodies_are_422(api_as):
@@ -125,7 +136,7 @@ def test_notifications_lists_only_the_callers_own_in_app_messages(api_as):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    expand_fanouts()
+    expand_fanouts(RENDERERS)
 
     body = api_as(people.wang).get("/notifications").get_json()
     assert body["total"] == 2

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from orders import closing
+from fulfilment import closing, picklists
 
 blp = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1", description="Closing, allocations and pick lists")
 
@@ -128,8 +128,8 @@ class Allocations(MethodView):
     @blp.response(200, AllocationsSchema)
     def get(self, campaign_id):
         """Who supplies how much of each item, to which units, and who has confirmed ready (operators)."""
-        overview = closing.allocation_overview(campaign_id)
-        overview["confirmations"] = closing.confirmations(campaign_id)
+        overview = picklists.allocation_overview(campaign_id)
+        overview["confirmations"] = picklists.confirmations(campaign_id)
         return overview
 
 
@@ -140,7 +140,7 @@ class Picklist(MethodView):
     @blp.response(200, PicklistSchema)
     def get(self, args, producer_id):
         """What the producer prepares for a campaign, per item and per delivery unit (that producer, operators)."""
-        return closing.picklist(g.api_user, producer_id, args["campaign_id"])
+        return picklists.picklist(g.api_user, producer_id, args["campaign_id"])
 
 
 @blp.route("/producers/<int:producer_id>/picklist/ack")
@@ -150,4 +150,4 @@ class PicklistAck(MethodView):
     @blp.response(200, AckSchema)
     def post(self, data, producer_id):
         """The producer confirms its pick list will be ready; repeating it keeps the first confirmation."""
-        return closing.ack_picklist(g.api_user, producer_id, data["campaign_id"])
+        return picklists.ack_picklist(g.api_user, producer_id, data["campaign_id"])

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user
-from orders import closing
+from fulfilment import closing, picklists
 from producers.models import PicklistAck
 from shop.models import Campaign
 
@@ -33,7 +33,7 @@ def test_the_operator_sees_the_split_and_who_confirmed(client, auth):
     people = make_pooling_people()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
-    closing.ack_picklist(make_user(role="producer", producer=people.poor), people.poor.id, s.campaign.id)
+    picklists.ack_picklist(make_user(role="producer", producer=people.poor), people.poor.id, s.campaign.id)
     auth.login(make_user(role="operator").phone)
 
     text = client.get(f"/fulfilment/campaigns/{s.campaign.id}").get_data(as_text=True)
@@ -74,7 +74,7 @@ def test_a_producer_reads_its_pick_list_and_confirms_ready(client, auth):
 
 def test_the_printable_sheet_and_the_xlsx(client, auth):
     people = make_pooling_people()
-    people.units[0].name = "=HYPERLINK(\"http://evil\")"
+    people.units[0].name = '=HYPERLINK("http://evil")'
     db.session.commit()
     s = make_pooling_campaign(people)
     closing.close_campaign(s.campaign.id)
@@ -89,7 +89,7 @@ def test_the_printable_sheet_and_the_xlsx(client, auth):
     rows = [tuple(c for c in row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0][:2] == ("备货单", "春季消费扶贫")
     assert ("雪毛鸡", "只", 52, None, None, None, None) in rows
-    assert ("雪毛鸡", "只", None, "'=HYPERLINK(\"http://evil\")", people.units[0].address, None, 40) in rows
+    assert ("雪毛鸡", "只", None, '\'=HYPERLINK("http://evil")', people.units[0].address, None, 40) in rows
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
 

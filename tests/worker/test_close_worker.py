@@ -127,7 +127,7 @@ def worker_pausing_after(step, database_url, redis_url, marker):
     args = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
-        "worker",
+        "make_celery",
         "worker",
         "--loglevel",
         "INFO",

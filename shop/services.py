@@ -19,7 +19,7 @@ from database import utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from producers.models import Listing, Producer
-from producers.services import commit_listing_quantity, release_listing_quantity
+from producers.stock import commit_listing_quantity, release_listing_quantity
 from shop.models import ALLOCATION_POLICIES, Campaign, CampaignItem, Supply, campaign_unit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

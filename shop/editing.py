@@ -200,7 +200,7 @@ def _supplying_listings(errors, pairs):
     return listings
 
 
-def _check_item_terms(errors, *, unit, listings, price_fen, per_buyer_limit, min_total, policy, capacity):
+def _check_item_terms(errors, listings, *, title, unit, price_fen, per_buyer_limit, min_total, policy, capacity):
     if not unit or len(unit) > UNIT_MAX:
         errors["unit"] = [_("Enter the sale unit (at most 8 characters), e.g. 只, 斤, 袋.")]
     elif any(listing.unit != unit for listing in listings.values()):
@@ -247,41 +247,20 @@ def add_item(
     pairs = _clean_supply_pairs(errors, supplies)
     listings = _supplying_listings(errors, pairs)
     first = listings.get(pairs[0][0]) if pairs else None
-    title = _clean_title(errors, title or (first.name if first else ""))
-    unit = (unit or (first.unit if first else "")).strip()
-    if price_fen is None and first is not None:
-        price_fen = first.price_fen
-    capacity = sum(q for _l, q in pairs)
-    _check_item_terms(
-        errors,
-        unit=unit,
-        listings=listings,
-        price_fen=price_fen,
+    terms = dict(
+        title=_clean_title(errors, title or (first.name if first else "")),
+        unit=(unit or (first.unit if first else "")).strip(),
+        price_fen=first.price_fen if price_fen is None and first is not None else price_fen,
         per_buyer_limit=per_buyer_limit,
         min_total=min_total,
         policy=policy,
-        capacity=capacity,
+        capacity=sum(q for _l, q in pairs),
     )
+    _check_item_terms(errors, listings, **terms)
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
-    weights = [listing.unit_weight_g for listing in listings.values() if listing.unit_weight_g]
     with transaction():
-        position = db.session.scalar(sa.select(sa.func.count()).where(CampaignItem.campaign_id == campaign.id))
-        item = CampaignItem(
-            campaign_id=campaign.id,
-            title=title,
-            category=first.category,
-            description=(description or "").strip() or first.description,
-            unit=unit,
-            unit_weight_g=first.unit_weight_g or (weights[0] if weights else None),
-            price_fen=price_fen,
-            per_buyer_limit=per_buyer_limit,
-            min_total=min_total,
-            policy=policy,
-            capacity=capacity,
-            ordered=0,
-            position=position,
-        )
+        item = _new_item(campaign, first, listings, description=description, **terms)
         db.session.add(item)
         db.session.flush()
         # Ascending listing ids: two operators building items from the same listings never deadlock.
@@ -292,6 +271,21 @@ def add_item(
             )
         record_audit(actor, "campaign.item.add", item, campaign_id=campaign.id, supplies=[list(p) for p in pairs])
     return item
+
+
+def _new_item(campaign, first, listings, *, description, **terms):
+    """The item as buyers will see it: the first listing's category, description and unit weight unless given."""
+    weights = [listing.unit_weight_g for listing in listings.values() if listing.unit_weight_g]
+    position = db.session.scalar(sa.select(sa.func.count()).where(CampaignItem.campaign_id == campaign.id))
+    return CampaignItem(
+        campaign_id=campaign.id,
+        category=first.category,
+        description=(description or "").strip() or first.description,
+        unit_weight_g=first.unit_weight_g or (weights[0] if weights else None),
+        ordered=0,
+        position=position,
+        **terms,
+    )
 
 
 def remove_item(actor, item_id) -> None:

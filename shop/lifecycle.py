@@ -24,9 +24,9 @@ _NEXT = {
 _BEFORE = {after: before for before, after in _NEXT.items()}
 
 # Pooled: the close has split the demand among the producers, so sales belong to them.
-POOLED = (CampaignStatus.ALLOCATED, CampaignStatus.DELIVERED, CampaignStatus.SETTLED)
+POOLED = (CampaignStatus.ALLOCATED.value, CampaignStatus.DELIVERED.value, CampaignStatus.SETTLED.value)
 # Goods can be handed over from pooling until the money is settled.
-DELIVERABLE = (CampaignStatus.ALLOCATED, CampaignStatus.DELIVERED)
+DELIVERABLE = (CampaignStatus.ALLOCATED.value, CampaignStatus.DELIVERED.value)
 # What a buyer sees of a campaign: the status, with "published" split by the clock.
 PHASES = ("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled")
 

@@ -304,6 +304,7 @@ def manage(campaign_id):
         campaign=campaign,
         items=catalogue.item_views(campaign),
         phase=lifecycle.campaign_phase(campaign),
+        editable=lifecycle.still_editable(campaign),
         short_url=catalogue.short_url(campaign),
         action_form=ActionForm(),
     )

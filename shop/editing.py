@@ -201,6 +201,7 @@ def _supplying_listings(errors, pairs):
 
 
 def _check_item_terms(errors, listings, *, title, unit, price_fen, per_buyer_limit, min_total, policy, capacity):
+    """The item's terms; the title was checked as it was cleaned."""
     if not unit or len(unit) > UNIT_MAX:
         errors["unit"] = [_("Enter the sale unit (at most 8 characters), e.g. 只, 斤, 袋.")]
     elif any(listing.unit != unit for listing in listings.values()):

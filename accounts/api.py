@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from accounts import services
 from accounts.access import api_auth
-from accounts.models import ROLES, Unit
+from accounts.models import ROLES, Unit, User
 from api import PageArgs, page_of, page_schema
 from errors import NotLoggedIn
 from extensions import limiter
@@ -115,8 +115,6 @@ class Users(MethodView):
     @blp.response(200, page_schema(UserSchema))
     def get(self, args):
         """All users (operators)."""
-        from accounts.models import User
-
         return page_of(sa.select(User).order_by(User.id), args["page"], args["per_page"])
 
     @api_auth("operator")

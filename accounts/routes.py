@@ -13,6 +13,7 @@ from accounts.access import role_required
 from accounts.forms import ChangePasswordForm, LoginForm, UnitForm, UserForm
 from errors import DomainError, ValidationFailed
 from extensions import db, limiter
+from producers.models import Producer
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -144,8 +145,6 @@ def users():
 
 
 def _user_form_choices(form):
-    from producers.models import Producer
-
     form.unit_id.choices = [SelectChoice("", "—")] + [SelectChoice(u.id, u.name) for u in services.list_units()]
     producers = db.session.scalars(sa.select(Producer).order_by(Producer.name)).all()
     form.producer_id.choices = [SelectChoice("", "—")] + [SelectChoice(p.id, p.name) for p in producers]

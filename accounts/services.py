@@ -17,6 +17,7 @@ from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User
 from database import UTCDateTime, utcnow
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db, pipelined_row
+from producers.models import Producer
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -130,8 +131,6 @@ def update_unit(actor, unit, name, address, contact_phone=None) -> Unit:
 
 def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, producer_id, password=None):
     """Return the cleaned fields or raise ValidationFailed naming every wrong field at once."""
-    from producers.models import Producer
-
     errors = {}
     name = (name or "").strip()
     if not name:

@@ -50,7 +50,7 @@ def bench_commits(app, threads=32, per_thread=40, quantity=1000):
     from extensions import db
     from factories import make_listing
     from producers.models import Listing
-    from producers.services import commit_listing_quantity
+    from producers.stock import commit_listing_quantity
 
     with app.app_context():
         listing_id = make_listing(status="approved", quantity=quantity).id

@@ -5,14 +5,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from dashboard import services
+from dashboard.sales import GROUPINGS
+from dashboard.totals import sales_summary
 
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1", description="Sales statistics")
 
 
 class SummaryArgs(ma.Schema):
     campaign_id = ma.fields.Int(load_default=None, validate=ma.validate.Range(min=1, max=2**31 - 1))
-    group_by = ma.fields.Str(load_default="product", validate=ma.validate.OneOf(services.GROUPINGS))
+    group_by = ma.fields.Str(load_default="product", validate=ma.validate.OneOf(GROUPINGS))
 
 
 class TotalsSchema(ma.Schema):
@@ -82,4 +83,4 @@ class Summary(MethodView):
         Counts exclude cancelled lines, cancelled orders, and draft or cancelled campaigns. Producer and town rows
         come from allocations once a campaign is pooled; earlier sales form one "unallocated" row.
         """
-        return services.sales_summary(args["campaign_id"], args["group_by"])
+        return sales_summary(args["campaign_id"], args["group_by"])

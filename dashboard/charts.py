@@ -53,7 +53,7 @@ def bar_chart(items, title, value_text=str, limit=12) -> Markup:
         colour = COLOURS[index % len(COLOURS)]
         shown = escape(value_text(value))
         parts.append(
-            f'<g><title>{escape(label)}: {shown}</title>'
+            f"<g><title>{escape(label)}: {shown}</title>"
             f'<text x="0" y="{top + 12}" fill="{TEXT}">{escape(label)}</text>'
             f'<rect x="0" y="{top + 16}" width="{_number(length)}" height="{BAR_HEIGHT}" rx="2" fill="{colour}"/>'
             f'<text x="{_number(length + 6)}" y="{top + 27}" fill="{MUTED}">{shown}</text></g>'

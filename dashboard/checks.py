@@ -1,6 +1,6 @@
 """Recompute every total from the raw rows, independently of the SQL aggregates, and list what disagrees.
 
-The dashboard's figures (services.py) are SQL aggregates; here the same figures are rebuilt in Python by
+The dashboard's figures (totals.py, grouping.py) are SQL aggregates; here the same figures are rebuilt in Python by
 streaming the raw order lines twice (ordered by order, then by buyer phone, so distinct counts need no big
 sets), and compared with them. Stored counters the other areas keep are checked too: each item's
 ``ordered`` and ``capacity``, each order's ``total_fen``, allocations against demand, pick lines against
@@ -9,17 +9,19 @@ allocations, supplies' ``allocated``, and payouts against what is due.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from dashboard import services
+from dashboard.grouping import sales_rows, sales_series
 from dashboard.models import Delivery, Payout
-from dashboard.services import NOT_COUNTED, POOLED, THROUGH_KINDS, UNALLOCATED, a, c, ci, o, ol, p, s
+from dashboard.sales import GROUPINGS, THROUGH_KINDS, UNALLOCATED, a, c, ci, o, ol, p, s
+from dashboard.settlement import producer_statements
+from dashboard.totals import sales_totals
+from database import local_zone
 from extensions import db
 from orders.models import PickLine
+from shop.lifecycle import POOLED, visible_to_buyers
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LINE_GROUPINGS = ("product", "unit", "day", "campaign")
 ALL = "all"
 
@@ -78,17 +80,39 @@ class Recomputed:
     """Every figure the dashboard shows, rebuilt from raw rows in Python."""
 
     def __init__(self):
-        self.items = {row.id: row for row in db.session.execute(sa.select(ci.c.id, ci.c.campaign_id, ci.c.title, ci.c.unit, ci.c.unit_weight_g, ci.c.price_fen, ci.c.ordered, ci.c.capacity))}
+        self.zone = local_zone()
+        self.items = {
+            row.id: row
+            for row in db.session.execute(
+                sa.select(
+                    ci.c.id,
+                    ci.c.campaign_id,
+                    ci.c.title,
+                    ci.c.unit,
+                    ci.c.unit_weight_g,
+                    ci.c.price_fen,
+                    ci.c.ordered,
+                    ci.c.capacity,
+                )
+            )
+        }
         self.campaign_status = dict(db.session.execute(sa.select(c.c.id, c.c.status)).all())
-        self.producers = {row.id: row for row in db.session.execute(sa.select(p.c.id, p.c.town, p.c.kind, p.c.poverty_household, p.c.linked_households))}
+        self.producers = {
+            row.id: row
+            for row in db.session.execute(sa.select(p.c.id, p.c.town, p.c.kind, p.c.poverty_household, p.c.linked_households))
+        }
         self.supplies = db.session.execute(sa.select(s.c.item_id, s.c.producer_id)).all()
-        self.allocations = db.session.execute(sa.select(a.c.id, a.c.item_id, a.c.producer_id, a.c.quantity, a.c.campaign_id)).all()
+        self.allocations = db.session.execute(
+            sa.select(a.c.id, a.c.item_id, a.c.producer_id, a.c.quantity, a.c.campaign_id)
+        ).all()
         # Producers a sold line of an item is attributed to: positive allocations in pooled campaigns.
         self.attributed = defaultdict(list)
         for row in self.allocations:
             if self.campaign_status[row.campaign_id] in POOLED and row.quantity > 0:
                 self.attributed[row.item_id].append(row.producer_id)
-        self.totals = defaultdict(lambda: {"revenue_fen": 0, "weight_g": 0, "orders": 0, "buyers": 0, "lines": 0, "unallocated_fen": 0})
+        self.totals = defaultdict(
+            lambda: {"revenue_fen": 0, "weight_g": 0, "orders": 0, "buyers": 0, "lines": 0, "unallocated_fen": 0}
+        )
         self.groups = defaultdict(_new_group)  # (scope, grouping, key) → figures
         self.live_quantity = defaultdict(int)  # item → quantity on live lines, whatever the campaign's status
         self.sold_quantity = defaultdict(int)  # item → quantity on sold lines
@@ -101,8 +125,13 @@ class Recomputed:
     def _keys(self, row):
         """(grouping, key) pairs a sold line belongs to."""
         item = self.items[row.item_id]
-        day = row.created_at.astimezone(SHANGHAI).date().isoformat()
-        keys = [("product", f"{item.title}/{item.unit}"), ("unit", str(row.unit_id)), ("day", day), ("campaign", str(row.campaign_id))]
+        day = row.created_at.astimezone(self.zone).date().isoformat()
+        keys = [
+            ("product", f"{item.title}/{item.unit}"),
+            ("unit", str(row.unit_id)),
+            ("day", day),
+            ("campaign", str(row.campaign_id)),
+        ]
         producers = self.attributed.get(row.item_id) if self.campaign_status[row.campaign_id] in POOLED else None
         if producers:
             keys += [("producer", str(pid)) for pid in producers]
@@ -113,7 +142,7 @@ class Recomputed:
 
     @staticmethod
     def _sold(row):
-        return not row.cancelled and row.order_status != "cancelled" and row.campaign_status not in NOT_COUNTED
+        return not row.cancelled and row.order_status != "cancelled" and visible_to_buyers(row.campaign_status)
 
     def _close(self, seen, field):
         counted = set()
@@ -195,7 +224,11 @@ class Recomputed:
         """Producers reached in a scope: positive pooled allocations, or supplies of sold items before pooling."""
         producers = set()
         for row in self.allocations:
-            if (scope == ALL or row.campaign_id == scope) and self.campaign_status[row.campaign_id] in POOLED and row.quantity > 0:
+            if (
+                (scope == ALL or row.campaign_id == scope)
+                and self.campaign_status[row.campaign_id] in POOLED
+                and row.quantity > 0
+            ):
                 producers.add(row.producer_id)
         for item_id, producer_id in self.supplies:
             item = self.items[item_id]
@@ -214,7 +247,7 @@ def check_totals(campaign_id=None) -> Checker:
     checker = Checker()
     raw = Recomputed()
     scopes = [ALL] + [
-        cid for cid, status in sorted(raw.campaign_status.items()) if status not in NOT_COUNTED and campaign_id in (None, cid)
+        cid for cid, status in sorted(raw.campaign_status.items()) if visible_to_buyers(status) and campaign_id in (None, cid)
     ]
     for scope in scopes:
         _check_scope(checker, raw, scope)
@@ -225,20 +258,22 @@ def check_totals(campaign_id=None) -> Checker:
 
 def _check_scope(checker, raw, scope):
     service_scope = None if scope == ALL else scope
-    totals = services.sales_totals(service_scope)
+    totals = sales_totals(service_scope)
     expected = raw.totals[scope]
     for field in ("revenue_fen", "weight_g", "orders", "buyers", "lines"):
         checker.compare("totals", scope, "-", field, expected[field], totals[field])
-    checker.compare("totals", scope, "-", "unallocated_revenue_fen", expected["unallocated_fen"], totals["unallocated_revenue_fen"])
+    checker.compare(
+        "totals", scope, "-", "unallocated_revenue_fen", expected["unallocated_fen"], totals["unallocated_revenue_fen"]
+    )
     reached = [raw.producers[pid] for pid in raw.reached(scope)]
     direct = sum(1 for row in reached if row.poverty_household)
     linked = sum(row.linked_households for row in reached if not row.poverty_household and row.kind in THROUGH_KINDS)
     checker.compare("totals", scope, "-", "producers", len(reached), totals["producers"])
     checker.compare("totals", scope, "-", "poverty_households_direct", direct, totals["poverty_households_direct"])
     checker.compare("totals", scope, "-", "poverty_households_through", linked, totals["poverty_households_through"])
-    for grouping in services.GROUPINGS:
+    for grouping in GROUPINGS:
         check = f"rows by {grouping}"
-        reported = {row["key"]: row for row in services.sales_rows(service_scope, grouping)}
+        reported = {row["key"]: row for row in sales_rows(service_scope, grouping)}
         recomputed = {key: figures for (sc, g, key), figures in raw.groups.items() if sc == scope and g == grouping}
         for key in sorted(set(reported) | set(recomputed)):
             mine, theirs = recomputed.get(key, _new_group()), reported.get(key)
@@ -251,7 +286,7 @@ def _check_scope(checker, raw, scope):
                 checker.compare(check, scope, key, "quantity", mine["quantity"], theirs["quantity"])
         if grouping in ("day", "town"):
             # The charts' cheaper series must draw the same figures as the table rows.
-            for row in services.sales_series(service_scope, grouping):
+            for row in sales_series(service_scope, grouping):
                 mine = recomputed.get(row["key"], _new_group())
                 for field in ("revenue_fen", "weight_g"):
                     checker.compare(f"chart by {grouping}", scope, row["key"], field, mine[field], row[field])
@@ -293,12 +328,12 @@ def _check_stored_counters(checker, raw, campaign_id):
         name = f"allocation {row.id}"
         checker.compare("pick lines", row.campaign_id, name, "quantity", row.quantity, picked.get(row.id, 0))
         if (row.item_id, row.producer_id) in supplied:
-            checker.compare("supply allocated", row.campaign_id, name, "quantity", row.quantity, supplied[(row.item_id, row.producer_id)])
+            checker.compare(
+                "supply allocated", row.campaign_id, name, "quantity", row.quantity, supplied[(row.item_id, row.producer_id)]
+            )
 
 
 def _check_settlement(checker, campaign_id):
-    from dashboard.settlement import producer_statements
-
     campaigns = {cid for (cid,) in db.session.execute(sa.select(Payout.campaign_id).distinct())}
     campaigns |= {cid for (cid,) in db.session.execute(sa.select(Delivery.campaign_id).distinct())}
     for cid in sorted(campaigns):
@@ -310,7 +345,9 @@ def _check_settlement(checker, campaign_id):
             checker.compare("payouts within due", cid, name, "overpaid", False, statement["paid_fen"] > statement["due_fen"])
         pairs = set(
             db.session.execute(
-                sa.select(PickLine.unit_id, a.c.producer_id).join(a, a.c.id == PickLine.allocation_id).where(a.c.campaign_id == cid)
+                sa.select(PickLine.unit_id, a.c.producer_id)
+                .join(a, a.c.id == PickLine.allocation_id)
+                .where(a.c.campaign_id == cid)
             ).all()
         )
         for unit_id, producer_id in db.session.execute(

@@ -3,14 +3,14 @@
 import click
 from flask.cli import with_appcontext
 
+from dashboard.checks import check_totals
+
 
 @click.command("check-totals")
 @click.option("--campaign-id", type=int, default=None, help="Check this campaign (and the platform-wide totals) only.")
 @with_appcontext
 def check_totals_command(campaign_id):
     """Recompute every sales total, stored counter and settlement figure from the raw rows; exit 1 on any mismatch."""
-    from dashboard.checks import check_totals
-
     checker = check_totals(campaign_id)
     for mismatch in checker.mismatches:
         click.echo(str(mismatch), err=True)

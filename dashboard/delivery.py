@@ -12,15 +12,14 @@ from flask_babel import gettext as _
 from accounts.models import Unit
 from accounts.services import record_audit
 from dashboard.models import Delivery
-from dashboard.services import get_campaign
-from database import utcnow
+from dashboard.sales import get_campaign
+from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from orders.models import Allocation, Order, OrderLine, PickLine
 from producers.models import Producer
-from shop.models import Campaign, CampaignItem
-
-DELIVERABLE = ("allocated", "delivered")
+from shop.lifecycle import DELIVERABLE, transition
+from shop.models import Campaign, CampaignItem, CampaignStatus
 
 
 def _pick_rows(campaign_id, unit_id=None):
@@ -72,9 +71,7 @@ def delivery_overview(campaign_id) -> dict:
     campaign = get_campaign(campaign_id)
     units = {}
     for row in _pick_rows(campaign_id):
-        unit = units.setdefault(
-            row.unit_id, {"id": row.unit_id, "name": row.unit_name, "address": row.address, "producers": {}}
-        )
+        unit = units.setdefault(row.unit_id, {"id": row.unit_id, "name": row.unit_name, "address": row.address, "producers": {}})
         producer = unit["producers"].setdefault(
             row.producer_id,
             {"id": row.producer_id, "name": row.producer_name, "town": row.town, "delivered_at": row.delivered_at, "goods": []},
@@ -151,18 +148,30 @@ def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> 
     :raises NotFound: no such campaign or unit, or nothing allocated for that unit (and producer).
     :raises Conflict: the campaign is not allocated yet, or already settled.
     """
-    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
-    if campaign is None:
-        raise NotFound(_("No such campaign."))
-    if campaign.status not in DELIVERABLE:
-        db.session.rollback()
-        raise Conflict(_("Deliveries can be recorded once the campaign is allocated, and until it is settled."))
-    if db.session.get(Unit, unit_id) is None:
-        db.session.rollback()
-        raise NotFound(_("No such unit."))
-    if note is not None and len(note) > 255:
-        db.session.rollback()
-        raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
+    try:
+        with transaction(write=True):
+            campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+            if campaign is None:
+                raise NotFound(_("No such campaign."))
+            if campaign.status not in DELIVERABLE:
+                raise Conflict(_("Deliveries can be recorded once the campaign is allocated, and until it is settled."))
+            if db.session.get(Unit, unit_id) is None:
+                raise NotFound(_("No such unit."))
+            if note is not None and len(note) > 255:
+                raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
+            added = _add_deliveries(actor, campaign_id, unit_id, _producers_to_deliver(campaign_id, unit_id, producer_id), note)
+            _advance_statuses(actor, campaign, unit_id)
+    except sa.exc.IntegrityError:
+        # Another operator recorded the same delivery at the same moment; theirs stands.
+        raise Conflict(_("This delivery was just recorded by someone else; reload the page.")) from None
+    return added
+
+
+def _producers_to_deliver(campaign_id, unit_id, producer_id):
+    """The producers with goods for this unit (all, or the one named).
+
+    :raises NotFound: nothing was allocated for that unit (and producer).
+    """
     query = (
         sa.select(Allocation.producer_id)
         .join(PickLine, PickLine.allocation_id == Allocation.id)
@@ -173,8 +182,12 @@ def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> 
         query = query.where(Allocation.producer_id == producer_id)
     producers = set(db.session.scalars(query))
     if not producers:
-        db.session.rollback()
         raise NotFound(_("Nothing was allocated for this unit."))
+    return producers
+
+
+def _add_deliveries(actor, campaign_id, unit_id, producers, note):
+    """A delivery record (and its audit entry) for each of ``producers`` not yet recorded at this unit."""
     already = set(
         db.session.scalars(
             sa.select(Delivery.producer_id).where(Delivery.campaign_id == campaign_id, Delivery.unit_id == unit_id)
@@ -183,19 +196,19 @@ def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> 
     now = utcnow()
     added = []
     for pid in sorted(producers - already):
-        delivery = Delivery(campaign_id=campaign_id, unit_id=unit_id, producer_id=pid, delivered_at=now, recorded_by_id=actor.id, note=note or None)
+        delivery = Delivery(
+            campaign_id=campaign_id,
+            unit_id=unit_id,
+            producer_id=pid,
+            delivered_at=now,
+            recorded_by_id=actor.id,
+            note=note or None,
+        )
         db.session.add(delivery)
         added.append(delivery)
     db.session.flush()
     for delivery in added:
         record_audit(actor, "delivery.mark", delivery, campaign_id=campaign_id, unit_id=unit_id, producer_id=delivery.producer_id)
-    _advance_statuses(actor, campaign, unit_id)
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        # Another operator recorded the same delivery at the same moment; theirs stands.
-        db.session.rollback()
-        raise Conflict(_("This delivery was just recorded by someone else; reload the page.")) from None
     return added
 
 
@@ -222,8 +235,8 @@ def _advance_statuses(actor, campaign, unit_id):
         .values(status="delivered", updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if campaign.status == "allocated" and not outstanding_deliveries(campaign.id):
-        campaign.status = "delivered"
+    if campaign.status == CampaignStatus.ALLOCATED and not outstanding_deliveries(campaign.id):
+        transition(campaign, CampaignStatus.DELIVERED)
         record_audit(actor, "campaign.delivered", campaign)
 
 
@@ -239,7 +252,8 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
     items = {}
     for row in _pick_rows(campaign_id, unit_id):
         item = items.setdefault(
-            row.item_id, {"title": row.title, "unit": row.sale_unit, "unit_weight_g": row.unit_weight_g, "quantity": 0, "producers": []}
+            row.item_id,
+            {"title": row.title, "unit": row.sale_unit, "unit_weight_g": row.unit_weight_g, "quantity": 0, "producers": []},
         )
         item["quantity"] += row.quantity
         item["producers"].append(

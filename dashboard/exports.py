@@ -15,7 +15,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dashboard import delivery, services, settlement
+from dashboard import delivery, settlement
+from dashboard.totals import poverty_reach, sales_summary, sales_totals
 from errors import NotFound, ValidationFailed
 from presentation import local_datetime
 from spreadsheets import safe_text
@@ -95,7 +96,7 @@ def _jin_text(grams):
 def _summary(args):
     group_by = args.get("group_by") or "product"
     campaign_id = args.get("campaign_id")
-    data = services.sales_summary(campaign_id, group_by)
+    data = sales_summary(campaign_id, group_by)
     first = {
         "product": _("Product"),
         "producer": _("Producer"),
@@ -281,8 +282,8 @@ def _payouts(args):
 
 
 def _reach(args):
-    reach = services.poverty_reach(args.get("campaign_id"))
-    totals = services.sales_totals(args.get("campaign_id"), reach)
+    reach = poverty_reach(args.get("campaign_id"))
+    totals = sales_totals(args.get("campaign_id"), reach)
     rows = [
         {
             "group": _("Registered poverty households, direct sales"),

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, HiddenField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from measures import parse_yuan
+
 
 def _optional_int(value):
     try:
@@ -42,6 +44,11 @@ class PayoutForm(FlaskForm):
     def validate_amount(self, field):
         if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
             raise ValidationError(_l("At most two decimals (fen)."))
+        if field.data is not None:
+            try:
+                parse_yuan(f"{field.data:f}")
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
 
     def amount_fen(self) -> int:
-        return int(self.amount.data * 100)
+        return parse_yuan(f"{self.amount.data:f}")

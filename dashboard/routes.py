@@ -3,7 +3,6 @@
 import io
 from datetime import datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -12,16 +11,17 @@ from wtforms import SelectChoice
 
 from accounts.access import role_required
 from accounts.routes import show_field_errors
-from dashboard import charts, delivery, exports, services, settlement
+from dashboard import charts, delivery, exports, settlement
 from dashboard.forms import MarkDeliveredForm, PayoutForm
-from database import utcnow
+from dashboard.grouping import product_breakdown, sales_rows, sales_series
+from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
+from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
+from database import local_today, local_zone, utcnow
 from errors import DomainError, ValidationFailed
 from extensions import db
-from presentation import yuan
+from measures import kg, yuan
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _trimmed(value: Decimal) -> str:
@@ -41,13 +41,9 @@ def jin(grams) -> str:
     return _trimmed(Decimal(int(grams or 0)) / 500) + " 斤"
 
 
-def _kg_text(grams):
-    return _trimmed(Decimal(int(grams or 0)) / 1000) + " kg"
-
-
 def _selected_campaign():
     campaign_id = request.args.get("campaign_id", type=int)
-    return services.get_campaign(campaign_id) if campaign_id is not None else None
+    return get_campaign(campaign_id) if campaign_id is not None else None
 
 
 @bp.route("/")
@@ -55,15 +51,15 @@ def _selected_campaign():
 def index():
     campaign = _selected_campaign()
     campaign_id = campaign.id if campaign else None
-    reach = services.poverty_reach(campaign_id)
-    totals = services.sales_totals(campaign_id, reach)
-    products = services.sales_rows(campaign_id, "product")
+    reach = poverty_reach(campaign_id)
+    totals = sales_totals(campaign_id, reach)
+    products = sales_rows(campaign_id, "product")
     # The charts need sums only; the cheaper series queries spare two sorts of every sold line.
-    towns = services.sales_series(campaign_id, "town")
-    days = services.sales_series(campaign_id, "day")
+    towns = sales_series(campaign_id, "town")
+    days = sales_series(campaign_id, "day")
     chart_svgs = {
         "days": charts.line_chart([(row["key"], row["revenue_fen"]) for row in days], _("Sales per day (yuan)"), yuan),
-        "towns": charts.bar_chart([(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), _kg_text),
+        "towns": charts.bar_chart([(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), kg),
         "products": charts.bar_chart(
             [(row["label"], row["revenue_fen"]) for row in products], _("Sales per product (yuan)"), yuan
         ),
@@ -71,8 +67,8 @@ def index():
     return render_template(
         "dashboard/index.html",
         campaign=campaign,
-        campaigns=services.reported_campaigns(),
-        per_campaign=services.sales_rows(None, "campaign") if campaign is None else [],
+        campaigns=reported_campaigns(),
+        per_campaign=sales_rows(None, "campaign") if campaign is None else [],
         totals=totals,
         reach=reach,
         products=products,
@@ -86,15 +82,15 @@ def index():
 def sales():
     campaign = _selected_campaign()
     group_by = request.args.get("group_by", "product")
-    if group_by not in services.GROUPINGS:
+    if group_by not in GROUPINGS:
         group_by = "product"
     campaign_id = campaign.id if campaign else None
-    summary = services.sales_summary(campaign_id, group_by)
-    breakdown = services.product_breakdown(campaign_id, group_by) if group_by != "product" else {}
+    summary = sales_summary(campaign_id, group_by)
+    breakdown = product_breakdown(campaign_id, group_by) if group_by != "product" else {}
     return render_template(
         "dashboard/sales.html",
         campaign=campaign,
-        campaigns=services.reported_campaigns(),
+        campaigns=reported_campaigns(),
         group_by=group_by,
         summary=summary,
         breakdown=breakdown,
@@ -136,10 +132,10 @@ def delivery_sheet(campaign_id, unit_id):
 
 
 def _paid_at(day):
-    """A chosen payment day as a time: now for today (or no day), noon in Shanghai for another day."""
-    if day is None or day == utcnow().astimezone(SHANGHAI).date():
+    """A chosen payment day as a time: now for today (or no day), local noon for another day."""
+    if day is None or day == local_today():
         return None
-    return datetime.combine(day, time(12), SHANGHAI)
+    return datetime.combine(day, time(12), local_zone())
 
 
 @bp.route("/campaigns/<int:campaign_id>/settlement", methods=["GET", "POST"])
@@ -185,7 +181,7 @@ def campaign_settlement(campaign_id):
 def producer_statement(campaign_id, producer_id):
     return render_template(
         "dashboard/statement.html",
-        campaign=services.get_campaign(campaign_id),
+        campaign=get_campaign(campaign_id),
         statement=settlement.producer_statement(campaign_id, producer_id),
     )
 
@@ -213,9 +209,9 @@ def export(name, fmt):
 @bp.route("/results/<slug>")
 def results(slug):
     """Public: what a campaign achieved, fit to share in a chat group. No login, nothing personal."""
-    data = services.public_results(slug)
+    data = public_results(slug)
     products_chart = charts.bar_chart(
-        [(row["label"], row["weight_g"]) for row in data["products"]], _("Weight sold per product (kg)"), _kg_text
+        [(row["label"], row["weight_g"]) for row in data["products"]], _("Weight sold per product (kg)"), kg
     )
     response = render_template("dashboard/results.html", data=data, chart=products_chart, now=utcnow())
     return response, 200, {"Cache-Control": "public, max-age=60"}

@@ -10,18 +10,21 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+import after_commit
 from accounts.models import Unit
 from accounts.services import record_audit
 from dashboard.models import PAYOUT_METHODS, Delivery, Payout
-from dashboard.services import POOLED, get_campaign
-from database import utcnow
+from dashboard.sales import get_campaign
+from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
+from measures import yuan
+from notifications import messages
 from notifications.services import queue_notification
 from orders.models import Allocation, Order, OrderLine, PickLine
-from presentation import yuan
 from producers.models import Producer
-from shop.models import Campaign, CampaignItem
+from shop.lifecycle import POOLED, transition
+from shop.models import Campaign, CampaignItem, CampaignStatus
 
 
 def _delivered_by_allocation(campaign_id):
@@ -115,14 +118,42 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
     :raises Conflict: the campaign is not allocated yet.
     :raises ValidationFailed: a non-positive amount, more than the balance, an unknown method, a future date.
     """
-    # Payouts for one campaign are serialised on its row, so two operators cannot both pay the same balance.
-    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
-    if campaign is None:
-        raise NotFound(_("No such campaign."))
-    if campaign.status not in POOLED:
-        db.session.rollback()
-        raise Conflict(_("Producers can be paid once the campaign is allocated."))
-    statement = producer_statement(campaign_id, producer_id)
+    with transaction(write=True):
+        # Payouts for one campaign are serialised on its row, so two operators cannot both pay the same balance.
+        campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
+        if campaign is None:
+            raise NotFound(_("No such campaign."))
+        if campaign.status not in POOLED:
+            raise Conflict(_("Producers can be paid once the campaign is allocated."))
+        statement = producer_statement(campaign_id, producer_id)
+        now = utcnow()
+        reference = (reference or "").strip() or None
+        _check_payout(statement, amount_fen, method, reference, paid_at, now)
+        payout = Payout(
+            campaign_id=campaign_id,
+            producer_id=producer_id,
+            amount_fen=amount_fen,
+            method=method,
+            reference=reference,
+            paid_at=paid_at or now,
+            recorded_by_id=actor.id if actor else None,
+        )
+        db.session.add(payout)
+        db.session.flush()
+        record_audit(
+            actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method
+        )
+        title, body = messages.payout_made(campaign, amount_fen)
+        queue_notification(kind="payout", subject=f"payout:{payout.id}", producer=statement["producer"], title=title, body=body)
+        after_commit.dispatch_notifications()
+        if campaign.status == CampaignStatus.DELIVERED and _all_paid(campaign_id):
+            transition(campaign, CampaignStatus.SETTLED)
+            record_audit(actor, "campaign.settled", campaign)
+    return payout
+
+
+def _check_payout(statement, amount_fen, method, reference, paid_at, now):
+    """:raises ValidationFailed: every wrong field of a payout at once."""
     errors = {}
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         errors["amount_fen"] = [_("Enter an amount greater than zero.")]
@@ -132,44 +163,12 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
         ]
     if method not in PAYOUT_METHODS:
         errors["method"] = [_("Choose bank transfer or cash.")]
-    reference = (reference or "").strip() or None
     if reference is not None and len(reference) > 80:
         errors["reference"] = [_("At most %(n)d characters.", n=80)]
-    now = utcnow()
     if paid_at is not None and (not isinstance(paid_at, datetime) or paid_at.tzinfo is None or paid_at > now):
         errors["paid_at"] = [_("Enter a time that is not in the future.")]
     if errors:
-        db.session.rollback()
         raise ValidationFailed(_("Please correct the marked fields."), errors)
-    payout = Payout(
-        campaign_id=campaign_id,
-        producer_id=producer_id,
-        amount_fen=amount_fen,
-        method=method,
-        reference=reference,
-        paid_at=paid_at or now,
-        recorded_by_id=actor.id if actor else None,
-    )
-    db.session.add(payout)
-    db.session.flush()
-    record_audit(actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method)
-    producer = statement["producer"]
-    queue_notification(
-        kind="payout",
-        subject=f"payout:{payout.id}",
-        producer=producer,
-        title=_("Payment for %(campaign)s", campaign=campaign.title),
-        body=_("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title),
-    )
-    if campaign.status == "delivered" and _all_paid(campaign_id):
-        campaign.status = "settled"
-        record_audit(actor, "campaign.settled", campaign)
-    db.session.commit()
-    from worker import send_task_safely
-    from worker.tasks import dispatch_notifications
-
-    send_task_safely(dispatch_notifications)
-    return payout
 
 
 def _all_paid(campaign_id):
@@ -184,14 +183,8 @@ def list_payouts(campaign_id=None) -> list[Payout]:
     return db.session.scalars(query).all()
 
 
-def reconciliation(campaign_id) -> dict:
-    """Money per unit (owed for sold lines, collected as marked paid, outstanding) against what producers are owed.
-
-    The checks: buyers owe exactly what producers were allocated (same goods, same prices); nothing was paid
-    out that units have not collected; once delivered, what is due equals what was allocated.
-    :raises NotFound: no such campaign.
-    """
-    campaign = get_campaign(campaign_id)
+def _unit_money(campaign_id):
+    """Per unit: orders, paid orders, owed for sold lines, collected as marked paid, outstanding."""
     amount = sa.cast(OrderLine.quantity, sa.BigInteger) * OrderLine.price_fen
     paid = Order.payment_status == "paid"
     rows = db.session.execute(
@@ -210,7 +203,7 @@ def reconciliation(campaign_id) -> dict:
         .group_by(Order.unit_id, Unit.name)
         .order_by(Unit.name)
     ).all()
-    units = [
+    return [
         {
             "unit_id": row.unit_id,
             "name": row.name,
@@ -223,6 +216,34 @@ def reconciliation(campaign_id) -> dict:
         }
         for row in rows
     ]
+
+
+def _check(name, ok, left, right):
+    return {"name": name, "ok": ok, "left": left, "right": right}
+
+
+def _money_checks(campaign, totals):
+    """The checks that hold once a campaign is pooled, always, and once it is delivered."""
+    owed, allocated, due = totals.get("owed_fen", 0), totals.get("allocated_fen", 0), totals.get("due_fen", 0)
+    paid, collected = totals.get("paid_fen", 0), totals.get("collected_fen", 0)
+    checks = []
+    if campaign.status in POOLED:
+        checks.append(_check(_("Buyers owe what producers were allocated"), owed == allocated, owed, allocated))
+    checks.append(_check(_("Paid out to producers does not exceed collected from units"), paid <= collected, paid, collected))
+    if campaign.status in (CampaignStatus.DELIVERED, CampaignStatus.SETTLED):
+        checks.append(_check(_("Everything allocated is delivered and due"), due == allocated, due, allocated))
+    return checks
+
+
+def reconciliation(campaign_id) -> dict:
+    """Money per unit (owed for sold lines, collected as marked paid, outstanding) against what producers are owed.
+
+    The checks: buyers owe exactly what producers were allocated (same goods, same prices); nothing was paid
+    out that units have not collected; once delivered, what is due equals what was allocated.
+    :raises NotFound: no such campaign.
+    """
+    campaign = get_campaign(campaign_id)
+    units = _unit_money(campaign_id)
     statements = producer_statements(campaign_id)
     totals = defaultdict(int)
     for unit in units:
@@ -232,31 +253,10 @@ def reconciliation(campaign_id) -> dict:
         for key in ("allocated_fen", "due_fen", "paid_fen"):
             totals[key] += statement[key]
     totals = dict(totals)
-    checks = []
-    if campaign.status in POOLED:
-        checks.append(
-            {
-                "name": _("Buyers owe what producers were allocated"),
-                "ok": totals.get("owed_fen", 0) == totals.get("allocated_fen", 0),
-                "left": totals.get("owed_fen", 0),
-                "right": totals.get("allocated_fen", 0),
-            }
-        )
-    checks.append(
-        {
-            "name": _("Paid out to producers does not exceed collected from units"),
-            "ok": totals.get("paid_fen", 0) <= totals.get("collected_fen", 0),
-            "left": totals.get("paid_fen", 0),
-            "right": totals.get("collected_fen", 0),
-        }
-    )
-    if campaign.status in ("delivered", "settled"):
-        checks.append(
-            {
-                "name": _("Everything allocated is delivered and due"),
-                "ok": totals.get("due_fen", 0) == totals.get("allocated_fen", 0),
-                "left": totals.get("due_fen", 0),
-                "right": totals.get("allocated_fen", 0),
-            }
-        )
-    return {"campaign": campaign, "units": units, "statements": statements, "totals": totals, "checks": checks}
+    return {
+        "campaign": campaign,
+        "units": units,
+        "statements": statements,
+        "totals": totals,
+        "checks": _money_checks(campaign, totals),
+    }

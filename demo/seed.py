@@ -1,14 +1,16 @@
 """`flask seed-demo`: Lechang's towns, producers and goods from the 2020 report, work units and a demo account per role."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from accounts.models import Unit, User
+from database import local_today, local_zone, utcnow
 from extensions import db
 from producers.models import Listing, Producer
+from shop import editing
 
 DEMO_PASSWORD = "pinbang2020"
 
@@ -70,7 +72,7 @@ def seed_demo():
     ]
     db.session.add_all(units + producers)
     db.session.flush()
-    today = date.today()
+    today = local_today()
     for index, name, category, variety, unit, grams, price, quantity, days in LISTINGS:
         db.session.add(
             Listing(
@@ -95,7 +97,9 @@ def seed_demo():
         ("妇联 职工 刘敏", "13900000006", None, "buyer", units[1].id, False, None),
     ]
     for name, phone, email, role, unit_id, coordinator, producer_id in accounts:
-        user = User(name=name, phone=phone, email=email, role=role, unit_id=unit_id, coordinator=coordinator, producer_id=producer_id)
+        user = User(
+            name=name, phone=phone, email=email, role=role, unit_id=unit_id, coordinator=coordinator, producer_id=producer_id
+        )
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
     db.session.commit()
@@ -136,26 +140,23 @@ CAMPAIGNS = [
 
 def seed_demo_campaigns():
     """One campaign open now and one opening in three days, built through the shop services from the demo listings."""
-    from database import utcnow
-    from shop import services as shop
-
     operator = db.session.scalar(sa.select(User).where(User.role == "operator"))
     listings = db.session.scalars(sa.select(Listing).order_by(Listing.id)).all()
     units = db.session.scalars(sa.select(Unit).order_by(Unit.id)).all()
     now = utcnow().replace(second=0, microsecond=0)
     for title, description, opens_in, closes_in, unit_indexes, items in CAMPAIGNS:
         closes_at = now + closes_in
-        campaign = shop.create_campaign(
+        campaign = editing.create_campaign(
             operator,
             title=title,
             description=description,
             opens_at=now + opens_in,
             closes_at=closes_at,
-            delivery_on=closes_at.astimezone(shop.SHANGHAI).date() + timedelta(days=3),
+            delivery_on=closes_at.astimezone(local_zone()).date() + timedelta(days=3),
             unit_ids=[units[i].id for i in unit_indexes],
         )
         for item_title, price, limit, minimum, policy, supplies in items:
-            shop.add_item(
+            editing.add_item(
                 operator,
                 campaign.id,
                 title=item_title,
@@ -165,7 +166,7 @@ def seed_demo_campaigns():
                 policy=policy,
                 supplies=[(listings[i].id, quantity) for i, quantity in supplies],
             )
-        shop.publish_campaign(operator, campaign.id)
+        editing.publish_campaign(operator, campaign.id)
 
 
 DEMO_LOGINS = [

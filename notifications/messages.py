@@ -10,6 +10,8 @@ from contextvars import ContextVar
 from flask import current_app, g
 from flask_babel import format_date, get_locale, gettext
 
+from measures import yuan
+
 # An SMS longer than this becomes a summary with a link to the full pick list.
 SMS_MAX_CHARS = 160
 
@@ -190,4 +192,28 @@ def order_allocated(campaign):
         campaign=campaign.title,
         date=delivery_date(campaign.delivery_on),
     )
+    return title, body
+
+
+# Producers and settlement
+
+
+def listing_approved(listing):
+    """To a producer: its listing may now go into campaigns, with what is left of it. Returns (title, body)."""
+    title = _("Your listing “%(name)s” is approved", name=listing.name)
+    body = _("Operators can now add it to campaigns: %(quantity)d %(unit)s.", quantity=listing.quantity_left, unit=listing.unit)
+    return title, body
+
+
+def listing_rejected(listing):
+    """To a producer: its listing was not approved, and why. Returns (title, body)."""
+    title = _("Your listing “%(name)s” was not approved", name=listing.name)
+    body = _("Reason: %(reason)s. Change the listing and it will be reviewed again.", reason=listing.reject_reason)
+    return title, body
+
+
+def payout_made(campaign, amount_fen):
+    """To a producer: money paid for a campaign. Returns (title, body)."""
+    title = _("Payment for %(campaign)s", campaign=campaign.title)
+    body = _("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title)
     return title, body

@@ -7,10 +7,10 @@ from flask_smorest import Blueprint
 
 from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
+from database import local_zone
 from extensions import limiter
 from orders import services
 from shop.api import LocalDateTime
-from shop.services import SHANGHAI
 
 blp = Blueprint("orders_api", __name__, url_prefix="/api/v1", description="Orders")
 # No rate limit applies to orders (only logging in has one). The filter answers before the limiter looks anything up.
@@ -133,8 +133,8 @@ def order_json(order) -> dict:
         ],
         "total_fen": order.total_fen,
         "payment_status": order.payment_status,
-        "created_at": order.created_at.astimezone(SHANGHAI).isoformat(),
-        "cancelled_at": None if order.cancelled_at is None else order.cancelled_at.astimezone(SHANGHAI).isoformat(),
+        "created_at": order.created_at.astimezone(local_zone()).isoformat(),
+        "cancelled_at": None if order.cancelled_at is None else order.cancelled_at.astimezone(local_zone()).isoformat(),
     }
 
 

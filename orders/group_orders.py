@@ -41,7 +41,8 @@ from extensions import db
 from orders import sheets
 from orders.models import PAYMENT_METHODS, GroupSheet, Order, OrderLine
 from orders.services import lock_buyer, lock_open_campaign, nudge_worker, reserve_and_write_order
-from shop import services as shop_services
+from shop import catalogue as shop_catalogue
+from shop import lifecycle as shop_lifecycle
 from shop.models import Campaign, CampaignItem
 
 _item_table = CampaignItem.__table__
@@ -67,7 +68,7 @@ def coordinator_campaign(user, campaign_id) -> Campaign:
     :raises NotFound: no such campaign, a draft, or one not open to the unit.
     """
     require_coordinator(user)
-    return shop_services.get_visible_campaign(user, campaign_id)
+    return shop_catalogue.get_visible_campaign(user, campaign_id)
 
 
 def visible_unit(user, unit_id) -> Unit:
@@ -793,7 +794,7 @@ def unit_orders(user, unit_id, campaign_id=None, unpaid_only=False) -> UnitOrder
     unit = visible_unit(user, unit_id)
     campaign = None
     if campaign_id is not None:
-        campaign = shop_services.get_visible_campaign(user, campaign_id)
+        campaign = shop_catalogue.get_visible_campaign(user, campaign_id)
     query = (
         sa.select(Order)
         .where(Order.unit_id == unit.id, Order.status != "cancelled")
@@ -835,7 +836,7 @@ def unit_orders(user, unit_id, campaign_id=None, unpaid_only=False) -> UnitOrder
 def unit_campaigns(coordinator) -> list[dict]:
     """Campaigns open to the coordinator's unit, newest first, with the unit's order count and money due in each."""
     require_coordinator(coordinator)
-    campaigns = shop_services.visible_campaigns(coordinator)
+    campaigns = shop_catalogue.visible_campaigns(coordinator)
     amount = OrderLine.quantity * OrderLine.price_fen
     counts = {
         campaign_id: (orders, people, int(due or 0))
@@ -854,7 +855,7 @@ def unit_campaigns(coordinator) -> list[dict]:
     return [
         {
             "campaign": campaign,
-            "phase": shop_services.campaign_phase(campaign),
+            "phase": shop_lifecycle.campaign_phase(campaign),
             "orders": counts.get(campaign.id, (0, 0, 0))[0],
             "people": counts.get(campaign.id, (0, 0, 0))[1],
             "due_fen": counts.get(campaign.id, (0, 0, 0))[2],

@@ -10,7 +10,8 @@ from errors import DomainError
 from extensions import db
 from orders import services
 from orders.forms import CancelOrderForm, ChangeOrderForm, quantities_from_form
-from shop import services as shop_services
+from shop import catalogue as shop_catalogue
+from shop import lifecycle as shop_lifecycle
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -24,15 +25,15 @@ def mine():
 
 
 def _phases(orders):
-    return {order.id: shop_services.campaign_phase(order.campaign) for order in orders}
+    return {order.id: shop_lifecycle.campaign_phase(order.campaign) for order in orders}
 
 
 def _may_change(order):
-    return current_user.role == "buyer" and order.status == "placed" and shop_services.takes_orders(order.campaign)
+    return current_user.role == "buyer" and order.status == "placed" and shop_lifecycle.takes_orders(order.campaign)
 
 
 def _detail(order, change_form=None, status=200):
-    views = shop_services.item_views(order.campaign)
+    views = shop_catalogue.item_views(order.campaign)
     current = {line.item_id: line.quantity for line in services.active_lines(order)}
     return (
         render_template(
@@ -42,9 +43,9 @@ def _detail(order, change_form=None, status=200):
             titles={view.id: view for view in views},
             items=views,
             current=current,
-            phase=shop_services.campaign_phase(order.campaign),
+            phase=shop_lifecycle.campaign_phase(order.campaign),
             may_change=_may_change(order),
-            may_cancel=order.status == "placed" and shop_services.takes_orders(order.campaign),
+            may_cancel=order.status == "placed" and shop_lifecycle.takes_orders(order.campaign),
             change_form=change_form or ChangeOrderForm(formdata=None),
         ),
         status,
@@ -65,7 +66,7 @@ def confirmation(order_id):
         "orders/confirmation.html",
         order=order,
         campaign=order.campaign,
-        titles={view.id: view for view in shop_services.item_views(order.campaign)},
+        titles={view.id: view for view in shop_catalogue.item_views(order.campaign)},
     )
 
 

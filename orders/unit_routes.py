@@ -17,7 +17,7 @@ from accounts.access import coordinator_required
 from errors import CampaignNotOpen, DomainError, InvalidSheet, UploadTooLarge
 from orders import group_orders
 from orders.sheets import XLSX_TYPE
-from shop import services as shop_services
+from shop import lifecycle as shop_lifecycle
 
 bp = Blueprint("units_orders", __name__, url_prefix="/unit")
 
@@ -77,7 +77,7 @@ def overview(campaign_id):
         "units_orders/overview.html",
         data=data,
         campaign=campaign,
-        phase=shop_services.campaign_phase(campaign),
+        phase=shop_lifecycle.campaign_phase(campaign),
         unpaid=unpaid,
         recorders=group_orders.recorded_by_names(data.orders),
         payment_form=PaymentForm(formdata=None),
@@ -149,7 +149,7 @@ def grid(campaign_id):
             form=form,
             problems=problems,
             bad_rows={p["row"] for p in problems},
-            phase=shop_services.campaign_phase(campaign),
+            phase=shop_lifecycle.campaign_phase(campaign),
         ),
         status,
     )
@@ -173,7 +173,7 @@ def _upload_page(campaign, form, problems=(), status=200):
             form=form,
             problems=list(problems),
             sheet=group_orders.current_sheet(campaign.id, current_user.unit_id),
-            phase=shop_services.campaign_phase(campaign),
+            phase=shop_lifecycle.campaign_phase(campaign),
         ),
         status,
     )

@@ -1,4 +1,4 @@
-"""JSON endpoints for producers, listings and listing photos; thin: the rules live in producers.services."""
+"""JSON endpoints for producers, listings and listing photos; thin: the rules live in the producers services (profiles, listings, review, listing_photos)."""
 
 import re
 
@@ -12,7 +12,8 @@ from flask_smorest.fields import Upload
 from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
 from errors import NotFound
-from producers import services
+from measures import kg_decimal, parse_kg
+from producers import access, listing_photos, listings, profiles, review
 from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
 
 blp = Blueprint("producers_api", __name__, url_prefix="/api/v1", description="Producers and their listings")
@@ -73,13 +74,13 @@ class Kilograms(ma.fields.Field):
     """A weight in kg as a JSON number (e.g. 1.5), at most 3 decimals; held as whole grams."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return services.grams_to_kg(value)
+        return None if value is None else float(kg_decimal(value))
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ma.ValidationError(_("Enter the weight in kg as a number, e.g. 1.5."))
         try:
-            return services.kg_to_grams(value)
+            return parse_kg(value)
         except ValueError as error:
             raise ma.ValidationError(str(error)) from None
 
@@ -206,7 +207,7 @@ class Producers(MethodView):
     @blp.response(200, page_schema(ProducerSchema))
     def get(self, args):
         """Producers, filtered by town, kind, poverty status or status (operators); a producer sees only itself."""
-        query = services.producers_query(
+        query = profiles.producers_query(
             g.api_user, town=args.get("town"), kind=args.get("kind"), poverty=args.get("poverty"), status=args.get("status"), search=args.get("q")
         )
         return page_of(query, args["page"], args["per_page"])
@@ -216,7 +217,7 @@ class Producers(MethodView):
     @blp.response(201, ProducerSchema)
     def post(self, data):
         """Register a producer (operators); it starts pending."""
-        return services.create_producer(g.api_user, **data)
+        return profiles.create_producer(g.api_user, **data)
 
 
 @blp.route("/producers/<int:producer_id>")
@@ -225,15 +226,15 @@ class ProducerById(MethodView):
     @blp.response(200, ProducerSchema)
     def get(self, producer_id):
         """One producer: operators any, a producer only itself."""
-        return services.get_producer(g.api_user, producer_id)
+        return access.get_producer(g.api_user, producer_id)
 
     @api_auth("operator", "producer")
     @blp.arguments(ProducerPatchSchema)
     @blp.response(200, ProducerSchema)
     def patch(self, data, producer_id):
         """Change a producer: operators any field; a producer its name, town, village, phone and email."""
-        producer = services.get_producer(g.api_user, producer_id)
-        return services.update_producer(g.api_user, producer, **data)
+        producer = access.get_producer(g.api_user, producer_id)
+        return profiles.update_producer(g.api_user, producer, **data)
 
 
 @blp.route("/producers/<int:producer_id>/approve")
@@ -242,7 +243,7 @@ class ApproveProducer(MethodView):
     @blp.response(200, ProducerSchema)
     def post(self, producer_id):
         """Approve (or reinstate) a producer."""
-        return services.approve_producer(g.api_user, services.get_producer(g.api_user, producer_id))
+        return profiles.approve_producer(g.api_user, access.get_producer(g.api_user, producer_id))
 
 
 @blp.route("/producers/<int:producer_id>/suspend")
@@ -251,7 +252,7 @@ class SuspendProducer(MethodView):
     @blp.response(200, ProducerSchema)
     def post(self, producer_id):
         """Suspend a producer: its listings can no longer be approved or go into campaigns."""
-        return services.suspend_producer(g.api_user, services.get_producer(g.api_user, producer_id))
+        return profiles.suspend_producer(g.api_user, access.get_producer(g.api_user, producer_id))
 
 
 # ---------------------------------------------------------------- listings
@@ -264,7 +265,7 @@ class Listings(MethodView):
     @blp.response(200, page_schema(ListingSchema))
     def get(self, args):
         """Listings, newest first: operators all, a producer its own."""
-        query = services.listings_query(g.api_user, status=args.get("status"), producer_id=args.get("producer_id"))
+        query = access.listings_query(g.api_user, status=args.get("status"), producer_id=args.get("producer_id"))
         return page_of(query, args["page"], args["per_page"])
 
     @api_auth("operator", "producer")
@@ -273,7 +274,7 @@ class Listings(MethodView):
     def post(self, data):
         """List unsold goods (pending until an operator approves them). Operators name the producer they act for."""
         producer_id = data.pop("producer_id", None)
-        return services.create_listing(g.api_user, producer_id, **data)
+        return listings.create_listing(g.api_user, producer_id, **data)
 
 
 @blp.route("/listings/<int:listing_id>")
@@ -282,14 +283,14 @@ class ListingById(MethodView):
     @blp.response(200, ListingSchema)
     def get(self, listing_id):
         """One listing: operators any, a producer its own."""
-        return services.get_listing(g.api_user, listing_id)
+        return access.get_listing(g.api_user, listing_id)
 
     @api_auth("operator", "producer")
     @blp.arguments(ListingPatchSchema)
     @blp.response(200, ListingSchema)
     def patch(self, data, listing_id):
         """Change a listing; a producer's change to what buyers see sends an approved listing back for review."""
-        return services.update_listing(g.api_user, services.get_listing(g.api_user, listing_id), **data)
+        return listings.update_listing(g.api_user, access.get_listing(g.api_user, listing_id), **data)
 
 
 @blp.route("/listings/<int:listing_id>/approve")
@@ -298,7 +299,7 @@ class ApproveListing(MethodView):
     @blp.response(200, ListingSchema)
     def post(self, listing_id):
         """Approve a listing; its producer must be approved."""
-        return services.approve_listing(g.api_user, services.get_listing(g.api_user, listing_id))
+        return review.approve_listing(g.api_user, access.get_listing(g.api_user, listing_id))
 
 
 @blp.route("/listings/<int:listing_id>/reject")
@@ -308,7 +309,7 @@ class RejectListing(MethodView):
     @blp.response(200, ListingSchema)
     def post(self, data, listing_id):
         """Reject a listing with a reason the producer sees."""
-        return services.reject_listing(g.api_user, services.get_listing(g.api_user, listing_id), data["reason"])
+        return review.reject_listing(g.api_user, access.get_listing(g.api_user, listing_id), data["reason"])
 
 
 @blp.route("/listings/<int:listing_id>/withdraw")
@@ -317,7 +318,7 @@ class WithdrawListing(MethodView):
     @blp.response(200, ListingSchema)
     def post(self, listing_id):
         """Withdraw a listing for good (nothing of it may be in a campaign)."""
-        return services.withdraw_listing(g.api_user, services.get_listing(g.api_user, listing_id))
+        return listings.withdraw_listing(g.api_user, access.get_listing(g.api_user, listing_id))
 
 
 @blp.route("/listings/<int:listing_id>/photos")
@@ -327,7 +328,7 @@ class ListingPhotos(MethodView):
     @blp.response(201, PhotoSchema)
     def post(self, files, listing_id):
         """Add a photo (multipart field ``photo``: JPEG, PNG or WebP; at most 5 a listing). It is re-encoded and thumbnailed."""
-        return services.add_photo(g.api_user, services.get_listing(g.api_user, listing_id), files["photo"])
+        return listing_photos.add_photo(g.api_user, access.get_listing(g.api_user, listing_id), files["photo"])
 
 
 @blp.route("/listings/<int:listing_id>/photos/<int:photo_id>")
@@ -336,7 +337,7 @@ class ListingPhotoById(MethodView):
     @blp.response(204)
     def delete(self, listing_id, photo_id):
         """Remove a photo."""
-        photo = services.get_photo(g.api_user, photo_id)
+        photo = listing_photos.get_photo(g.api_user, photo_id)
         if photo.listing_id != listing_id:
             raise NotFound(_("No such photo."))
-        services.delete_photo(g.api_user, photo)
+        listing_photos.delete_photo(g.api_user, photo)

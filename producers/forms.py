@@ -6,7 +6,7 @@ from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
-from producers import services
+from measures import kg_decimal, parse_kg, parse_yuan, yuan_amount
 from producers.towns import town_names
 
 KIND_LABELS = {"cooperative": _l("Cooperative"), "enterprise": _l("Enterprise"), "household": _l("Household")}
@@ -101,7 +101,7 @@ class ListingForm(FlaskForm):
         self.price_fen = None
         if field.data and field.data.strip():
             try:
-                self.price_fen = services.yuan_to_fen(field.data)
+                self.price_fen = parse_yuan(field.data)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
 
@@ -109,7 +109,7 @@ class ListingForm(FlaskForm):
         self.unit_weight_g = None
         if field.data and field.data.strip():
             try:
-                self.unit_weight_g = services.kg_to_grams(field.data)
+                self.unit_weight_g = parse_kg(field.data)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
 
@@ -129,10 +129,9 @@ class ListingForm(FlaskForm):
 
     def fill_from(self, listing):
         """Show a stored listing in yuan and kg."""
-        self.price_yuan.data = f"{listing.price_fen // 100}.{listing.price_fen % 100:02d}"
+        self.price_yuan.data = yuan_amount(listing.price_fen)
         if listing.unit_weight_g is not None:
-            whole, grams = divmod(listing.unit_weight_g, 1000)
-            self.unit_weight_kg.data = f"{whole}.{grams:03d}".rstrip("0").rstrip(".")
+            self.unit_weight_kg.data = f"{kg_decimal(listing.unit_weight_g):f}"
 
 
 class EditListingForm(ListingForm):

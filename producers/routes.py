@@ -9,8 +9,9 @@ from accounts.access import bearer_user, role_required
 from accounts.routes import show_field_errors
 from errors import DomainError, UploadTooLarge, ValidationFailed
 from extensions import db, login_manager
+from producers import access, listing_photos, listings, profiles
 from producers import photos as photo_files
-from producers import services
+from producers import review as listing_review
 from producers.forms import KIND_LABELS, EditListingForm, ListingForm, PhotoForm, ProducerForm, ProfileForm, RejectForm
 from producers.towns import town_names
 
@@ -63,19 +64,19 @@ def upload_too_large(error):
 @role_required("producer")
 def home():
     """A producer's home: its own listings, their status and what is left of each."""
-    listings = db.session.scalars(services.listings_query(current_user)).all()
-    return render_template("producers/home.html", producer=current_user.producer, listings=listings)
+    own = db.session.scalars(access.listings_query(current_user)).all()
+    return render_template("producers/home.html", producer=current_user.producer, listings=own)
 
 
 @bp.route("/profile", methods=["GET", "POST"])
 @role_required("producer")
 def profile():
-    producer = services.get_producer(current_user, current_user.producer_id)
+    producer = access.get_producer(current_user, current_user.producer_id)
     form = ProfileForm(obj=producer)
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_producer(current_user, producer, **form.profile_values())
+            profiles.update_producer(current_user, producer, **form.profile_values())
         except DomainError as error:
             _show_errors(form, error)
             status = 422
@@ -83,7 +84,7 @@ def profile():
             flash(_("Your details are saved."), "success")
             return redirect(url_for("producers.home"))
     elif form.errors:
-        _form_errors(form, lambda: services.check_producer_fields(form.profile_values(), producer))
+        _form_errors(form, lambda: profiles.check_producer_fields(form.profile_values(), producer))
         status = 422
     return render_template("producers/profile.html", form=form, producer=producer), status
 
@@ -101,14 +102,14 @@ def _listing_home(listing):
 @role_required("producer", "operator")
 def new_listing():
     if current_user.role == "operator":
-        producer = services.get_producer(current_user, request.args.get("producer_id", type=int) or 0)
+        producer = access.get_producer(current_user, request.args.get("producer_id", type=int) or 0)
     else:
-        producer = services.get_producer(current_user, current_user.producer_id)
+        producer = access.get_producer(current_user, current_user.producer_id)
     form = ListingForm()
     status = 200
     if form.validate_on_submit():
         try:
-            listing = services.create_listing(current_user, producer.id, photos=form.photos.data or [], **form.listing_values())
+            listing = listings.create_listing(current_user, producer.id, photos=form.photos.data or [], **form.listing_values())
         except DomainError as error:
             _show_errors(form, error, LISTING_FORM_FIELDS)
             status = 422
@@ -116,7 +117,7 @@ def new_listing():
             flash(_("“%(name)s” is listed and waits for an operator's review.", name=listing.name), "success")
             return redirect(_listing_home(listing))
     elif form.errors:
-        _form_errors(form, lambda: services.check_listing_fields(form.listing_values(), photos=form.photos.data or []), LISTING_FORM_FIELDS)
+        _form_errors(form, lambda: listings.check_listing_fields(form.listing_values(), photos=form.photos.data or []), LISTING_FORM_FIELDS)
         status = 422
     return render_template("producers/listing_form.html", form=form, producer=producer, listing=None), status
 
@@ -124,14 +125,14 @@ def new_listing():
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
 @role_required("producer", "operator")
 def edit_listing(listing_id):
-    listing = services.get_listing(current_user, listing_id)
+    listing = access.get_listing(current_user, listing_id)
     form = EditListingForm(obj=listing)
     status = 200
     if request.method == "GET":
         form.fill_from(listing)
     if form.validate_on_submit():
         try:
-            services.update_listing(current_user, listing, **form.listing_values())
+            listings.update_listing(current_user, listing, **form.listing_values())
         except DomainError as error:
             _show_errors(form, error, LISTING_FORM_FIELDS)
             status = 422
@@ -139,7 +140,7 @@ def edit_listing(listing_id):
             flash(_("Listing saved."), "success")
             return redirect(_listing_home(listing))
     elif form.errors:
-        _form_errors(form, lambda: services.check_listing_fields(form.listing_values(), listing), LISTING_FORM_FIELDS)
+        _form_errors(form, lambda: listings.check_listing_fields(form.listing_values(), listing), LISTING_FORM_FIELDS)
         status = 422
     return render_template(
         "producers/listing_form.html", form=form, producer=listing.producer, listing=listing, photo_form=PhotoForm()
@@ -149,9 +150,9 @@ def edit_listing(listing_id):
 @bp.route("/listings/<int:listing_id>/withdraw", methods=["POST"])
 @role_required("producer", "operator")
 def withdraw_listing(listing_id):
-    listing = services.get_listing(current_user, listing_id)
+    listing = access.get_listing(current_user, listing_id)
     try:
-        services.withdraw_listing(current_user, listing)
+        listings.withdraw_listing(current_user, listing)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
@@ -163,11 +164,11 @@ def withdraw_listing(listing_id):
 @bp.route("/listings/<int:listing_id>/photos", methods=["POST"])
 @role_required("producer", "operator")
 def add_photo(listing_id):
-    listing = services.get_listing(current_user, listing_id)
+    listing = access.get_listing(current_user, listing_id)
     form = PhotoForm()
     if form.validate_on_submit():
         try:
-            services.add_photo(current_user, listing, form.photo.data)
+            listing_photos.add_photo(current_user, listing, form.photo.data)
         except DomainError as error:
             db.session.rollback()
             for messages in (error.details.get("fields") or {"photo": [error.message]}).values():
@@ -181,9 +182,9 @@ def add_photo(listing_id):
 @bp.route("/photos/<int:photo_id>/delete", methods=["POST"])
 @role_required("producer", "operator")
 def delete_photo(photo_id):
-    photo = services.get_photo(current_user, photo_id)
+    photo = listing_photos.get_photo(current_user, photo_id)
     listing_id = photo.listing_id
-    services.delete_photo(current_user, photo)
+    listing_photos.delete_photo(current_user, photo)
     flash(_("Photo removed."), "success")
     return redirect(url_for("producers.edit_listing", listing_id=listing_id))
 
@@ -201,7 +202,7 @@ def photo(photo_id):
     viewer = _viewer()
     if viewer is None:
         return login_manager.unauthorized()
-    item = services.get_photo(viewer, photo_id)
+    item = listing_photos.get_photo(viewer, photo_id)
     name = item.thumbnail if request.endpoint == "producers.photo_thumb" else item.filename
     if not (photo_files.photo_dir() / name).is_file():
         abort(404)
@@ -229,7 +230,7 @@ def registry():
         "status": request.args.get("status") or None,
         "search": (request.args.get("q") or "").strip() or None,
     }
-    producers = db.session.scalars(services.producers_query(current_user, **filters)).all()
+    producers = db.session.scalars(profiles.producers_query(current_user, **filters)).all()
     return render_template(
         "producers/registry.html", producers=producers, filters=filters, towns=town_names(), kinds=KIND_LABELS, q=filters["search"] or ""
     )
@@ -239,15 +240,15 @@ def registry():
 @bp.route("/registry/<int:producer_id>/edit", methods=["GET", "POST"])
 @role_required("operator")
 def edit_producer(producer_id=None):
-    producer = services.get_producer(current_user, producer_id) if producer_id else None
+    producer = access.get_producer(current_user, producer_id) if producer_id else None
     form = ProducerForm(obj=producer)
     status = 200
     if form.validate_on_submit():
         try:
             if producer is None:
-                producer = services.create_producer(current_user, **form.producer_values())
+                producer = profiles.create_producer(current_user, **form.producer_values())
             else:
-                services.update_producer(current_user, producer, **form.producer_values())
+                profiles.update_producer(current_user, producer, **form.producer_values())
         except DomainError as error:
             _show_errors(form, error)
             status = 422
@@ -255,7 +256,7 @@ def edit_producer(producer_id=None):
             flash(_("Producer saved."), "success")
             return redirect(url_for("producers.producer_detail", producer_id=producer.id))
     elif form.errors:
-        _form_errors(form, lambda: services.check_producer_fields(form.producer_values(), producer))
+        _form_errors(form, lambda: profiles.check_producer_fields(form.producer_values(), producer))
         status = 422
     return render_template("producers/producer_form.html", form=form, producer=producer), status
 
@@ -263,13 +264,13 @@ def edit_producer(producer_id=None):
 @bp.route("/registry/<int:producer_id>")
 @role_required("operator")
 def producer_detail(producer_id):
-    producer = services.get_producer(current_user, producer_id)
-    listings = db.session.scalars(services.listings_query(current_user, producer_id=producer.id)).all()
+    producer = access.get_producer(current_user, producer_id)
+    offered = db.session.scalars(access.listings_query(current_user, producer_id=producer.id)).all()
     return render_template(
         "producers/producer_detail.html",
         producer=producer,
-        listings=listings,
-        trail=services.audit_trail(producer),
+        listings=offered,
+        trail=profiles.audit_trail(producer),
         kinds=KIND_LABELS,
     )
 
@@ -277,8 +278,8 @@ def producer_detail(producer_id):
 @bp.route("/registry/<int:producer_id>/approve", methods=["POST"])
 @role_required("operator")
 def approve_producer(producer_id):
-    producer = services.get_producer(current_user, producer_id)
-    services.approve_producer(current_user, producer)
+    producer = access.get_producer(current_user, producer_id)
+    profiles.approve_producer(current_user, producer)
     flash(_("%(name)s is approved.", name=producer.name), "success")
     return _back(url_for("producers.producer_detail", producer_id=producer.id))
 
@@ -286,8 +287,8 @@ def approve_producer(producer_id):
 @bp.route("/registry/<int:producer_id>/suspend", methods=["POST"])
 @role_required("operator")
 def suspend_producer(producer_id):
-    producer = services.get_producer(current_user, producer_id)
-    services.suspend_producer(current_user, producer)
+    producer = access.get_producer(current_user, producer_id)
+    profiles.suspend_producer(current_user, producer)
     flash(_("%(name)s is suspended.", name=producer.name), "warning")
     return _back(url_for("producers.producer_detail", producer_id=producer.id))
 
@@ -298,15 +299,15 @@ def suspend_producer(producer_id):
 @bp.route("/review")
 @role_required("operator")
 def review():
-    return render_template("producers/review.html", listings=services.review_queue())
+    return render_template("producers/review.html", listings=listing_review.review_queue())
 
 
 @bp.route("/listings/<int:listing_id>/approve", methods=["POST"])
 @role_required("operator")
 def approve_listing(listing_id):
-    listing = services.get_listing(current_user, listing_id)
+    listing = access.get_listing(current_user, listing_id)
     try:
-        services.approve_listing(current_user, listing)
+        listing_review.approve_listing(current_user, listing)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "danger")
@@ -318,10 +319,10 @@ def approve_listing(listing_id):
 @bp.route("/listings/<int:listing_id>/reject", methods=["POST"])
 @role_required("operator")
 def reject_listing(listing_id):
-    listing = services.get_listing(current_user, listing_id)
+    listing = access.get_listing(current_user, listing_id)
     form = RejectForm()
     try:
-        services.reject_listing(current_user, listing, form.reason.data)
+        listing_review.reject_listing(current_user, listing, form.reason.data)
     except DomainError as error:
         db.session.rollback()
         flash(_("Not rejected: %(why)s", why=" ".join(m for ms in error.details.get("fields", {}).values() for m in ms) or error.message), "danger")

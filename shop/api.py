@@ -7,20 +7,27 @@ from flask_smorest import Blueprint
 
 from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
-from shop import services
+from database import local_zone
+from measures import kg_decimal
+from shop import catalogue, editing, lifecycle
 from shop.models import ALLOCATION_POLICIES
 
 blp = Blueprint("shop_api", __name__, url_prefix="/api/v1", description="Campaigns and items")
 
 
 class LocalDateTime(ma.fields.AwareDateTime):
-    """Reads ISO 8601 (a time without an offset is Asia/Shanghai time); writes it with the +08:00 offset."""
+    """Reads ISO 8601 (a time without an offset is local time, database.local_zone()); writes it with the local offset."""
 
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=services.SHANGHAI, **kwargs)
+    @property
+    def default_timezone(self):
+        return local_zone()
+
+    @default_timezone.setter
+    def default_timezone(self, _given):
+        """The zone is the configured one, whenever the field is used; what the constructor sets is ignored."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else value.astimezone(services.SHANGHAI).isoformat()
+        return None if value is None else value.astimezone(local_zone()).isoformat()
 
 
 class ProducerRefSchema(ma.Schema):
@@ -48,7 +55,7 @@ class ItemSchema(ma.Schema):
     producers = ma.fields.List(ma.fields.Nested(ProducerRefSchema))
 
     def weight_kg(self, item):
-        return item.unit_weight_g / 1000 if item.unit_weight_g else None
+        return float(kg_decimal(item.unit_weight_g)) if item.unit_weight_g else None
 
 
 class CampaignSchema(ma.Schema):
@@ -65,20 +72,20 @@ class CampaignSchema(ma.Schema):
     short_url = ma.fields.Method("get_short_url")
 
     def get_phase(self, campaign):
-        return services.campaign_phase(campaign)
+        return lifecycle.campaign_phase(campaign)
 
     def get_unit_ids(self, campaign):
         return sorted(unit.id for unit in campaign.units)
 
     def get_short_url(self, campaign):
-        return services.short_url(campaign)
+        return catalogue.short_url(campaign)
 
 
 class CampaignDetailSchema(CampaignSchema):
     items = ma.fields.Method("get_items")
 
     def get_items(self, campaign):
-        return ItemSchema(many=True).dump(services.item_views(campaign))
+        return ItemSchema(many=True).dump(catalogue.item_views(campaign))
 
 
 class CampaignCreateSchema(ma.Schema):
@@ -107,11 +114,7 @@ class ItemCreateSchema(ma.Schema):
 
 
 class CampaignListArgs(PageArgs):
-    phase = ma.fields.Str(
-        validate=ma.validate.OneOf(
-            ("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled", "cancelled")
-        )
-    )
+    phase = ma.fields.Str(validate=ma.validate.OneOf(lifecycle.PHASES))
 
 
 @blp.route("/campaigns")
@@ -121,18 +124,18 @@ class Campaigns(MethodView):
     @blp.response(200, page_schema(CampaignSchema))
     def get(self, args):
         """Campaigns this user may see: operators all, buyers the published ones open to their unit (newest closing first)."""
-        page = page_of(services.visible_campaigns_query(g.api_user), args["page"], args["per_page"])
+        page = page_of(catalogue.visible_campaigns_query(g.api_user), args["page"], args["per_page"])
         if args.get("phase"):
             # The phase depends on the clock; filter the page rather than the query.
-            page["items"] = [c for c in page["items"] if services.campaign_phase(c) == args["phase"]]
+            page["items"] = [c for c in page["items"] if lifecycle.campaign_phase(c) == args["phase"]]
         return page
 
     @api_auth("operator")
     @blp.arguments(CampaignCreateSchema)
     @blp.response(201, CampaignSchema)
     def post(self, data):
-        """Create a draft campaign (operators). Times without an offset are Asia/Shanghai time."""
-        return services.create_campaign(g.api_user, **data)
+        """Create a draft campaign (operators). Times without an offset are local time (Asia/Shanghai)."""
+        return editing.create_campaign(g.api_user, **data)
 
 
 @blp.route("/campaigns/<int:campaign_id>")
@@ -141,7 +144,7 @@ class CampaignDetail(MethodView):
     @blp.response(200, CampaignDetailSchema)
     def get(self, campaign_id):
         """A campaign with its items: price, what is left and ordered so far, and each item's producers."""
-        return services.get_visible_campaign(g.api_user, campaign_id)
+        return catalogue.get_visible_campaign(g.api_user, campaign_id)
 
 
 @blp.route("/campaigns/<int:campaign_id>/items")
@@ -152,8 +155,8 @@ class CampaignItems(MethodView):
     def post(self, data, campaign_id):
         """Add an item pooling approved listings (operators); each supply is taken from its listing at once."""
         data["supplies"] = [(s["listing_id"], s["quantity"]) for s in data["supplies"]]
-        item = services.add_item(g.api_user, campaign_id, **data)
-        return next(view for view in services.item_views(item.campaign) if view.id == item.id)
+        item = editing.add_item(g.api_user, campaign_id, **data)
+        return next(view for view in catalogue.item_views(item.campaign) if view.id == item.id)
 
 
 @blp.route("/campaigns/<int:campaign_id>/publish")
@@ -162,4 +165,4 @@ class CampaignPublish(MethodView):
     @blp.response(200, CampaignSchema)
     def post(self, campaign_id):
         """Publish a draft campaign (operators): buyers of its units see it; orders are taken between its times."""
-        return services.publish_campaign(g.api_user, campaign_id)
+        return editing.publish_campaign(g.api_user, campaign_id)

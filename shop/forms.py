@@ -18,19 +18,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from shop.services import MAX_QUANTITY
+from shop.editing import MAX_QUANTITY
 
+# An item's price is at most ¥9,999,999.99 as typed here; measures.parse_yuan reads it.
 YUAN_PATTERN = r"^\s*\d{1,7}(\.\d{1,2})?\s*$"
-
-
-def yuan_to_fen(text) -> int:
-    """ "12.5" → 1250, exactly (no floats)."""
-    whole, _dot, cents = text.strip().partition(".")
-    return int(whole) * 100 + int((cents + "00")[:2])
-
-
-def fen_to_yuan(fen) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 class CampaignForm(FlaskForm):

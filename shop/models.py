@@ -1,5 +1,6 @@
 """Campaigns, the items buyers order, and the supplies behind each item."""
 
+import enum
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -8,7 +9,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from database import Timestamps, UTCDateTime
 from extensions import db
 
-CAMPAIGN_STATUSES = ("draft", "published", "closed", "allocated", "delivered", "settled", "cancelled")
+
+class CampaignStatus(enum.StrEnum):
+    """A campaign's stored status; its values are the strings in the database. The order is its life (shop.lifecycle)."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    ALLOCATED = "allocated"
+    DELIVERED = "delivered"
+    SETTLED = "settled"
+
+
+CAMPAIGN_STATUSES = tuple(status.value for status in CampaignStatus)
 ALLOCATION_POLICIES = ("proportional", "poor_first")
 
 campaign_unit = sa.Table(
@@ -28,7 +41,7 @@ class Campaign(Timestamps, db.Model):
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     delivery_on: Mapped[date]
-    status: Mapped[str] = mapped_column(sa.String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=CampaignStatus.DRAFT.value, index=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -40,10 +53,7 @@ class Campaign(Timestamps, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
-        sa.CheckConstraint(
-            "status IN ('draft', 'published', 'closed', 'allocated', 'delivered', 'settled', 'cancelled')",
-            name="status_known",
-        ),
+        sa.CheckConstraint(f"status IN ({', '.join(repr(status) for status in CAMPAIGN_STATUSES)})", name="status_known"),
     )
 
 

@@ -1,9 +1,19 @@
 """Campaign pages: buyers browse, fill a cart and check out; operators build, preview and publish campaigns."""
 
 import secrets
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_from_directory, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -11,16 +21,16 @@ from wtforms import SelectChoice
 from accounts.access import role_required
 from accounts.routes import show_field_errors
 from accounts.services import list_units
+from database import local_zone
 from errors import DomainError, IdempotencyConflict, ValidationFailed
 from extensions import db
+from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
-from shop import qr, services
-from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, fen_to_yuan, yuan_to_fen
+from shop import catalogue, covers, editing, lifecycle, qr
+from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm
 
 bp = Blueprint("shop", __name__)
-
-UTC = ZoneInfo("UTC")
 
 
 @bp.route("/")
@@ -37,8 +47,8 @@ def index():
 @bp.route("/campaigns")
 @role_required("buyer", "operator")
 def campaigns():
-    listed = services.visible_campaigns(current_user)
-    phases = {campaign.id: services.campaign_phase(campaign) for campaign in listed}
+    listed = catalogue.visible_campaigns(current_user)
+    phases = {campaign.id: lifecycle.campaign_phase(campaign) for campaign in listed}
     if current_user.role != "operator":
         # Open ones first (closing soonest first), then the ones still to come, then the past (newest first).
         rank = {"open": 0, "scheduled": 1}
@@ -65,30 +75,30 @@ def _save_cart(campaign_id, lines: dict[int, int]):
 
 def _buyer_campaign(slug):
     """The campaign behind a short link, for a buyer who may see it (operators see everything, as a preview)."""
-    campaign = services.get_campaign_by_slug(slug)
+    campaign = catalogue.get_campaign_by_slug(slug)
     if current_user.role == "producer":
         abort(403)
     if current_user.role != "operator":
-        if campaign.status in ("draft", "cancelled"):
+        if not lifecycle.visible_to_buyers(campaign.status):
             abort(404)
-        if not services.unit_is_eligible(campaign, current_user.unit_id):
+        if not lifecycle.open_to_unit(campaign, current_user.unit_id):
             return campaign, render_template("shop/not_eligible.html", campaign=campaign), 403
     return campaign, None, None
 
 
 def _campaign_page(campaign, *, preview=False, add_form=None, status=200):
-    views = services.item_views(campaign)
+    views = catalogue.item_views(campaign)
     cart = _cart(campaign.id) if not preview and current_user.role == "buyer" else {}
     return (
         render_template(
             "shop/campaign.html",
             campaign=campaign,
             items=views,
-            phase=services.campaign_phase(campaign),
+            phase=lifecycle.campaign_phase(campaign),
             preview=preview,
             cart_count=sum(cart.values()),
             add_form=add_form or CartAddForm(formdata=None),
-            short_url=services.short_url(campaign),
+            short_url=catalogue.short_url(campaign),
         ),
         status,
     )
@@ -111,7 +121,7 @@ def add_to_cart(slug):
     if refusal:
         return refusal, status
     form = CartAddForm()
-    if not services.takes_orders(campaign):
+    if not lifecycle.takes_orders(campaign):
         flash(_("This campaign is not taking orders now."), "warning")
         return redirect(url_for("shop.campaign_page", slug=slug))
     item_ids = {item.id for item in campaign.items}
@@ -129,7 +139,7 @@ def add_to_cart(slug):
 
 
 def _cart_page(campaign, lines, form=None, status=200):
-    views = {view.id: view for view in services.item_views(campaign)}
+    views = {view.id: view for view in catalogue.item_views(campaign)}
     rows = [(views[item_id], quantity) for item_id, quantity in lines.items() if item_id in views]
     form = form or CheckoutForm(formdata=None)
     if not form.token.data:
@@ -140,7 +150,7 @@ def _cart_page(campaign, lines, form=None, status=200):
             campaign=campaign,
             rows=rows,
             total_fen=sum(view.price_fen * quantity for view, quantity in rows),
-            phase=services.campaign_phase(campaign),
+            phase=lifecycle.campaign_phase(campaign),
             form=form,
         ),
         status,
@@ -201,21 +211,19 @@ def cart(slug):
 @bp.route("/c/<slug>/qr.svg")
 @login_required
 def qr_svg(slug):
-    campaign = services.get_campaign_by_slug(slug)
-    response = _download(qr.qr_svg(services.short_url(campaign)), "image/svg+xml", f"pinbang-{campaign.slug}.svg")
+    campaign = catalogue.get_campaign_by_slug(slug)
+    response = _download(qr.qr_svg(catalogue.short_url(campaign)), "image/svg+xml", f"pinbang-{campaign.slug}.svg")
     return response
 
 
 @bp.route("/c/<slug>/qr.png")
 @login_required
 def qr_png(slug):
-    campaign = services.get_campaign_by_slug(slug)
-    return _download(qr.qr_png(services.short_url(campaign)), "image/png", f"pinbang-{campaign.slug}.png")
+    campaign = catalogue.get_campaign_by_slug(slug)
+    return _download(qr.qr_png(catalogue.short_url(campaign)), "image/png", f"pinbang-{campaign.slug}.png")
 
 
 def _download(data, mimetype, filename):
-    from flask import make_response
-
     response = make_response(data)
     response.mimetype = mimetype
     disposition = "attachment" if request.args.get("download") else "inline"
@@ -228,10 +236,10 @@ def _download(data, mimetype, filename):
 @bp.route("/campaigns/<int:campaign_id>/cover")
 @login_required
 def cover(campaign_id):
-    campaign = services.get_campaign(campaign_id)
-    if not services.can_see(current_user, campaign) or not campaign.cover_photo:
+    campaign = catalogue.get_campaign(campaign_id)
+    if not catalogue.can_see(current_user, campaign) or not campaign.cover_photo:
         abort(404)
-    path = services.cover_path(campaign)
+    path = covers.cover_path(campaign)
     if not path.is_file():
         abort(404)
     response = send_from_directory(path.parent, path.name, mimetype="image/jpeg", max_age=3600, conditional=True)
@@ -245,8 +253,8 @@ def cover(campaign_id):
 def _fill_campaign_form(form, campaign=None):
     form.unit_ids.choices = [SelectChoice(unit.id, unit.name) for unit in list_units()]
     if campaign is not None and request.method == "GET":
-        form.opens_at.data = campaign.opens_at.astimezone(services.SHANGHAI).replace(tzinfo=None)
-        form.closes_at.data = campaign.closes_at.astimezone(services.SHANGHAI).replace(tzinfo=None)
+        form.opens_at.data = campaign.opens_at.astimezone(local_zone()).replace(tzinfo=None)
+        form.closes_at.data = campaign.closes_at.astimezone(local_zone()).replace(tzinfo=None)
         form.unit_ids.data = [unit.id for unit in campaign.units]
 
 
@@ -254,7 +262,7 @@ def _fill_campaign_form(form, campaign=None):
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @role_required("operator")
 def edit_campaign(campaign_id=None):
-    campaign = services.get_campaign(campaign_id) if campaign_id else None
+    campaign = catalogue.get_campaign(campaign_id) if campaign_id else None
     form = CampaignForm(obj=campaign)
     _fill_campaign_form(form, campaign)
     if form.validate_on_submit():
@@ -269,9 +277,9 @@ def edit_campaign(campaign_id=None):
         )
         try:
             if campaign is None:
-                campaign = services.create_campaign(current_user, **fields)
+                campaign = editing.create_campaign(current_user, **fields)
             else:
-                services.update_campaign(current_user, campaign.id, **fields)
+                editing.update_campaign(current_user, campaign.id, **fields)
         except DomainError as error:
             db.session.rollback()
             if isinstance(error, ValidationFailed):
@@ -290,13 +298,14 @@ def edit_campaign(campaign_id=None):
 @bp.route("/campaigns/<int:campaign_id>/manage")
 @role_required("operator")
 def manage(campaign_id):
-    campaign = services.get_campaign(campaign_id)
+    campaign = catalogue.get_campaign(campaign_id)
     return render_template(
         "shop/manage.html",
         campaign=campaign,
-        items=services.item_views(campaign),
-        phase=services.campaign_phase(campaign),
-        short_url=services.short_url(campaign),
+        items=catalogue.item_views(campaign),
+        phase=lifecycle.campaign_phase(campaign),
+        editable=lifecycle.still_editable(campaign),
+        short_url=catalogue.short_url(campaign),
         action_form=ActionForm(),
     )
 
@@ -304,7 +313,7 @@ def manage(campaign_id):
 @bp.route("/campaigns/<int:campaign_id>/items/new", methods=["GET", "POST"])
 @role_required("operator")
 def new_item(campaign_id):
-    campaign = services.get_campaign(campaign_id)
+    campaign = catalogue.get_campaign(campaign_id)
     form = ItemForm()
     supplies, problems = {}, []
     if form.validate_on_submit():
@@ -312,12 +321,12 @@ def new_item(campaign_id):
         try:
             if problems:
                 raise ValidationFailed(_("Please correct the marked fields."), {"supplies": problems})
-            services.add_item(
+            editing.add_item(
                 current_user,
                 campaign.id,
                 supplies=[(listing_id, quantity) for listing_id, quantity in supplies.items() if quantity > 0],
                 title=form.title.data or None,
-                price_fen=yuan_to_fen(form.price_yuan.data) if form.price_yuan.data else None,
+                price_fen=parse_yuan(form.price_yuan.data) if form.price_yuan.data else None,
                 unit=form.unit.data or None,
                 per_buyer_limit=form.per_buyer_limit.data,
                 min_total=form.min_total.data,
@@ -342,10 +351,9 @@ def new_item(campaign_id):
             "shop/item_form.html",
             campaign=campaign,
             form=form,
-            listings=services.available_listings(),
+            listings=catalogue.available_listings(),
             supplies=supplies,
             supply_errors=problems,
-            fen_to_yuan=fen_to_yuan,
         ),
         status,
     )
@@ -356,7 +364,7 @@ def new_item(campaign_id):
 def remove_item(campaign_id, item_id):
     if ActionForm().validate_on_submit():
         try:
-            services.remove_item(current_user, item_id)
+            editing.remove_item(current_user, item_id)
         except DomainError as error:
             flash(error.message, "danger")
         else:
@@ -369,7 +377,7 @@ def remove_item(campaign_id, item_id):
 def publish(campaign_id):
     if ActionForm().validate_on_submit():
         try:
-            services.publish_campaign(current_user, campaign_id)
+            editing.publish_campaign(current_user, campaign_id)
         except DomainError as error:
             flash(error.message, "danger")
         else:
@@ -381,4 +389,4 @@ def publish(campaign_id):
 @role_required("operator")
 def preview(campaign_id):
     """The page exactly as buyers will see it, without the ordering buttons."""
-    return _campaign_page(services.get_campaign(campaign_id), preview=True)
+    return _campaign_page(catalogue.get_campaign(campaign_id), preview=True)

@@ -1,4 +1,4 @@
-"""Time dashboard.services.sales_summary against hand-written raw SQL giving the same figures, per grouping.
+"""Time dashboard.totals.sales_summary against hand-written raw SQL giving the same figures, per grouping.
 
     .venv/bin/python bench/stats/generate.py --lines 1000000      # once
     .venv/bin/python bench/stats/run.py --repeat 5
@@ -109,7 +109,7 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="pinbang-bench-"))
     from app import create_app
-    from dashboard import services
+    from dashboard.totals import sales_summary
     from extensions import db
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=args.url.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -125,7 +125,7 @@ def main():
             for scope, campaign_id in (("all campaigns", None), ("one campaign", campaign[0])):
 
                 def service(campaign_id=campaign_id, group_by=group_by):
-                    services.sales_summary(campaign_id, group_by)
+                    sales_summary(campaign_id, group_by)
                     db.session.rollback()
 
                 def raw(campaign_id=campaign_id, group_by=group_by):

@@ -7,9 +7,11 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from errors import InsufficientStock
 from extensions import db
 from factories import make_listing, make_producer, make_user
 from producers.models import Listing, Producer
+from producers.stock import commit_listing_quantity
 
 
 def listing_body(**overrides):
@@ -254,9 +256,6 @@ def test_openapi_documents_the_endpoints(client):
 
 
 def test_operator_edits_and_suspends_a_producer_then_its_goods_cannot_go_into_campaigns(api_as):
-    from errors import InsufficientStock
-    from producers.services import commit_listing_quantity
-
     listing = make_listing(status="approved", quantity=50)
     operator = api_as(make_user(role="operator"))
     edited = operator.patch(f"/producers/{listing.producer_id}", json={"kind": "cooperative", "linked_households": 12})

@@ -6,7 +6,7 @@ import io
 import pytest
 
 from factories import make_listing, make_user
-from producers import services
+from producers import listing_photos
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def victim(app, jpeg):
     """A producer with a pending listing that has a photo."""
     listing = make_listing(status="pending", name="雪毛鸡")
     owner = make_user(role="producer", producer=listing.producer)
-    photo = services.add_photo(owner, listing, jpeg)
+    photo = listing_photos.add_photo(owner, listing, jpeg)
     return {"producer": listing.producer.id, "listing": listing.id, "photo": photo.id}
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 from errors import UploadTooLarge, ValidationFailed
 from extensions import db
 from factories import make_listing, make_user
-from producers import services
+from producers import listing_photos, listings
 from producers.models import Listing, ListingPhoto
 
 
@@ -25,7 +25,7 @@ def test_a_photo_is_re_encoded_as_jpeg_without_metadata_and_thumbnailed(app, upl
     big = make_image("JPEG", size=(3000, 2000), exif=exif.tobytes())
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
-    photo = services.add_photo(owner, listing, big)
+    photo = listing_photos.add_photo(owner, listing, big)
     assert stored_files() == sorted([photo.filename, photo.thumbnail])
     with Image.open(upload_dir / "listings" / photo.filename) as stored:
         assert stored.format == "JPEG" and max(stored.size) == 1600
@@ -37,8 +37,8 @@ def test_a_photo_is_re_encoded_as_jpeg_without_metadata_and_thumbnailed(app, upl
 def test_png_with_transparency_and_webp_are_accepted(app, stored_files, png_with_alpha, make_image):
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
-    services.add_photo(owner, listing, png_with_alpha)
-    services.add_photo(owner, listing, make_image("WEBP"))
+    listing_photos.add_photo(owner, listing, png_with_alpha)
+    listing_photos.add_photo(owner, listing, make_image("WEBP"))
     assert len(stored_files()) == 4
     assert [p.position for p in listing.photos] == [0, 1]
 
@@ -61,7 +61,7 @@ def test_fake_or_broken_images_are_refused_and_nothing_stored(app, stored_files,
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
     with pytest.raises(ValidationFailed) as refused:
-        services.add_photo(owner, listing, content)
+        listing_photos.add_photo(owner, listing, content)
     assert set(refused.value.fields) == {"photo"}
     assert "JPEG" in refused.value.message
     assert stored_files() == []
@@ -76,7 +76,7 @@ def test_an_oversized_photo_is_refused_before_decoding(app, stored_files, make_i
     out = io.BytesIO()
     noisy.save(out, "PNG")
     with pytest.raises(UploadTooLarge) as refused:
-        services.add_photo(owner, listing, out.getvalue())
+        listing_photos.add_photo(owner, listing, out.getvalue())
     assert refused.value.status == 413 and "photo" in refused.value.details["fields"]
     assert stored_files() == []
 
@@ -89,7 +89,7 @@ def test_a_decompression_bomb_is_refused(app, stored_files):
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
     with pytest.raises(ValidationFailed):
-        services.add_photo(owner, listing, out.getvalue())
+        listing_photos.add_photo(owner, listing, out.getvalue())
     assert stored_files() == []
 
 
@@ -97,9 +97,9 @@ def test_at_most_five_photos(app, stored_files, jpeg):
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
     for _ in range(5):
-        services.add_photo(owner, listing, jpeg)
+        listing_photos.add_photo(owner, listing, jpeg)
     with pytest.raises(ValidationFailed) as refused:
-        services.add_photo(owner, listing, jpeg)
+        listing_photos.add_photo(owner, listing, jpeg)
     assert set(refused.value.fields) == {"photo"}
     assert len(stored_files()) == 10  # the sixth one's files were removed again
 
@@ -107,21 +107,21 @@ def test_at_most_five_photos(app, stored_files, jpeg):
 def test_create_with_photos_is_all_or_nothing(app, stored_files, jpeg):
     owner = make_user(role="producer")
     with pytest.raises(ValidationFailed) as refused:
-        services.create_listing(owner, photos=[jpeg, b"fake"], **fields())
+        listings.create_listing(owner, photos=[jpeg, b"fake"], **fields())
     assert set(refused.value.fields) == {"photos"}
     with pytest.raises(ValidationFailed) as too_many:
-        services.create_listing(owner, photos=[jpeg] * 6, **fields())
+        listings.create_listing(owner, photos=[jpeg] * 6, **fields())
     assert set(too_many.value.fields) == {"photos"}
     assert stored_files() == [] and db.session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 0
-    listing = services.create_listing(owner, photos=[jpeg, jpeg], **fields())
+    listing = listings.create_listing(owner, photos=[jpeg, jpeg], **fields())
     assert len(listing.photos) == 2 and len(stored_files()) == 4
 
 
 def test_deleting_a_photo_removes_its_files(app, stored_files, jpeg):
     listing = make_listing()
     owner = make_user(role="producer", producer=listing.producer)
-    photo = services.add_photo(owner, listing, jpeg)
-    services.delete_photo(owner, photo)
+    photo = listing_photos.add_photo(owner, listing, jpeg)
+    listing_photos.delete_photo(owner, photo)
     assert stored_files() == [] and listing.photos == []
 
 
@@ -130,8 +130,8 @@ def test_who_sees_a_photo(app, client, auth, jpeg):
     approved = make_listing(status="approved")
     owner = make_user(role="producer", producer=pending.producer)
     operator = make_user(role="operator")
-    pending_photo = services.add_photo(operator, pending, jpeg)
-    approved_photo = services.add_photo(operator, approved, jpeg)
+    pending_photo = listing_photos.add_photo(operator, pending, jpeg)
+    approved_photo = listing_photos.add_photo(operator, approved, jpeg)
     url = f"/producers/photos/{pending_photo.id}"
 
     assert client.get(url).status_code == 302  # not logged in: to the login page
@@ -152,7 +152,7 @@ def test_who_sees_a_photo(app, client, auth, jpeg):
 
 def test_photos_by_bearer_token_for_the_mini_program(app, client, api_as, jpeg):
     listing = make_listing(status="approved")
-    photo = services.add_photo(make_user(role="operator"), listing, jpeg)
+    photo = listing_photos.add_photo(make_user(role="operator"), listing, jpeg)
     buyer = api_as(make_user(role="buyer"))
     response = client.get(f"/producers/photos/{photo.id}/thumb", headers={"Authorization": f"Bearer {buyer.token}"})
     assert response.status_code == 200 and response.data[:2] == b"\xff\xd8"
@@ -162,6 +162,6 @@ def test_wrong_fields_and_a_bad_photo_are_reported_together(app, stored_files, j
     owner = make_user(role="producer")
     bad = dict(fields(), name="")
     with pytest.raises(ValidationFailed) as refused:
-        services.create_listing(owner, photos=[jpeg, b"not an image"], **bad)
+        listings.create_listing(owner, photos=[jpeg, b"not an image"], **bad)
     assert set(refused.value.fields) == {"name", "photos"}
     assert stored_files() == []

@@ -12,7 +12,7 @@ from errors import Conflict, Forbidden, InsufficientStock, NotFound, ValidationF
 from extensions import db
 from factories import make_listing, make_producer, make_user
 from notifications.models import Notification
-from producers import services
+from producers import listings, profiles, review, stock
 from producers.models import Listing, Producer
 from producers.towns import LECHANG_TOWNS
 
@@ -60,9 +60,9 @@ def test_lechang_has_seventeen_towns_and_the_list_is_configurable(app):
     operator = make_user(role="operator")
     app.config["PRODUCER_TOWNS"] = ["仁化镇", "丹霞街道"]
     with pytest.raises(ValidationFailed) as refused:
-        services.create_producer(operator, **producer_fields(town="秀水镇"))
+        profiles.create_producer(operator, **producer_fields(town="秀水镇"))
     assert set(refused.value.fields) == {"town"}
-    assert services.create_producer(operator, **producer_fields(town="丹霞街道")).town == "丹霞街道"
+    assert profiles.create_producer(operator, **producer_fields(town="丹霞街道")).town == "丹霞街道"
 
 
 def test_towns_and_photo_limit_come_from_the_environment(monkeypatch):
@@ -81,10 +81,10 @@ def test_towns_and_photo_limit_come_from_the_environment(monkeypatch):
 
 def test_operator_registers_a_household_pending_until_approved(app):
     operator = make_user(role="operator")
-    producer = services.create_producer(operator, **producer_fields(phone="+86 138-0000-0106"))
+    producer = profiles.create_producer(operator, **producer_fields(phone="+86 138-0000-0106"))
     assert (producer.status, producer.phone, producer.poverty_id) == ("pending", "13800000106", "GD-LC-2016-00318")
-    services.approve_producer(operator, producer)
-    services.suspend_producer(operator, producer)
+    profiles.approve_producer(operator, producer)
+    profiles.suspend_producer(operator, producer)
     assert producer.status == "suspended"
     actions = db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_type == "Producer").order_by(AuditEntry.id)).all()
     assert actions == ["producer.create", "producer.approve", "producer.suspend"]
@@ -93,7 +93,7 @@ def test_operator_registers_a_household_pending_until_approved(app):
 def test_every_wrong_producer_field_at_once_and_nothing_saved(app):
     operator = make_user(role="operator")
     with pytest.raises(ValidationFailed) as refused:
-        services.create_producer(
+        profiles.create_producer(
             operator,
             name="<script>alert(1)</script>",
             kind="farm",
@@ -112,38 +112,38 @@ def test_every_wrong_producer_field_at_once_and_nothing_saved(app):
 def test_poverty_rules_by_kind(app):
     operator = make_user(role="operator")
     with pytest.raises(ValidationFailed) as cooperative_as_poor:
-        services.create_producer(operator, **producer_fields(kind="cooperative"))
+        profiles.create_producer(operator, **producer_fields(kind="cooperative"))
     assert set(cooperative_as_poor.value.fields) == {"poverty_household"}
     with pytest.raises(ValidationFailed) as household_with_links:
-        services.create_producer(operator, **producer_fields(linked_households=5))
+        profiles.create_producer(operator, **producer_fields(linked_households=5))
     assert set(household_with_links.value.fields) == {"linked_households"}
-    coop = services.create_producer(
+    coop = profiles.create_producer(
         operator, **producer_fields(name="秀水镇雪毛鸡养殖合作社", kind="cooperative", poverty_household=False, poverty_id=None, linked_households=23)
     )
     assert coop.linked_households == 23 and coop.poverty_id is None
-    services.create_producer(operator, **producer_fields())
+    profiles.create_producer(operator, **producer_fields())
     with pytest.raises(ValidationFailed) as same_registry_number:
-        services.create_producer(operator, **producer_fields(name="另一户", phone="13800000107"))
+        profiles.create_producer(operator, **producer_fields(name="另一户", phone="13800000107"))
     assert "poverty_id" in same_registry_number.value.fields
 
 
 def test_only_operators_register_producers(app):
     with pytest.raises(Forbidden):
-        services.create_producer(make_user(role="producer"), **producer_fields())
+        profiles.create_producer(make_user(role="producer"), **producer_fields())
 
 
 def test_producer_edits_its_contact_details_but_not_its_vetted_facts(app):
     producer = make_producer(poverty=True, town="秀水镇")
     user = make_user(role="producer", producer=producer)
-    services.update_producer(user, producer, phone="13800009999", village="新村", town="北乡镇")
+    profiles.update_producer(user, producer, phone="13800009999", village="新村", town="北乡镇")
     assert (producer.phone, producer.village, producer.town) == ("13800009999", "新村", "北乡镇")
     with pytest.raises(ValidationFailed) as refused:
-        services.update_producer(user, producer, poverty_household=False, linked_households=3)
+        profiles.update_producer(user, producer, poverty_household=False, linked_households=3)
     assert set(refused.value.fields) == {"poverty_household", "linked_households"}
     db.session.refresh(producer)
     assert producer.poverty_household is True
     with pytest.raises(NotFound):
-        services.update_producer(user, make_producer(), phone="13800001111")
+        profiles.update_producer(user, make_producer(), phone="13800001111")
 
 
 # ---------------------------------------------------------------- listings: create, validate
@@ -152,7 +152,7 @@ def test_producer_edits_its_contact_details_but_not_its_vetted_facts(app):
 def test_producer_lists_goods_pending_review(app):
     producer = make_producer()
     user = make_user(role="producer", producer=producer)
-    listing = services.create_listing(user, **listing_fields())
+    listing = listings.create_listing(user, **listing_fields())
     assert (listing.producer_id, listing.status, listing.quantity_left, listing.created_by_id) == (producer.id, "pending", 1000, user.id)
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "listing.create"))
     assert entry.actor_id == user.id and entry.on_behalf_of is None
@@ -161,8 +161,8 @@ def test_producer_lists_goods_pending_review(app):
 def test_operator_acting_for_a_household_is_recorded_as_such(app):
     household = make_producer(name="李桂英蛋鸡户", poverty=True)
     operator = make_user(role="operator", name="扶贫办小王")
-    listing = services.create_listing(operator, household.id, **listing_fields())
-    services.update_listing(operator, listing, quantity=800)
+    listing = listings.create_listing(operator, household.id, **listing_fields())
+    listings.update_listing(operator, listing, quantity=800)
     entries = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.object_type == "Listing").order_by(AuditEntry.id)).all()
     assert [(e.action, e.actor_id, e.on_behalf_of) for e in entries] == [
         ("listing.create", operator.id, "李桂英蛋鸡户"),
@@ -202,14 +202,14 @@ def test_operator_acting_for_a_household_is_recorded_as_such(app):
 def test_bad_listing_fields_are_refused_and_nothing_saved(app, changes, field):
     user = make_user(role="producer")
     with pytest.raises(ValidationFailed) as refused:
-        services.create_listing(user, **listing_fields(**changes))
+        listings.create_listing(user, **listing_fields(**changes))
     assert set(refused.value.fields) == {field}
     assert count(Listing) == 0
 
 
 def test_limits_themselves_are_accepted(app):
     user = make_user(role="producer")
-    listing = services.create_listing(
+    listing = listings.create_listing(
         user, **listing_fields(price_fen=10_000_000, quantity=10_000_000, unit_weight_g=1_000_000, description="<p>多行\n描述</p>")
     )
     assert (listing.price_fen, listing.quantity, listing.unit_weight_g) == (10_000_000, 10_000_000, 1_000_000)
@@ -218,27 +218,12 @@ def test_limits_themselves_are_accepted(app):
 def test_a_producer_cannot_list_for_another_or_while_suspended(app):
     user = make_user(role="producer")
     with pytest.raises(NotFound):
-        services.create_listing(user, make_producer().id, **listing_fields())
+        listings.create_listing(user, make_producer().id, **listing_fields())
     user.producer.status = "suspended"
     db.session.commit()
     with pytest.raises(Forbidden):
-        services.create_listing(user, **listing_fields())
+        listings.create_listing(user, **listing_fields())
     assert count(Listing) == 0
-
-
-def test_units_at_the_edges():
-    assert services.yuan_to_fen("98") == 9800
-    assert services.yuan_to_fen(" ¥4.5 ") == 450
-    assert services.yuan_to_fen("1,000.05") == 100005
-    assert services.kg_to_grams(1.5) == 1500
-    assert services.kg_to_grams("0.05") == 50
-    assert services.kg_to_grams(2) == 2000
-    for bad in ("4.505", "-1", "abc", "", "1e3"):
-        with pytest.raises(ValueError):
-            services.yuan_to_fen(bad)
-    for bad in (1.2345, "abc", True, float("nan"), float("inf"), 1e300):
-        with pytest.raises(ValueError):
-            services.kg_to_grams(bad)
 
 
 # ---------------------------------------------------------------- review
@@ -248,17 +233,17 @@ def test_approve_and_reject_with_a_reason_the_producer_is_told(app):
     producer = make_producer(status="approved")
     operator = make_user(role="operator")
     user = make_user(role="producer", producer=producer)
-    listing = services.create_listing(user, **listing_fields())
+    listing = listings.create_listing(user, **listing_fields())
     with pytest.raises(ValidationFailed):
-        services.reject_listing(operator, listing, "  ")
-    services.reject_listing(operator, listing, "照片看不清,请补拍")
+        review.reject_listing(operator, listing, "  ")
+    review.reject_listing(operator, listing, "照片看不清,请补拍")
     assert (listing.status, listing.reject_reason) == ("rejected", "照片看不清,请补拍")
     # The producer fixes it: it goes back to the queue, then is approved.
-    services.update_listing(user, listing, variety="散养土鸡蛋")
+    listings.update_listing(user, listing, variety="散养土鸡蛋")
     assert (listing.status, listing.reject_reason) == ("pending", None)
-    assert listing in services.review_queue()
-    services.approve_listing(operator, listing)
-    assert listing.status == "approved" and listing not in services.review_queue()
+    assert listing in review.review_queue()
+    review.approve_listing(operator, listing)
+    assert listing.status == "approved" and listing not in review.review_queue()
     notes = db.session.scalars(
         sa.select(Notification).where(Notification.producer_id == producer.id, Notification.channel == "inapp").order_by(Notification.id)
     ).all()
@@ -270,63 +255,63 @@ def test_only_an_approved_producers_listing_can_be_approved(app):
     operator = make_user(role="operator")
     listing = make_listing(producer=make_producer(status="pending"), status="pending")
     with pytest.raises(Conflict) as refused:
-        services.approve_listing(operator, listing)
+        review.approve_listing(operator, listing)
     assert listing.producer.name in refused.value.message
     assert listing.status == "pending"
-    services.approve_producer(operator, listing.producer)
-    assert services.approve_listing(operator, listing).status == "approved"
+    profiles.approve_producer(operator, listing.producer)
+    assert review.approve_listing(operator, listing).status == "approved"
 
 
 def test_review_needs_an_operator(app):
     listing = make_listing(status="pending")
     owner = make_user(role="producer", producer=listing.producer)
     with pytest.raises(Forbidden):
-        services.approve_listing(owner, listing)
+        review.approve_listing(owner, listing)
     with pytest.raises(Forbidden):
-        services.reject_listing(owner, listing, "no")
+        review.reject_listing(owner, listing, "no")
 
 
 def test_producer_changes_keep_or_lose_approval(app):
     listing = make_listing(status="approved", quantity=100)
     user = make_user(role="producer", producer=listing.producer)
-    services.update_listing(user, listing, quantity=150, ready_on=date.today() + timedelta(days=9))
+    listings.update_listing(user, listing, quantity=150, ready_on=date.today() + timedelta(days=9))
     assert listing.status == "approved"
-    services.update_listing(user, listing, price_fen=180)
+    listings.update_listing(user, listing, price_fen=180)
     assert listing.status == "pending"
     operator = make_user(role="operator")
-    services.approve_listing(operator, listing)
-    services.update_listing(operator, listing, price_fen=170)
+    review.approve_listing(operator, listing)
+    listings.update_listing(operator, listing, price_fen=170)
     assert listing.status == "approved"  # an operator's correction needs no second review
 
 
 def test_quantity_never_below_what_campaigns_took_and_unit_fixed_then(app):
     listing = make_listing(status="approved", quantity=100)
-    services.commit_listing_quantity(listing.id, 60)
+    stock.commit_listing_quantity(listing.id, 60)
     db.session.commit()
     user = make_user(role="producer", producer=listing.producer)
     with pytest.raises(ValidationFailed) as refused:
-        services.update_listing(user, listing, quantity=59, unit="袋")
+        listings.update_listing(user, listing, quantity=59, unit="袋")
     assert set(refused.value.fields) == {"quantity", "unit"}
-    services.update_listing(user, listing, quantity=60)
+    listings.update_listing(user, listing, quantity=60)
     assert (listing.quantity_left, listing.status) == (0, "sold_out")
-    services.update_listing(user, listing, quantity=80)
+    listings.update_listing(user, listing, quantity=80)
     assert (listing.quantity_left, listing.status) == (20, "approved")
 
 
 def test_withdraw(app):
     listing = make_listing(status="approved", quantity=10)
     user = make_user(role="producer", producer=listing.producer)
-    services.commit_listing_quantity(listing.id, 1)
+    stock.commit_listing_quantity(listing.id, 1)
     db.session.commit()
     with pytest.raises(Conflict):
-        services.withdraw_listing(user, listing)
-    services.release_listing_quantity(listing.id, 1)
+        listings.withdraw_listing(user, listing)
+    stock.release_listing_quantity(listing.id, 1)
     db.session.commit()
-    assert services.withdraw_listing(user, listing).status == "withdrawn"
+    assert listings.withdraw_listing(user, listing).status == "withdrawn"
     with pytest.raises(Conflict):
-        services.update_listing(user, listing, quantity=5)
+        listings.update_listing(user, listing, quantity=5)
     with pytest.raises(Conflict):
-        services.approve_listing(make_user(role="operator"), listing)
+        review.approve_listing(make_user(role="operator"), listing)
 
 
 # ---------------------------------------------------------------- stock taken by campaigns
@@ -334,19 +319,19 @@ def test_withdraw(app):
 
 def test_commit_takes_from_what_is_left_and_marks_sold_out(app):
     listing = make_listing(status="approved", quantity=100)
-    services.commit_listing_quantity(listing.id, 70)
+    stock.commit_listing_quantity(listing.id, 70)
     assert listing.quantity_left == 30  # the loaded object is refreshed
     with pytest.raises(InsufficientStock) as refused:
-        services.commit_listing_quantity(listing.id, 31)
+        stock.commit_listing_quantity(listing.id, 31)
     assert "30" in refused.value.message and refused.value.details["left"] == 30
-    services.commit_listing_quantity(listing.id, 30)
+    stock.commit_listing_quantity(listing.id, 30)
     assert (listing.quantity_left, listing.status) == (0, "sold_out")
     with pytest.raises(InsufficientStock):
-        services.commit_listing_quantity(listing.id, 1)
-    services.release_listing_quantity(listing.id, 40)
+        stock.commit_listing_quantity(listing.id, 1)
+    stock.release_listing_quantity(listing.id, 40)
     assert (listing.quantity_left, listing.status) == (40, "approved")
     with pytest.raises(Conflict):
-        services.release_listing_quantity(listing.id, 61)
+        stock.release_listing_quantity(listing.id, 61)
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Listing, listing.id).quantity_committed == 60
@@ -354,7 +339,7 @@ def test_commit_takes_from_what_is_left_and_marks_sold_out(app):
 
 def test_commit_does_not_commit_the_transaction(app):
     listing = make_listing(status="approved", quantity=100)
-    services.commit_listing_quantity(listing.id, 50)
+    stock.commit_listing_quantity(listing.id, 50)
     db.session.rollback()
     assert db.session.get(Listing, listing.id).quantity_committed == 0
 
@@ -363,7 +348,7 @@ def test_commit_does_not_commit_the_transaction(app):
 def test_commit_needs_an_approved_listing_of_an_approved_producer(app, status, producer_status):
     listing = make_listing(status=status, producer=make_producer(status=producer_status), quantity=100)
     with pytest.raises(InsufficientStock):
-        services.commit_listing_quantity(listing.id, 1)
+        stock.commit_listing_quantity(listing.id, 1)
     db.session.rollback()
     assert db.session.get(Listing, listing.id).quantity_committed == 0
 
@@ -372,9 +357,9 @@ def test_commit_refuses_nonsense(app):
     listing = make_listing(status="approved")
     for bad in (0, -3, "5", 2.5, None):
         with pytest.raises(ValidationFailed):
-            services.commit_listing_quantity(listing.id, bad)
+            stock.commit_listing_quantity(listing.id, bad)
     with pytest.raises(NotFound):
-        services.commit_listing_quantity(999_999, 1)
+        stock.commit_listing_quantity(999_999, 1)
 
 
 def test_concurrent_commits_never_take_more_than_is_left(app):
@@ -389,7 +374,7 @@ def test_concurrent_commits_never_take_more_than_is_left(app):
         with app.app_context():
             barrier.wait()
             try:
-                services.commit_listing_quantity(listing_id, 20)
+                stock.commit_listing_quantity(listing_id, 20)
                 db.session.commit()
                 outcomes.append("ok")
             except InsufficientStock:
@@ -410,12 +395,12 @@ def test_concurrent_commits_never_take_more_than_is_left(app):
 
 def test_audit_trail_for_a_producer(app):
     operator = make_user(role="operator")
-    producer = services.create_producer(operator, **producer_fields())
-    services.approve_producer(operator, producer)
-    listing = services.create_listing(operator, producer.id, **listing_fields())
-    services.approve_listing(operator, listing)
-    other = services.create_producer(operator, **producer_fields(name="别家", phone="13800000999", poverty_id="GD-X-0001"))
-    services.create_listing(operator, other.id, **listing_fields())
-    trail = services.audit_trail(producer)
+    producer = profiles.create_producer(operator, **producer_fields())
+    profiles.approve_producer(operator, producer)
+    listing = listings.create_listing(operator, producer.id, **listing_fields())
+    review.approve_listing(operator, listing)
+    other = profiles.create_producer(operator, **producer_fields(name="别家", phone="13800000999", poverty_id="GD-X-0001"))
+    listings.create_listing(operator, other.id, **listing_fields())
+    trail = profiles.audit_trail(producer)
     assert [e.action for e in trail] == ["listing.approve", "listing.create", "producer.approve", "producer.create"]
     assert utcnow() - trail[0].at < timedelta(minutes=5)

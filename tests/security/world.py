@@ -71,7 +71,7 @@ def build_world():
     from fulfilment import closing
     from fulfilment.notices import RENDERERS
     from notifications.fanout import expand_fanouts
-    from producers import services as producer_services
+    from producers import listing_photos
 
     units = {
         "a": make_unit(name="甲单位", address="甲单位地址 人民路1号", contact_phone="0751-5550001"),
@@ -87,7 +87,7 @@ def build_world():
     users = {key: _user(key, units, producers) for key in PEOPLE}
     chicken_p = make_listing(producers["p"], name="雪毛鸡", unit="只", price_fen=9800, quantity=1000, unit_weight_g=1500)
     honey_q = make_listing(producers["q"], name="蜂蜜", unit="瓶", price_fen=6800, quantity=500, unit_weight_g=500)
-    photo = producer_services.add_photo(
+    photo = listing_photos.add_photo(
         users["operator"], chicken_p, FileStorage(io.BytesIO(jpeg_bytes()), filename="chicken.jpg", content_type="image/jpeg")
     )
 

@@ -1,0 +1,131 @@
+"""What buyers see: the campaigns open to them, a campaign's items with their producers, and its short link."""
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from errors import NotFound
+from extensions import db
+from producers.models import Listing, Producer
+from shop.lifecycle import open_to_unit, open_to_unit_clause, visible_to_buyers
+from shop.models import Campaign, CampaignItem, Supply
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger one names nothing (and SQLite cannot even bind it)
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def valid_id(value) -> bool:
+    return is_int(value) and 0 < value <= MAX_ID
+
+
+def visible_campaigns_query(user):
+    """Operators see every campaign; a buyer sees published ones open to their unit (no units listed = all)."""
+    query = sa.select(Campaign).order_by(Campaign.closes_at.desc(), Campaign.id.desc())
+    if user.role != "operator":
+        query = query.where(visible_to_buyers(Campaign.status), open_to_unit_clause(user.unit_id))
+    return query
+
+
+def visible_campaigns(user):
+    return db.session.scalars(visible_campaigns_query(user)).all()
+
+
+def can_see(user, campaign) -> bool:
+    """Operators see everything; others see published (or later) campaigns open to their unit."""
+    if user.role == "operator":
+        return True
+    return visible_to_buyers(campaign.status) and open_to_unit(campaign, user.unit_id)
+
+
+def get_campaign(campaign_id) -> Campaign:
+    """:raises NotFound: no such campaign."""
+    campaign = db.session.get(Campaign, campaign_id) if valid_id(campaign_id) else None
+    if campaign is None:
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
+def get_visible_campaign(user, campaign_id) -> Campaign:
+    """:raises NotFound: no such campaign, or one this user may not see."""
+    campaign = db.session.get(Campaign, campaign_id) if valid_id(campaign_id) else None
+    if campaign is None or not can_see(user, campaign):
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
+def get_campaign_by_slug(slug) -> Campaign:
+    """:raises NotFound: no such campaign."""
+    campaign = db.session.scalar(sa.select(Campaign).where(Campaign.slug == (slug or "").lower()))
+    if campaign is None:
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
+def short_url(campaign) -> str:
+    """The link to share in chat groups and print on posters."""
+    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/c/{campaign.slug}"
+
+
+def price_per_kg_fen(price_fen, unit_weight_g):
+    """Price of a kilogram in whole fen (rounded half up), or None when the unit's weight is unknown."""
+    if not unit_weight_g:
+        return None
+    return (price_fen * 1000 + unit_weight_g // 2) // unit_weight_g
+
+
+@dataclass
+class ItemView:
+    """What a buyer sees of an item: its own fields plus its producers, ready date and a photo."""
+
+    item: CampaignItem
+    producers: list
+    ready_on: date | None
+    photo: object | None
+    price_per_kg_fen: int | None
+
+    def __getattr__(self, name):
+        return getattr(self.item, name)
+
+
+def item_views(campaign) -> list[ItemView]:
+    """Every item of a campaign with its producers (in supply order, each once), ready date and first photo."""
+    items = db.session.scalars(
+        sa.select(CampaignItem)
+        .where(CampaignItem.campaign_id == campaign.id)
+        .order_by(CampaignItem.position, CampaignItem.id)
+        .options(
+            selectinload(CampaignItem.supplies).selectinload(Supply.producer),
+            selectinload(CampaignItem.supplies).selectinload(Supply.listing).selectinload(Listing.photos),
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    views = []
+    for item in items:
+        producers, seen, photo, ready = [], set(), None, None
+        for supply in item.supplies:
+            if supply.producer_id not in seen:
+                seen.add(supply.producer_id)
+                producers.append(supply.producer)
+            if photo is None and supply.listing.photos:
+                photo = supply.listing.photos[0]
+            ready = max(ready, supply.listing.ready_on) if ready else supply.listing.ready_on
+        views.append(ItemView(item, producers, ready, photo, price_per_kg_fen(item.price_fen, item.unit_weight_g)))
+    return views
+
+
+def available_listings():
+    """Approved listings with something left to offer, for building items."""
+    return db.session.scalars(
+        sa.select(Listing)
+        .join(Producer)
+        .where(Listing.status == "approved", Listing.quantity > Listing.quantity_committed, Producer.status == "approved")
+        .order_by(Listing.name, Listing.id)
+        .options(selectinload(Listing.producer))
+    ).all()

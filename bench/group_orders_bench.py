@@ -37,8 +37,8 @@ def bench_import(app, people):
     """Import a sheet of ``people`` rows over three items (one limited), then re-import it with a tenth changed."""
     from extensions import db
     from factories import make_campaign, make_item, make_listing, make_unit, make_user
-    from orders import group_orders
     from orders.models import Order
+    from units import sheet_import as group_orders
 
     with app.app_context():
         unit = make_unit()
@@ -74,7 +74,7 @@ def bench_import(app, people):
 
 def worst_files():
     """Files at the edge of every limit: what a hostile upload can still cost one web worker."""
-    from orders import sheets
+    from units import sheets
 
     limits = sheets.LIMITS
     cells = "".join(f'<c r="{sheets.column_letter(c)}{{r}}"><v>1</v></c>' for c in range(limits.max_columns))
@@ -113,7 +113,7 @@ def worst_files():
 
 def bench_worst_files(app):
     from errors import DomainError
-    from orders import sheets
+    from units import sheets
 
     with app.app_context():
         for label, data in worst_files():

@@ -39,7 +39,7 @@ FREE_TEXT = {
 def _hostile_world():
     from dashboard import delivery, settlement
     from extensions import db
-    from orders import group_orders
+    from units import sheet_import as group_orders
 
     world = build_world()
     operator, coordinator = world.users["operator"], world.users["coordinator"]

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from orders import sheets
+from units import sheets
 
 BILLION_LAUGHS = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <!DOCTYPE lolz [

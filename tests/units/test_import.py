@@ -8,8 +8,8 @@ from errors import CampaignNotOpen, Forbidden, InvalidSheet, NotFound
 from extensions import db
 from factories import make_order, make_user
 from notifications.models import Notification
-from orders import group_orders
 from orders.models import GroupSheet, Order
+from units import sheet_import as group_orders
 
 
 def test_a_sheet_becomes_one_order_a_person(shop, files, live):

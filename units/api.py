@@ -10,12 +10,12 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from orders import group_orders
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
-from orders.sheets import XLSX_TYPE
+from units import sheet_import as group_orders
+from units.sheets import XLSX_TYPE
 
-blp = Blueprint("units_orders_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
+blp = Blueprint("units_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
 
 
 class SheetUploadSchema(ma.Schema):

@@ -15,11 +15,11 @@ from wtforms.validators import DataRequired
 
 from accounts.access import coordinator_required
 from errors import CampaignNotOpen, DomainError, InvalidSheet, UploadTooLarge
-from orders import group_orders
-from orders.sheets import XLSX_TYPE
 from shop import services as shop_services
+from units import sheet_import as group_orders
+from units.sheets import XLSX_TYPE
 
-bp = Blueprint("units_orders", __name__, url_prefix="/unit")
+bp = Blueprint("units", __name__, url_prefix="/units")
 
 DEFAULT_GRID_ROWS = 5
 MORE_GRID_ROWS = 5
@@ -64,7 +64,7 @@ def _campaign(campaign_id):
 @coordinator_required
 def index():
     """The campaigns open to the coordinator's unit, with what the unit has ordered in each."""
-    return render_template("units_orders/index.html", rows=group_orders.unit_campaigns(current_user), unit=current_user.unit)
+    return render_template("units/index.html", rows=group_orders.unit_campaigns(current_user), unit=current_user.unit)
 
 
 @bp.route("/campaigns/<int:campaign_id>")
@@ -74,7 +74,7 @@ def overview(campaign_id):
     campaign = _campaign(campaign_id)
     data = group_orders.unit_orders(current_user, current_user.unit_id, campaign.id, unpaid_only=unpaid)
     return render_template(
-        "units_orders/overview.html",
+        "units/overview.html",
         data=data,
         campaign=campaign,
         phase=shop_services.campaign_phase(campaign),
@@ -135,13 +135,13 @@ def grid(campaign_id):
                 status = error.status
             else:
                 flash(_("%(n)d orders saved for your colleagues.", n=result.orders), "success")
-                return redirect(url_for("units_orders.overview", campaign_id=campaign.id))
+                return redirect(url_for("units.overview", campaign_id=campaign.id))
     elif request.method == "POST":
         status = 400
         flash(_("The form has expired; please try again."), "danger")
     return (
         render_template(
-            "units_orders/grid.html",
+            "units/grid.html",
             campaign=campaign,
             items=items,
             rows=rows,
@@ -168,7 +168,7 @@ def template(campaign_id):
 def _upload_page(campaign, form, problems=(), status=200):
     return (
         render_template(
-            "units_orders/upload.html",
+            "units/upload.html",
             campaign=campaign,
             form=form,
             problems=list(problems),
@@ -189,7 +189,7 @@ def _imported(campaign, result):
         ),
         "success",
     )
-    return redirect(url_for("units_orders.overview", campaign_id=campaign.id))
+    return redirect(url_for("units.overview", campaign_id=campaign.id))
 
 
 def _yuan(fen):
@@ -220,7 +220,7 @@ def upload(campaign_id):
         return _upload_page(campaign, form, status=error.status)
     confirm = ConfirmSheetForm(formdata=None, sheet=base64.b64encode(data).decode(), filename=upload_file.filename or "")
     return render_template(
-        "units_orders/preview.html",
+        "units/preview.html",
         campaign=campaign,
         plan=plan,
         confirm=confirm,
@@ -235,7 +235,7 @@ def confirm_upload(campaign_id):
     form = ConfirmSheetForm()
     if not form.validate_on_submit():
         flash(_("The form has expired; please upload the sheet again."), "danger")
-        return redirect(url_for("units_orders.upload", campaign_id=campaign.id))
+        return redirect(url_for("units.upload", campaign_id=campaign.id))
     try:
         data = base64.b64decode(form.sheet.data, validate=True)
     except (binascii.Error, ValueError):
@@ -260,7 +260,7 @@ def distribution(campaign_id):
     """The delivery-day list to print: one row a person, what to hand over, what they owe, a signature box."""
     campaign = _campaign(campaign_id)
     data = group_orders.unit_orders(current_user, current_user.unit_id, campaign.id)
-    return render_template("units_orders/distribution.html", data=data, campaign=campaign)
+    return render_template("units/distribution.html", data=data, campaign=campaign)
 
 
 @bp.route("/campaigns/<int:campaign_id>/distribution.xlsx")
@@ -278,7 +278,7 @@ def distribution_xlsx(campaign_id):
 def _back_to(order):
     unpaid = "1" if request.form.get("unpaid") == "1" else None
     return redirect(
-        url_for("units_orders.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}"
+        url_for("units.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}"
     )
 
 

@@ -10,8 +10,9 @@ from accounts.models import User
 from accounts.services import issue_token
 from errors import InvalidSheet
 from extensions import db
-from orders import group_orders, sheets
 from orders.models import Order, OrderLine
+from units import sheet_import as group_orders
+from units import sheets
 
 
 def test_when_an_order_takes_the_stock_after_the_check_the_whole_sheet_rolls_back_naming_the_row(shop, files, snapshot, monkeypatch):

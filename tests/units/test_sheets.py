@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from errors import InvalidSheet
-from orders import group_orders, sheets
-from orders.sheets import ItemColumn
+from units import sheet_import as group_orders
+from units import sheets
+from units.sheets import ItemColumn
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])

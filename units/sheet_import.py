@@ -38,11 +38,11 @@ from errors import (
     ValidationFailed,
 )
 from extensions import db
-from orders import sheets
 from orders.models import PAYMENT_METHODS, GroupSheet, Order, OrderLine
 from orders.services import lock_buyer, lock_open_campaign, nudge_worker, reserve_and_write_order
 from shop import services as shop_services
 from shop.models import Campaign, CampaignItem
+from units import sheets
 
 _item_table = CampaignItem.__table__
 _order_table = Order.__table__
@@ -339,7 +339,7 @@ def _invalid(problems):
 def _read_sheet(campaign, file, filename=None, limits=sheets.LIMITS):
     """Read and check a file's rows, no database writes; returns (items, table, columns, parsed).
 
-    :raises InvalidSheet, UploadTooLarge: see orders.sheets.
+    :raises InvalidSheet, UploadTooLarge: see units.sheets.
     """
     data, upload_name = sheets.read_upload(file, limits)
     filename = filename or upload_name

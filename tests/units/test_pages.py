@@ -24,7 +24,7 @@ def page(response):
 
 def upload(client, campaign_id, data, filename="报名表.xlsx"):
     return client.post(
-        f"/unit/campaigns/{campaign_id}/sheet",
+        f"/units/campaigns/{campaign_id}/sheet",
         data={"file": (io.BytesIO(data), filename)},
         content_type="multipart/form-data",
     )
@@ -40,7 +40,7 @@ def test_the_nav_shows_my_unit_to_coordinators_only(shop, client, auth):
 
 def test_the_unit_home_lists_the_campaigns_with_what_the_unit_ordered(shop, client, coordinator):
     make_order(shop.campaign, [(shop.eggs, 10)], user=shop.buyer)
-    text = page(client.get("/unit/"))
+    text = page(client.get("/units/"))
     assert "乐昌市总工会" in text and "春季消费扶贫" in text
     assert "1 人，1 个订单，¥15.00" in text
 
@@ -78,14 +78,14 @@ def test_a_new_upload_shows_the_changes_first_and_replaces_once_confirmed(shop, 
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 2}, "13900001003": {"雪毛鸡": 1}}  # nothing saved yet
     carried = re.search(r'name="sheet" type="hidden" value="([^"]+)"', text).group(1)
     confirmed = client.post(
-        f"/unit/campaigns/{shop.campaign.id}/sheet/confirm", data={"sheet": carried, "filename": "第二版.xlsx"}
+        f"/units/campaigns/{shop.campaign.id}/sheet/confirm", data={"sheet": carried, "filename": "第二版.xlsx"}
     )
     assert confirmed.status_code == 302
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 1}, "13900001002": {"土鸡蛋": 5}}
 
 
 def test_the_grid_saves_all_rows_or_none_and_keeps_what_was_typed(shop, client, coordinator, live, snapshot):
-    assert "为同事录入订单" in page(client.get(f"/unit/campaigns/{shop.campaign.id}/grid"))
+    assert "为同事录入订单" in page(client.get(f"/units/campaigns/{shop.campaign.id}/grid"))
     before = snapshot()
     form = {
         "rows": "5",
@@ -97,20 +97,20 @@ def test_the_grid_saves_all_rows_or_none_and_keeps_what_was_typed(shop, client, 
         "phone-2": "13900001002",
         f"qty-2-{shop.chicken.id}": "3",  # over the limit of 2
     }
-    response = client.post(f"/unit/campaigns/{shop.campaign.id}/grid", data=form)
+    response = client.post(f"/units/campaigns/{shop.campaign.id}/grid", data=form)
     assert response.status_code == 422
     text = page(response)
     assert "雪毛鸡每人限购 2 只。" in text and 'value="张伟"' in text and 'value="刘洋"' in text
     assert snapshot() == before
     form[f"qty-2-{shop.chicken.id}"] = "1"
-    response = client.post(f"/unit/campaigns/{shop.campaign.id}/grid", data=form)
+    response = client.post(f"/units/campaigns/{shop.campaign.id}/grid", data=form)
     assert response.status_code == 302
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 2}, "13900001002": {"雪毛鸡": 1}}
 
 
 def test_more_grid_rows_keep_what_was_typed(shop, client, coordinator, snapshot):
     before = snapshot()
-    response = client.post(f"/unit/campaigns/{shop.campaign.id}/grid", data={"rows": "5", "more": "1", "name-1": "张伟"})
+    response = client.post(f"/units/campaigns/{shop.campaign.id}/grid", data={"rows": "5", "more": "1", "name-1": "张伟"})
     text = page(response)
     assert 'name="name-10"' in text and 'value="张伟"' in text
     assert snapshot() == before
@@ -118,13 +118,13 @@ def test_more_grid_rows_keep_what_was_typed(shop, client, coordinator, snapshot)
 
 def test_payments_on_the_overview(shop, client, coordinator):
     order = make_order(shop.campaign, [(shop.eggs, 10)], user=shop.buyer)
-    response = client.post(f"/unit/orders/{order.id}/payment", data={"method": "cash"}, follow_redirects=True)
+    response = client.post(f"/units/orders/{order.id}/payment", data={"method": "cash"}, follow_redirects=True)
     text = page(response)
     assert "王芳：已付 ¥15.00。" in text and "由 李主任 登记" in text
     db.session.expire_all()
     assert (order.payment_status, order.payment_method, order.payment_recorded_by_id) == ("paid", "cash", shop.coordinator.id)
-    assert "暂无待付款的人。" in page(client.get(f"/unit/campaigns/{shop.campaign.id}?unpaid=1"))
-    client.post(f"/unit/orders/{order.id}/payment/clear")
+    assert "暂无待付款的人。" in page(client.get(f"/units/campaigns/{shop.campaign.id}?unpaid=1"))
+    client.post(f"/units/orders/{order.id}/payment/clear")
     db.session.expire_all()
     assert order.payment_status == "unpaid"
 
@@ -133,9 +133,9 @@ def test_the_distribution_list_prints_and_exports_with_formulas_kept_as_text(sho
     evil = '=HYPERLINK("http://evil.example","点我")'
     make_order(shop.campaign, [(shop.chicken, 1), (shop.eggs, 12)], user=shop.buyer)
     make_order(shop.campaign, [(shop.honey, 2)], user=shop.coordinator, buyer_name=evil, buyer_phone="13900001001", source="coordinator")
-    text = page(client.get(f"/unit/campaigns/{shop.campaign.id}/distribution"))
+    text = page(client.get(f"/units/campaigns/{shop.campaign.id}/distribution"))
     assert "发放清单" in text and "签收" in text and "王芳" in text and "¥136.00" in text
-    response = client.get(f"/unit/campaigns/{shop.campaign.id}/distribution.xlsx")
+    response = client.get(f"/units/campaigns/{shop.campaign.id}/distribution.xlsx")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = [[cell for cell in row] for row in sheet.iter_rows()]
@@ -150,8 +150,8 @@ def test_the_distribution_list_prints_and_exports_with_formulas_kept_as_text(sho
 
 @pytest.mark.parametrize(
     "path",
-    ["/unit/", "/unit/campaigns/{c}", "/unit/campaigns/{c}/grid", "/unit/campaigns/{c}/sheet", "/unit/campaigns/{c}/template.xlsx",
-     "/unit/campaigns/{c}/distribution", "/unit/campaigns/{c}/distribution.xlsx"],
+    ["/units/", "/units/campaigns/{c}", "/units/campaigns/{c}/grid", "/units/campaigns/{c}/sheet", "/units/campaigns/{c}/template.xlsx",
+     "/units/campaigns/{c}/distribution", "/units/campaigns/{c}/distribution.xlsx"],
 )
 def test_a_plain_buyer_cannot_use_the_coordinator_pages(shop, client, auth, path):
     auth.login(shop.buyer.phone)
@@ -168,15 +168,15 @@ def test_a_plain_buyer_cannot_import(shop, client, auth, files, snapshot):
 def test_another_units_coordinator_sees_and_changes_nothing_of_this_unit(shop, client, auth):
     order = make_order(shop.campaign, [(shop.eggs, 10)], user=shop.buyer)
     auth.login(shop.other_coordinator.phone)
-    assert "王芳" not in page(client.get(f"/unit/campaigns/{shop.campaign.id}"))
-    assert client.post(f"/unit/orders/{order.id}/payment", data={"method": "cash"}).status_code == 404
-    assert client.post(f"/unit/orders/{order.id}/payment/clear").status_code == 404
+    assert "王芳" not in page(client.get(f"/units/campaigns/{shop.campaign.id}"))
+    assert client.post(f"/units/orders/{order.id}/payment", data={"method": "cash"}).status_code == 404
+    assert client.post(f"/units/orders/{order.id}/payment/clear").status_code == 404
     db.session.expire_all()
     assert order.payment_status == "unpaid"
     # A campaign not open to their unit is not found at all.
     shop.campaign.units = [shop.unit]
     db.session.commit()
-    assert client.get(f"/unit/campaigns/{shop.campaign.id}").status_code == 404
+    assert client.get(f"/units/campaigns/{shop.campaign.id}").status_code == 404
 
 
 def test_the_upload_form_carries_csrf(csrf_app, files):
@@ -188,10 +188,10 @@ def test_the_upload_form_carries_csrf(csrf_app, files):
     client = csrf_app.test_client()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page(client.get("/accounts/login"))).group(1)
     client.post("/accounts/login", data={"login": coordinator.phone, "password": PASSWORD, "csrf_token": token})
-    form = page(client.get(f"/unit/campaigns/{campaign.id}/sheet"))
+    form = page(client.get(f"/units/campaigns/{campaign.id}/sheet"))
     assert 'name="csrf_token"' in form and 'enctype="multipart/form-data"' in form
     without = client.post(
-        f"/unit/campaigns/{campaign.id}/sheet",
+        f"/units/campaigns/{campaign.id}/sheet",
         data={"file": (io.BytesIO(files.xlsx([["姓名", "手机号", "土鸡蛋"], ["张伟", "13900001001", 1]])), "a.xlsx")},
         content_type="multipart/form-data",
     )
@@ -201,7 +201,7 @@ def test_the_upload_form_carries_csrf(csrf_app, files):
 
 def test_a_colleague_with_an_account_sees_the_sheet_order_in_my_orders(shop, client, auth, files):
     colleague = make_user(unit=shop.unit, name="张伟", phone="13900001001")
-    from orders import group_orders
+    from units import sheet_import as group_orders
 
     group_orders.import_sheet(shop.coordinator, shop.campaign.id, files.xlsx([shop.header, ["张伟", "13900001001", 1, None, None, None]]), filename="a")
     auth.login(colleague.phone)

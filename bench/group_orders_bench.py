@@ -38,7 +38,7 @@ def bench_import(app, people):
     from extensions import db
     from factories import make_campaign, make_item, make_listing, make_unit, make_user
     from orders.models import Order
-    from units import sheet_import as group_orders
+    from units.sheet_import import import_sheet
 
     with app.app_context():
         unit = make_unit()
@@ -57,10 +57,10 @@ def bench_import(app, people):
             row[3] += 1
         second = sheet_bytes(header, rows)
         start = time.perf_counter()
-        result = group_orders.import_sheet(coordinator, campaign.id, first, filename="first.xlsx")
+        result = import_sheet(coordinator, campaign.id, first, filename="first.xlsx")
         imported = time.perf_counter() - start
         start = time.perf_counter()
-        again = group_orders.import_sheet(coordinator, campaign.id, second, filename="second.xlsx")
+        again = import_sheet(coordinator, campaign.id, second, filename="second.xlsx")
         reimported = time.perf_counter() - start
         live = db.session.query(Order).filter(Order.campaign_id == campaign.id, Order.status != "cancelled").count()
         assert result.orders == people and again.unchanged == people - len(rows[::10]) and live == people

@@ -10,6 +10,9 @@ from contextvars import ContextVar
 from flask import current_app, g
 from flask_babel import format_date, get_locale, gettext
 
+from measures import yuan
+from presentation import local_date
+
 # An SMS longer than this becomes a summary with a link to the full pick list.
 SMS_MAX_CHARS = 160
 
@@ -184,3 +187,22 @@ def item_list(pairs) -> str:
     :param pairs: (title, quantity, unit) tuples, in the order to show them.
     """
     return _("; ").join(item_quantity(title, quantity, unit) for title, quantity, unit in pairs)
+
+
+# Work units
+
+
+def ordered_for_you(coordinator_name, campaign, lines, total_fen):
+    """To a colleague with an account: their unit's coordinator pre-ordered for them. Returns (title, body).
+
+    :param lines: (title, quantity, unit) of the order's live lines.
+    """
+    title = _("%(coordinator)s pre-ordered for you", coordinator=coordinator_name)
+    body = _(
+        "%(campaign)s: %(lines)s. Total %(total)s, paid to your unit's coordinator. Delivery on %(date)s.",
+        campaign=campaign.title,
+        lines=item_list(lines),
+        total=yuan(total_fen),
+        date=local_date(campaign.delivery_on),
+    )
+    return title, body

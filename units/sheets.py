@@ -1,6 +1,6 @@
-"""Sign-up sheets: read an uploaded xlsx or csv safely into rows, check every row, and write the template and exports.
+"""Reading an uploaded sign-up sheet (xlsx or csv) safely into a table of raw values, refusing hostile files.
 
-Nothing here touches the database: the services in ``orders/group_orders.py`` pass in what they know
+Nothing here touches the database; ``units.sheet_rows`` then checks the rows against what the services know
 (the campaign's items, what each person already has, what is left of each item) and get back rows
 and problems. Every problem names the row, the column and the reason, in the user's language.
 
@@ -18,8 +18,7 @@ Hostile files are refused before any parser sees them, or by limits while readin
 - formulas are read as formulas (``data_only=False``) and refused: only typed values are imported;
 - csv is decoded strictly as UTF-8 (with or without BOM), then GBK; anything else is refused.
 
-Exports (the template, the distribution list) write text cells as text: a name like
-``=HYPERLINK(...)`` is stored as a string with Excel's quote prefix, never as a formula.
+Every problem names the row, the column and the reason, in the user's language (``problem``).
 """
 
 import csv
@@ -29,17 +28,11 @@ import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from flask_babel import gettext as _
 
 from errors import InvalidSheet, UploadTooLarge
-from spreadsheets import FORMULA_TRIGGERS
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MAX_NAME = 80
-MAX_NOTE = 500
-MAX_QUANTITY = 10_000  # the same cap as one order line (orders.services.MAX_LINE_QUANTITY)
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc) format
 FORBIDDEN_PARTS = (
@@ -116,9 +109,6 @@ def column_letter(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = chr(65 + rest) + letters
     return letters
-
-
-# ---------------------------------------------------------------- reading a file
 
 
 def read_upload(file, limits=LIMITS) -> tuple[bytes, str]:
@@ -222,7 +212,10 @@ def _scan_xml(archive, entry, limits) -> None:
         dimension, data = DIMENSION.search(head or b""), SHEET_DATA.search(head or b"")
         if dimension is None or (data is not None and data.start() < dimension.start()):
             raise _whole_file(
-                _("This workbook unpacks to more than %(n)d MB; a sign-up sheet is much smaller.", n=limits.max_sheet_without_dimension // 2**20)
+                _(
+                    "This workbook unpacks to more than %(n)d MB; a sign-up sheet is much smaller.",
+                    n=limits.max_sheet_without_dimension // 2**20,
+                )
             )
 
 
@@ -249,12 +242,12 @@ def _read_xlsx(data: bytes, limits) -> Table:
 
 def _data_sheet(workbook):
     """The first worksheet that is not the template's instructions sheet."""
-    instructions = {_normalize(name) for name in ("说明", "填写说明", "Instructions", _("Instructions"))}
+    instructions = {normalize_heading(name) for name in ("说明", "填写说明", "Instructions", _("Instructions"))}
     sheets = [ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")]
     if not sheets:
         raise _whole_file(_("This workbook has no worksheet."))
     for sheet in sheets:
-        if _normalize(sheet.title) not in instructions:
+        if normalize_heading(sheet.title) not in instructions:
             return sheet
     return sheets[0]
 
@@ -281,7 +274,7 @@ def _xlsx_table(workbook, limits) -> Table:
                 table.problems.append(
                     problem(
                         row_number,
-                        _header_label(table.headers, index),
+                        header_label(table.headers, index),
                         _("Formulas are not accepted; type the value itself."),
                         f"{column_letter(index)}{row_number}",
                     )
@@ -299,7 +292,7 @@ def _xlsx_table(workbook, limits) -> Table:
 def _read_csv(data: bytes, limits) -> Table:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text" is UTF-16; say which encoding to use rather than "not a text file".
-        raise _whole_file(_("The csv file is not in UTF-8 or GBK encoding; save it as \"CSV UTF-8\" and upload again."))
+        raise _whole_file(_('The csv file is not in UTF-8 or GBK encoding; save it as "CSV UTF-8" and upload again.'))
     if b"\x00" in data:
         raise _whole_file(_("This file is not a spreadsheet or a text (csv) file."))
     text = None
@@ -310,7 +303,7 @@ def _read_csv(data: bytes, limits) -> Table:
         except UnicodeDecodeError:
             continue
     if text is None:
-        raise _whole_file(_("The csv file is not in UTF-8 or GBK encoding; save it as \"CSV UTF-8\" and upload again."))
+        raise _whole_file(_('The csv file is not in UTF-8 or GBK encoding; save it as "CSV UTF-8" and upload again.'))
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first_line.count)
     if not first_line.count(delimiter):
@@ -337,7 +330,7 @@ def _read_csv(data: bytes, limits) -> Table:
                     table.problems.append(
                         problem(
                             row_number,
-                            _header_label(table.headers, index),
+                            header_label(table.headers, index),
                             _("Formulas are not accepted; type the value itself."),
                             f"{column_letter(index)}{row_number}",
                         )
@@ -357,23 +350,23 @@ def _too_many_rows(limits):
 def _too_long(row_number, headers, index, limits):
     return problem(
         row_number,
-        _header_label(headers, index),
+        header_label(headers, index),
         _("This cell has more than %(n)d characters.", n=limits.max_cell_chars),
         f"{column_letter(index)}{row_number}",
     )
 
 
-def _is_blank(value) -> bool:
+def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _add_row(table, row_number, values, limits) -> None:
-    while values and _is_blank(values[-1]):
+    while values and is_blank(values[-1]):
         values.pop()
     if not values:
         return
     if not table.headers:
-        table.headers = ["" if _is_blank(v) else str(v).strip() for v in values]
+        table.headers = ["" if is_blank(v) else str(v).strip() for v in values]
         table.header_row = row_number
         return
     table.rows.append((row_number, values))
@@ -383,422 +376,20 @@ def _add_row(table, row_number, values, limits) -> None:
 
 def _finish(table) -> Table:
     if not table.headers:
-        raise _whole_file(_("The sheet is empty: the first row must hold the column headings (name, phone, one column per item)."))
+        raise _whole_file(
+            _("The sheet is empty: the first row must hold the column headings (name, phone, one column per item).")
+        )
     return table
 
 
-def _header_label(headers, index) -> str:
+def header_label(headers, index) -> str:
     if index < len(headers) and headers[index]:
         return headers[index]
     return column_letter(index)
 
 
-# ---------------------------------------------------------------- columns
-
-
-NAME_HEADERS = ("姓名", "名字", "Name", "Full name", "Buyer", "Buyer name")
-PHONE_HEADERS = ("手机号", "手机", "手机号码", "电话", "联系电话", "Phone", "Mobile", "Mobile phone", "Phone number")
-NOTE_HEADERS = ("备注", "说明", "Note", "Notes", "Remark", "Remarks")
-IGNORED_HEADERS = ("序号", "编号", "No", "No.", "#", "Number")
-
-
-def _normalize(text) -> str:
+def normalize_heading(text) -> str:
     """Compare headings loosely: full-width forms, case, spaces and a trailing * or colon do not matter."""
     text = unicodedata.normalize("NFKC", str(text or "")).casefold()
     text = re.sub(r"\s+", " ", text).strip()
     return text.rstrip("*:：").strip()
-
-
-@dataclass
-class ItemColumn:
-    """What the sheet needs to know of a campaign item."""
-
-    id: int
-    title: str
-    unit: str
-    price_fen: int = 0
-    per_buyer_limit: int | None = None
-    withdrawn: bool = False
-
-
-def item_headers(items) -> dict[int, str]:
-    """The heading of each item's column: its title, or title and id when two items share a title."""
-    counts = {}
-    for item in items:
-        counts[_normalize(item.title)] = counts.get(_normalize(item.title), 0) + 1
-    return {item.id: item.title if counts[_normalize(item.title)] == 1 else f"{item.title} #{item.id}" for item in items}
-
-
-def map_columns(headers, items) -> tuple[dict, list]:
-    """Which column holds what: {index: "name" | "phone" | "note" | ("item", id)}; problems for headings that fit nothing.
-
-    Headings may be Chinese or English (姓名/Name, 手机号/Phone, 备注/Notes); an item column is headed by the item's
-    title, optionally followed by its unit in brackets (``雪毛鸡（只）``).
-    """
-    known = {}
-    for label in (*NAME_HEADERS, _("Full name")):
-        known[_normalize(label)] = "name"
-    for label in (*PHONE_HEADERS, _("Mobile phone")):
-        known[_normalize(label)] = "phone"
-    for label in (*NOTE_HEADERS, _("Notes")):
-        known[_normalize(label)] = "note"
-    for label in IGNORED_HEADERS:
-        known[_normalize(label)] = "ignore"
-    headings = item_headers(items)
-    ambiguous = set()
-    for item in items:
-        labels = {headings[item.id], f"{headings[item.id]}({item.unit})", f"{item.title} #{item.id}"}
-        for label in labels:
-            key = _normalize(label)
-            if key in known and known[key] != ("item", item.id):
-                ambiguous.add(key)
-            known.setdefault(key, ("item", item.id))
-    columns, problems, seen = {}, [], {}
-    for index, heading in enumerate(headers):
-        if not heading:
-            continue
-        key = _normalize(heading)
-        role = known.get(key)
-        if role is None or key in ambiguous:
-            if key in ambiguous:
-                message = _("Two items are called “%(heading)s”; use the column headings of the downloaded template.", heading=heading)
-            else:
-                message = _("“%(heading)s” is not an item of this campaign (nor name, phone or notes).", heading=heading)
-            problems.append(problem(1, heading, message, f"{column_letter(index)}1"))
-            continue
-        if role == "ignore":
-            continue
-        if role in seen:
-            problems.append(
-                problem(
-                    1,
-                    heading,
-                    _("This column repeats the column “%(other)s”.", other=headers[seen[role]]),
-                    f"{column_letter(index)}1",
-                )
-            )
-            continue
-        seen[role] = index
-        columns[index] = role
-    if "name" not in seen:
-        problems.append(problem(1, None, _("The sheet needs a column headed “%(heading)s”.", heading=_("Full name"))))
-    if "phone" not in seen:
-        problems.append(problem(1, None, _("The sheet needs a column headed “%(heading)s”.", heading=_("Mobile phone"))))
-    if not any(isinstance(role, tuple) for role in columns.values()) and not problems:
-        problems.append(problem(1, None, _("The sheet has no item column; head one column with each item's title.")))
-    return columns, problems
-
-
-# ---------------------------------------------------------------- rows
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
-
-
-def parse_quantity(value):
-    """A quantity cell as an int (blank is 0), or a message saying why it is not one."""
-    if value is None:
-        return 0, None
-    if isinstance(value, bool):
-        return None, _("“%(value)s” is not a quantity; type a whole number.", value=value)
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not value.is_integer():
-            return None, _("%(value)s is not a whole number.", value=_text(value) if value == value else "NaN")
-        number = int(value)
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
-        if text == "":
-            return 0, None
-        if re.fullmatch(r"[+-]?\d+(\.0*)?", text):
-            number = int(float(text)) if "." in text else int(text)
-        elif re.fullmatch(r"[+-]?\d*\.\d+", text):
-            return None, _("%(value)s is not a whole number.", value=text)
-        else:
-            return None, _("“%(value)s” is not a quantity; type a whole number.", value=str(value)[:40])
-    if number < 0:
-        return None, _("The quantity cannot be negative (%(value)d).", value=number)
-    if number > MAX_QUANTITY:
-        return None, _("At most %(max)d of one item per person.", max=MAX_QUANTITY)
-    return number, None
-
-
-def parse_rows(table, columns, items, normalize_phone) -> ParsedSheet:
-    """Every data row as a SheetRow, and every problem found (all rows are checked, not just up to the first error).
-
-    :param columns: from map_columns.
-    :param items: ItemColumn objects of the campaign.
-    :param normalize_phone: turns a raw phone into 11 digits, or None.
-    """
-    by_id = {item.id: item for item in items}
-    roles = {role: index for index, role in columns.items() if isinstance(role, str)}
-    problems = list(table.problems)
-    rows, skipped, first_row_of = [], 0, {}
-    for row_number, values in table.rows:
-        found = []
-        parsed = _parse_row(row_number, values, columns, roles, by_id, table.headers, normalize_phone, first_row_of, found)
-        problems.extend(found)
-        if parsed == "skip":
-            skipped += 1
-        elif parsed is not None:
-            rows.append(parsed)
-    return ParsedSheet(rows, problems, skipped)
-
-
-def _parse_row(row_number, values, columns, roles, by_id, headers, normalize_phone, first_row_of, problems):
-    """One row as a SheetRow, "skip" for a row that orders nothing, or None when it has problems (added to ``problems``)."""
-
-    def cell(index):
-        return values[index] if index is not None and index < len(values) else None
-
-    def report(index, message):
-        label = _header_label(headers, index) if index is not None else None
-        problems.append(problem(row_number, label, message, f"{column_letter(index)}{row_number}" if index is not None else None))
-
-    quantities, row_ok = {}, True
-    for index, role in columns.items():
-        if not isinstance(role, tuple):
-            continue
-        item = by_id[role[1]]
-        number, message = parse_quantity(cell(index))
-        if message:
-            report(index, message)
-            row_ok = False
-        elif number and item.withdrawn:
-            report(index, _("%(title)s has been withdrawn and cannot be ordered.", title=item.title))
-            row_ok = False
-        elif number:
-            quantities[item.id] = number
-    for index, value in enumerate(values):
-        if index not in columns and not _is_blank(value) and (index >= len(headers) or not headers[index]):
-            report(index, _("This column has no heading; head it with an item's title or clear it."))
-            row_ok = False
-    if not quantities and row_ok:
-        # A person listed with nothing wanted (or a row of notes only) orders nothing.
-        return "skip"
-    name_index, phone_index, note_index = roles.get("name"), roles.get("phone"), roles.get("note")
-    name, raw_phone, note = _text(cell(name_index)), _text(cell(phone_index)), _text(cell(note_index))
-    if not name:
-        report(name_index, _("The name is missing."))
-        row_ok = False
-    elif len(name) > MAX_NAME:
-        report(name_index, _("The name is longer than %(n)d characters.", n=MAX_NAME))
-        row_ok = False
-    phone = normalize_phone(raw_phone)
-    if not raw_phone:
-        report(phone_index, _("The mobile phone number is missing."))
-        row_ok = False
-    elif phone is None:
-        report(phone_index, _("“%(value)s” is not an 11-digit mobile phone number.", value=raw_phone[:40]))
-        row_ok = False
-    elif phone in first_row_of:
-        report(phone_index, _("The same person (phone %(phone)s) is already in row %(row)d.", phone=phone, row=first_row_of[phone]))
-        row_ok = False
-    else:
-        first_row_of[phone] = row_number
-    if len(note) > MAX_NOTE:
-        report(note_index, _("The note is longer than %(n)d characters.", n=MAX_NOTE))
-        row_ok = False
-    return SheetRow(row_number, name, phone, quantities, note or None) if row_ok else None
-
-
-def check_limits_and_capacity(rows, items, already, remaining, columns_of) -> list:
-    """Per-buyer limits and what is left of each item, counting the whole sheet.
-
-    :param already: {phone: {item_id: quantity}} that person has in other orders of the campaign.
-    :param remaining: {item_id: quantity} the sheet may take (what is left, plus what it replaces).
-    :param columns_of: {item_id: (label, index)} to name the column in a problem.
-    """
-    by_id = {item.id: item for item in items}
-    problems = []
-    running = {}
-    for row in rows:
-        for item_id in sorted(row.quantities):
-            item, wanted = by_id[item_id], row.quantities[item_id]
-            label, index = columns_of.get(item_id, (item.title, None))
-            cell = f"{column_letter(index)}{row.row}" if index is not None else None
-            if item.per_buyer_limit:
-                have = already.get(row.phone, {}).get(item_id, 0)
-                if have + wanted > item.per_buyer_limit:
-                    if have:
-                        message = _(
-                            "%(title)s is limited to %(limit)d %(unit)s per person, and %(name)s already has %(have)d in other orders.",
-                            title=item.title,
-                            limit=item.per_buyer_limit,
-                            unit=item.unit,
-                            name=row.name,
-                            have=have,
-                        )
-                    else:
-                        message = _(
-                            "%(title)s is limited to %(limit)d %(unit)s per person.",
-                            title=item.title,
-                            limit=item.per_buyer_limit,
-                            unit=item.unit,
-                        )
-                    problems.append(problem(row.row, label, message, cell))
-            before = running.get(item_id, 0)
-            running[item_id] = before + wanted
-            left = remaining.get(item_id, 0)
-            if before <= left < running[item_id]:
-                problems.append(
-                    problem(
-                        row.row,
-                        label,
-                        _(
-                            "Not enough %(title)s: %(left)d %(unit)s left, and the sheet asks for %(total)d up to this row.",
-                            title=item.title,
-                            left=max(left, 0),
-                            unit=item.unit,
-                            total=running[item_id],
-                        ),
-                        cell,
-                    )
-                )
-    return problems
-
-
-def sort_problems(problems) -> list:
-    """Whole-file problems first, then by row and column."""
-    return sorted(problems, key=lambda p: (p["row"] is not None, p["row"] or 0, p.get("cell") or ""))
-
-
-# ---------------------------------------------------------------- writing
-
-
-def put(sheet, row, column, value, bold=False, number_format=None):
-    """Write one cell; text is always stored as text (with Excel's quote prefix when it looks like a formula)."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-
-    cell = sheet.cell(row=row, column=column)
-    if isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell.data_type = "s"
-        if value.startswith(FORMULA_TRIGGERS):
-            cell.quotePrefix = True
-    else:
-        cell.value = value
-    if bold:
-        cell.font = Font(bold=True)
-    if number_format:
-        cell.number_format = number_format
-    return cell
-
-
-def yuan_value(fen) -> Decimal:
-    """Fen as an exact yuan amount for a spreadsheet cell (never a float)."""
-    return (Decimal(int(fen)) / 100).quantize(Decimal("0.01"))
-
-
-def sheet_title(text) -> str:
-    return "".join(ch for ch in str(text) if ch not in "[]:*?/\\")[:31] or "Sheet1"
-
-
-def to_bytes(workbook) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def template_xlsx(campaign, items, instructions, template_rows=300) -> bytes:
-    """The sign-up sheet to fill in: one row a person, one column an item headed by its title, a notes column,
-    and an instructions sheet.
-
-    :param items: ItemColumn objects in display order.
-    :param instructions: lines of text for the instructions sheet (already in the user's language).
-    """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = sheet_title(_("Sign-up sheet"))
-    headings = item_headers(items)
-    header = [_("Full name"), _("Mobile phone"), *(headings[item.id] for item in items), _("Notes")]
-    for column, text in enumerate(header, start=1):
-        put(sheet, 1, column, text, bold=True)
-        sheet.column_dimensions[get_column_letter(column)].width = max(10, min(30, len(text) * 2 + 4))
-    sheet.column_dimensions["B"].width = 16
-    sheet.column_dimensions[get_column_letter(len(header))].width = 30
-    # Phones as text, or Excel shows 1.39E+10 and drops a leading +86.
-    for row in range(2, template_rows + 2):
-        sheet.cell(row=row, column=2).number_format = "@"
-    if items:
-        first, last = get_column_letter(3), get_column_letter(2 + len(items))
-        validation = DataValidation(
-            type="whole",
-            operator="between",
-            formula1="0",
-            formula2=str(MAX_QUANTITY),
-            allow_blank=True,
-            showErrorMessage=True,
-            error=_("Type a whole number, 0 or more."),
-        )
-        validation.add(f"{first}2:{last}{template_rows + 1}")
-        sheet.add_data_validation(validation)
-    sheet.freeze_panes = "C2"
-
-    notes = workbook.create_sheet(sheet_title(_("Instructions")))
-    notes.column_dimensions["A"].width = 28
-    for column in "BCDE":
-        notes.column_dimensions[column].width = 16
-    row = 1
-    put(notes, row, 1, campaign.title, bold=True)
-    row += 2
-    for line in instructions:
-        cell = put(notes, row, 1, line)
-        cell.alignment = Alignment(wrap_text=False)
-        row += 1
-    row += 1
-    for column, text in enumerate((_("Item"), _("Unit of sale"), _("Price (yuan)"), _("Limit per person")), start=1):
-        put(notes, row, column, text, bold=True)
-    for item in items:
-        row += 1
-        put(notes, row, 1, headings[item.id])
-        put(notes, row, 2, item.unit)
-        put(notes, row, 3, yuan_value(item.price_fen), number_format="0.00")
-        put(notes, row, 4, item.per_buyer_limit if item.per_buyer_limit else _("no limit"))
-    return to_bytes(workbook)
-
-
-def distribution_xlsx(heading_rows, columns, people, totals_row) -> bytes:
-    """The delivery-day list: heading lines, then one row a person (item quantities, amount, paid), then totals.
-
-    :param heading_rows: [(label, value)] shown above the table.
-    :param columns: column headings.
-    :param people: rows of values matching ``columns``.
-    :param totals_row: values under the table.
-    """
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = sheet_title(_("Distribution list"))
-    row = 1
-    for label, value in heading_rows:
-        put(sheet, row, 1, label, bold=True)
-        put(sheet, row, 2, value)
-        row += 1
-    row += 1
-    for column, text in enumerate(columns, start=1):
-        put(sheet, row, column, text, bold=True)
-        sheet.column_dimensions[get_column_letter(column)].width = max(8, min(30, len(str(text)) * 2 + 4))
-    sheet.freeze_panes = sheet.cell(row=row + 1, column=1).coordinate
-    for values in people:
-        row += 1
-        for column, value in enumerate(values, start=1):
-            put(sheet, row, column, value, number_format="0.00" if isinstance(value, Decimal) else None)
-    row += 1
-    for column, value in enumerate(totals_row, start=1):
-        put(sheet, row, column, value, bold=True, number_format="0.00" if isinstance(value, Decimal) else None)
-    return to_bytes(workbook)

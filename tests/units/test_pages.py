@@ -46,7 +46,9 @@ def test_the_unit_home_lists_the_campaigns_with_what_the_unit_ordered(shop, clie
 
 
 def test_first_upload_imports_at_once_and_the_overview_shows_who_ordered_what(shop, client, coordinator, files):
-    data = files.xlsx([shop.header, ["张伟", "13900001001", 2, 30, None, "放门卫室"], ["刘洋", "13900001002", None, None, 1, None]])
+    data = files.xlsx(
+        [shop.header, ["张伟", "13900001001", 2, 30, None, "放门卫室"], ["刘洋", "13900001002", None, None, 1, None]]
+    )
     response = upload(client, shop.campaign.id, data)
     assert response.status_code == 302
     text = page(client.get(response.headers["Location"]))
@@ -69,7 +71,11 @@ def test_an_invalid_upload_lists_row_column_and_reason_in_chinese(shop, client, 
 
 
 def test_a_new_upload_shows_the_changes_first_and_replaces_once_confirmed(shop, client, coordinator, files, live):
-    upload(client, shop.campaign.id, files.xlsx([shop.header, ["张伟", "13900001001", 2, None, None, None], ["赵六", "13900001003", 1, None, None, None]]))
+    upload(
+        client,
+        shop.campaign.id,
+        files.xlsx([shop.header, ["张伟", "13900001001", 2, None, None, None], ["赵六", "13900001003", 1, None, None, None]]),
+    )
     second = files.xlsx([shop.header, ["张伟", "13900001001", 1, None, None, None], ["刘洋", "13900001002", None, 5, None, None]])
     preview = upload(client, shop.campaign.id, second, "第二版.xlsx")
     assert preview.status_code == 200
@@ -132,7 +138,9 @@ def test_payments_on_the_overview(shop, client, coordinator):
 def test_the_distribution_list_prints_and_exports_with_formulas_kept_as_text(shop, client, coordinator):
     evil = '=HYPERLINK("http://evil.example","点我")'
     make_order(shop.campaign, [(shop.chicken, 1), (shop.eggs, 12)], user=shop.buyer)
-    make_order(shop.campaign, [(shop.honey, 2)], user=shop.coordinator, buyer_name=evil, buyer_phone="13900001001", source="coordinator")
+    make_order(
+        shop.campaign, [(shop.honey, 2)], user=shop.coordinator, buyer_name=evil, buyer_phone="13900001001", source="coordinator"
+    )
     text = page(client.get(f"/units/campaigns/{shop.campaign.id}/distribution"))
     assert "发放清单" in text and "签收" in text and "王芳" in text and "¥136.00" in text
     response = client.get(f"/units/campaigns/{shop.campaign.id}/distribution.xlsx")
@@ -140,7 +148,8 @@ def test_the_distribution_list_prints_and_exports_with_formulas_kept_as_text(sho
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = [[cell for cell in row] for row in sheet.iter_rows()]
     names = [row[1] for row in rows if row[1].value in (evil, "王芳")]
-    assert [(cell.value, cell.data_type) for cell in names] == [(evil, "s"), ("王芳", "s")]
+    # Kept intact as text, the same way as in the dashboard's exports: a string cell with Excel's quote prefix.
+    assert [(cell.value, cell.data_type, cell.quotePrefix) for cell in names] == [(evil, "s", True), ("王芳", "s", False)]
     assert not any(cell.data_type == "f" for row in rows for cell in row)
     header = next(row for row in rows if row[0].value == "序号")
     assert [cell.value for cell in header][:6] == ["序号", "姓名", "手机号", "雪毛鸡 (只)", "土鸡蛋 (个)", "蜂蜜 (瓶)"]
@@ -150,8 +159,15 @@ def test_the_distribution_list_prints_and_exports_with_formulas_kept_as_text(sho
 
 @pytest.mark.parametrize(
     "path",
-    ["/units/", "/units/campaigns/{c}", "/units/campaigns/{c}/grid", "/units/campaigns/{c}/sheet", "/units/campaigns/{c}/template.xlsx",
-     "/units/campaigns/{c}/distribution", "/units/campaigns/{c}/distribution.xlsx"],
+    [
+        "/units/",
+        "/units/campaigns/{c}",
+        "/units/campaigns/{c}/grid",
+        "/units/campaigns/{c}/sheet",
+        "/units/campaigns/{c}/template.xlsx",
+        "/units/campaigns/{c}/distribution",
+        "/units/campaigns/{c}/distribution.xlsx",
+    ],
 )
 def test_a_plain_buyer_cannot_use_the_coordinator_pages(shop, client, auth, path):
     auth.login(shop.buyer.phone)
@@ -201,8 +217,10 @@ def test_the_upload_form_carries_csrf(csrf_app, files):
 
 def test_a_colleague_with_an_account_sees_the_sheet_order_in_my_orders(shop, client, auth, files):
     colleague = make_user(unit=shop.unit, name="张伟", phone="13900001001")
-    from units import sheet_import as group_orders
+    from units.sheet_import import import_sheet
 
-    group_orders.import_sheet(shop.coordinator, shop.campaign.id, files.xlsx([shop.header, ["张伟", "13900001001", 1, None, None, None]]), filename="a")
+    import_sheet(
+        shop.coordinator, shop.campaign.id, files.xlsx([shop.header, ["张伟", "13900001001", 1, None, None, None]]), filename="a"
+    )
     auth.login(colleague.phone)
     assert "春季消费扶贫" in page(client.get("/orders/"))

@@ -57,6 +57,7 @@ class Sheet:
     notes: list = field(default_factory=list)  # plain lines under the caption
     labelled: list = field(default_factory=list)  # (label, value) lines above the table, the label bold
     footer: list | None = None  # a bold row under the table (totals)
+    bold_rows: set = field(default_factory=set)  # 0-based indexes into rows written bold (subtotals within the table)
     widths: dict = field(default_factory=dict)  # 0-based column → width; others are sized from their heading
     number_formats: dict = field(default_factory=dict)  # 0-based column → Excel number format (MONEY, TEXT, "0.00")
     entry_rows: int = 0  # blank rows under the header kept in each column's number format, for filling in
@@ -116,9 +117,9 @@ def _write_sheet(worksheet, sheet: Sheet) -> None:
     row += 1
     header_row = row
     _write_row(worksheet, row, sheet.header, sheet.number_formats, bold=True)
-    for values in sheet.rows:
+    for index, values in enumerate(sheet.rows):
         row += 1
-        _write_row(worksheet, row, values, sheet.number_formats)
+        _write_row(worksheet, row, values, sheet.number_formats, bold=index in sheet.bold_rows)
     if sheet.footer is not None:
         row += 1
         _write_row(worksheet, row, sheet.footer, sheet.number_formats, bold=True)

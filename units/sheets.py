@@ -1,8 +1,7 @@
 """Reading an uploaded sign-up sheet (xlsx or csv) safely into a table of raw values, refusing hostile files.
 
-Nothing here touches the database; ``units.sheet_rows`` then checks the rows against what the services know
-(the campaign's items, what each person already has, what is left of each item) and get back rows
-and problems. Every problem names the row, the column and the reason, in the user's language.
+Nothing here touches the database; ``units.sheet_rows`` then checks the rows. Every problem names the row, the
+column and the reason, in the user's language (``problem``).
 
 Hostile files are refused before any parser sees them, or by limits while reading:
 
@@ -17,8 +16,6 @@ Hostile files are refused before any parser sees them, or by limits while readin
   the sheet's declared dimensions ignored), so a sheet claiming a million rows stops early;
 - formulas are read as formulas (``data_only=False``) and refused: only typed values are imported;
 - csv is decoded strictly as UTF-8 (with or without BOM), then GBK; anything else is refused.
-
-Every problem names the row, the column and the reason, in the user's language (``problem``).
 """
 
 import csv
@@ -29,6 +26,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 
+import openpyxl
 from flask_babel import gettext as _
 
 from errors import InvalidSheet, UploadTooLarge
@@ -220,8 +218,6 @@ def _scan_xml(archive, entry, limits) -> None:
 
 
 def _read_xlsx(data: bytes, limits) -> Table:
-    import openpyxl
-
     if not openpyxl.DEFUSEDXML:
         # Only reachable if defusedxml is missing or OPENPYXL_DEFUSEDXML=False: never parse untrusted XML then.
         raise _whole_file(_("Reading xlsx files is switched off on this server; upload a csv file instead."))

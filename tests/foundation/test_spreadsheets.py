@@ -36,6 +36,7 @@ def test_numbers_stay_numbers_with_their_format_and_lines_above_the_table():
         labelled=[("单位", "=总工会")],
         header=["姓名", "金额（元）", "数量"],
         rows=[["王芳", Decimal("12.50"), 3]],
+        bold_rows={0},
         footer=["合计", Decimal("12.50"), 3],
         number_formats={1: MONEY},
     )
@@ -51,6 +52,7 @@ def test_numbers_stay_numbers_with_their_format_and_lines_above_the_table():
     assert worksheet["B2"].data_type != "f" and worksheet.cell(row=1, column=2).quotePrefix
     assert worksheet["B4"].number_format == MONEY and worksheet["B4"].data_type == "n"
     assert worksheet.freeze_panes == "A4"
+    assert [worksheet[f"A{row}"].font.b for row in (1, 3, 4, 5)] == [True, True, True, True] and not worksheet["B1"].font.b
     assert all(cell.data_type != "f" for row in worksheet.iter_rows() for cell in row)
 
 

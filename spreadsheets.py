@@ -1,4 +1,4 @@
-"""Writing xlsx workbooks, and the one rule that keeps text a spreadsheet would run as a formula (``=HYPERLINK(...)``) text.
+"""Writing xlsx workbooks, with one rule for text a spreadsheet would run as a formula (``=HYPERLINK(...)``): it stays text.
 
 The rule: text that starts like a formula (``= + - @``, tab, carriage return) is written as a string cell with
 Excel's quote prefix, so the cell shows and holds exactly that text and is never run; nothing is added to the
@@ -82,7 +82,7 @@ def write_workbook(sheets) -> bytes:
     return buffer.getvalue()
 
 
-def put(worksheet, row, column, value, *, bold=False, number_format=None):
+def _put(worksheet, row, column, value, *, bold=False, number_format=None):
     """Write one cell (1-based row and column): text as a string cell by the one rule, anything else as it is."""
     cell = worksheet.cell(row=row, column=column)
     if isinstance(value, str):
@@ -103,15 +103,15 @@ def _write_sheet(worksheet, sheet: Sheet) -> None:
     row = 0
     if sheet.caption is not None:
         row += 1
-        put(worksheet, row, 1, sheet.caption, bold=True)
+        _put(worksheet, row, 1, sheet.caption, bold=True)
         row += 1
     for line in sheet.notes:
         row += 1
-        put(worksheet, row, 1, line)
+        _put(worksheet, row, 1, line)
     for label, value in sheet.labelled:
         row += 1
-        put(worksheet, row, 1, label, bold=True)
-        put(worksheet, row, 2, value)
+        _put(worksheet, row, 1, label, bold=True)
+        _put(worksheet, row, 2, value)
     if row:
         row += 1
     row += 1
@@ -128,7 +128,7 @@ def _write_sheet(worksheet, sheet: Sheet) -> None:
 
 def _write_row(worksheet, row, values, number_formats, *, bold=False) -> None:
     for index, value in enumerate(values):
-        put(worksheet, row, index + 1, value, bold=bold, number_format=number_formats.get(index))
+        _put(worksheet, row, index + 1, value, bold=bold, number_format=number_formats.get(index))
 
 
 def _lay_out(worksheet, sheet: Sheet, header_row) -> None:

@@ -127,12 +127,12 @@ def register_blueprints(app):
     from notifications.routes import bp as notifications_bp
     from orders.api import blp as orders_api
     from orders.routes import bp as orders_bp
-    from orders.unit_api import blp as units_orders_api
-    from orders.unit_routes import bp as units_orders_bp
     from producers.api import blp as producers_api
     from producers.routes import bp as producers_bp
     from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp
+    from units.api import blp as units_api
+    from units.routes import bp as units_bp
 
     for blueprint in (
         accounts_bp,
@@ -142,7 +142,7 @@ def register_blueprints(app):
         fulfilment_bp,
         notifications_bp,
         dashboard_bp,
-        units_orders_bp,
+        units_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -157,7 +157,7 @@ def register_blueprints(app):
         fulfilment_api,
         notifications_api,
         dashboard_api,
-        units_orders_api,
+        units_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -37,8 +37,8 @@ def bench_import(app, people):
     """Import a sheet of ``people`` rows over three items (one limited), then re-import it with a tenth changed."""
     from extensions import db
     from factories import make_campaign, make_item, make_listing, make_unit, make_user
-    from orders import group_orders
     from orders.models import Order
+    from units.sheet_import import import_sheet
 
     with app.app_context():
         unit = make_unit()
@@ -57,10 +57,10 @@ def bench_import(app, people):
             row[3] += 1
         second = sheet_bytes(header, rows)
         start = time.perf_counter()
-        result = group_orders.import_sheet(coordinator, campaign.id, first, filename="first.xlsx")
+        result = import_sheet(coordinator, campaign.id, first, filename="first.xlsx")
         imported = time.perf_counter() - start
         start = time.perf_counter()
-        again = group_orders.import_sheet(coordinator, campaign.id, second, filename="second.xlsx")
+        again = import_sheet(coordinator, campaign.id, second, filename="second.xlsx")
         reimported = time.perf_counter() - start
         live = db.session.query(Order).filter(Order.campaign_id == campaign.id, Order.status != "cancelled").count()
         assert result.orders == people and again.unchanged == people - len(rows[::10]) and live == people
@@ -74,7 +74,7 @@ def bench_import(app, people):
 
 def worst_files():
     """Files at the edge of every limit: what a hostile upload can still cost one web worker."""
-    from orders import sheets
+    from units import sheets
 
     limits = sheets.LIMITS
     cells = "".join(f'<c r="{sheets.column_letter(c)}{{r}}"><v>1</v></c>' for c in range(limits.max_columns))
@@ -113,7 +113,7 @@ def worst_files():
 
 def bench_worst_files(app):
     from errors import DomainError
-    from orders import sheets
+    from units import sheets
 
     with app.app_context():
         for label, data in worst_files():

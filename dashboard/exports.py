@@ -1,8 +1,9 @@
 """Every dashboard table as xlsx or csv: headers in the user's language (Chinese by default), safe to open in Excel.
 
 Formula injection: a text cell starting with = + - @ tab or carriage return would run as a formula in a
-spreadsheet (a buyer who calls themselves ``=HYPERLINK(...)``). Such text is written with a leading
-apostrophe, as text, in both formats. Money is written in yuan and weights in kg as exact decimals.
+spreadsheet (a buyer who calls themselves ``=HYPERLINK(...)``). The xlsx keeps such text intact as a text cell
+(spreadsheets.write_workbook); the csv, which has no cell types, gets a leading apostrophe. Money is written in
+yuan and weights in kg as exact decimals.
 """
 
 import csv
@@ -10,32 +11,28 @@ import io
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from dashboard import delivery, settlement
 from dashboard.totals import poverty_reach, sales_summary, sales_totals
 from errors import NotFound, ValidationFailed
+from measures import kg_decimal, yuan_decimal
 from presentation import local_datetime
-from spreadsheets import safe_text
+from spreadsheets import MONEY, XLSX_TYPE, Sheet, safe_text, write_workbook
 
 FORMATS = ("xlsx", "csv")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def cell_value(value, kind="text"):
-    """A table value as written to a file: money in yuan, weight in kg, text made safe, None empty."""
+    """A table value as written to a file: money in yuan, weight in kg, None empty, anything else as text."""
     if value is None:
         return None
     if kind == "yuan":
-        return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+        return yuan_decimal(value)
     if kind == "kg":
-        return Decimal(int(value)) / 1000
+        return kg_decimal(value)
     if kind == "int":
         return int(value)
-    return safe_text(str(value))
+    return str(value)
 
 
 def to_csv(columns, rows) -> bytes:
@@ -47,36 +44,20 @@ def to_csv(columns, rows) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([safe_text(str(header)) for _key, header, _kind in columns])
     for row in rows:
-        values = (cell_value(row.get(key), kind) for key, _header, kind in columns)
+        values = (safe_text(cell_value(row.get(key), kind)) for key, _header, kind in columns)
         writer.writerow(["" if value is None else value for value in values])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def to_xlsx(columns, rows, title="Pinbang") -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "".join(ch for ch in str(title) if ch not in '[]:*?/\\')[:31] or "Sheet1"
-    sheet.append([safe_text(str(header)) for _key, header, _kind in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row_index, row in enumerate(rows, start=2):
-        for column_index, (key, _header, kind) in enumerate(columns, start=1):
-            value = cell_value(row.get(key), kind)
-            cell = sheet.cell(row=row_index, column=column_index)
-            if isinstance(value, str):
-                cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-                # openpyxl would store "=..." as a formula; the value is already escaped, and typed as text here too.
-                cell.data_type = "s"
-            else:
-                cell.value = value
-                if kind == "yuan":
-                    cell.number_format = "#,##0.00"
-    for column_index, (_key, header, _kind) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(column_index)].width = max(10, min(40, len(str(header)) * 2 + 2))
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """One sheet: the headers, then a row per dict; money as numbers Excel can add up."""
+    sheet = Sheet(
+        title=title,
+        header=[str(header) for _key, header, _kind in columns],
+        rows=[[cell_value(row.get(key), kind) for key, _header, kind in columns] for row in rows],
+        number_formats={index: MONEY for index, (_key, _header, kind) in enumerate(columns) if kind == "yuan"},
+    )
+    return write_workbook([sheet])
 
 
 def _weight_columns():
@@ -254,7 +235,12 @@ def _reconciliation(args):
         ("outstanding_fen", _("Outstanding (yuan)"), "yuan"),
     ]
     totals = data["totals"]
-    rows = data["units"] + [{"name": _("Total"), **{k: totals.get(k, 0) for k in ("orders", "paid_orders", "owed_fen", "collected_fen", "outstanding_fen")}}]
+    rows = data["units"] + [
+        {
+            "name": _("Total"),
+            **{k: totals.get(k, 0) for k in ("orders", "paid_orders", "owed_fen", "collected_fen", "outstanding_fen")},
+        }
+    ]
     return _("Reconciliation"), columns, rows
 
 

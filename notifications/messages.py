@@ -11,6 +11,7 @@ from flask import current_app, g
 from flask_babel import format_date, get_locale, gettext
 
 from measures import yuan
+from presentation import local_date
 
 # An SMS longer than this becomes a summary with a link to the full pick list.
 SMS_MAX_CHARS = 160
@@ -216,4 +217,23 @@ def payout_made(campaign, amount_fen):
     """To a producer: money paid for a campaign. Returns (title, body)."""
     title = _("Payment for %(campaign)s", campaign=campaign.title)
     body = _("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title)
+    return title, body
+
+
+# Work units
+
+
+def ordered_for_you(coordinator_name, campaign, lines, total_fen):
+    """To a colleague with an account: their unit's coordinator pre-ordered for them. Returns (title, body).
+
+    :param lines: (title, quantity, unit) of the order's live lines.
+    """
+    title = _("%(coordinator)s pre-ordered for you", coordinator=coordinator_name)
+    body = _(
+        "%(campaign)s: %(lines)s. Total %(total)s, paid to your unit's coordinator. Delivery on %(date)s.",
+        campaign=campaign.title,
+        lines=item_list(lines),
+        total=yuan(total_fen),
+        date=local_date(campaign.delivery_on),
+    )
     return title, body

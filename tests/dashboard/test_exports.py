@@ -52,9 +52,10 @@ def test_formula_buyer_name_stays_text_in_xlsx(evil_sheet, client, auth):
     sheet = load_workbook(io.BytesIO(response.data)).active
     assert [cell.value for cell in sheet[1]][:3] == ["姓名", "电话", "货品"]
     name = sheet.cell(row=2, column=1)
-    assert name.value == "'" + EVIL and name.data_type == "s"
+    # The text is kept exactly as typed: a string cell with Excel's quote prefix, no apostrophe added to the value.
+    assert (name.value, name.data_type, name.quotePrefix) == (EVIL, "s", True)
     goods = sheet.cell(row=2, column=3)
-    assert goods.value.startswith("'-鸡蛋") and goods.data_type == "s"
+    assert goods.value.startswith("-鸡蛋") and goods.data_type == "s" and goods.quotePrefix
     # No cell anywhere holds a formula.
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
@@ -130,7 +131,8 @@ def test_writers_directly():
     assert parsed[1] == ["'=cmd|' /C calc'!A0", "123.45", "1.5"]
     assert parsed[2] == ["", "", ""]
     sheet = load_workbook(io.BytesIO(to_xlsx(columns, rows, "测试"))).active
-    assert sheet.title == "测试" and sheet["A2"].value == "'=cmd|' /C calc'!A0" and sheet["B2"].value == 123.45
+    assert sheet.title == "测试" and sheet["B2"].value == 123.45
+    assert (sheet["A2"].value, sheet["A2"].data_type, sheet["A2"].quotePrefix) == ("=cmd|' /C calc'!A0", "s", True)
 
 
 def test_households_export(sales_data, client, auth):

@@ -150,9 +150,9 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
 
     # 3. The coordinator fills in the unit's sign-up sheet and uploads it.
     coordinator = story.person(COORDINATOR, PHONE)
-    coordinator.goto("/unit/")
+    coordinator.goto("/units/")
     coordinator.click(f"text={TITLE}")
-    coordinator.wait_for_url(re.compile(rf"/unit/campaigns/{campaign_id}$"))
+    coordinator.wait_for_url(re.compile(rf"/units/campaigns/{campaign_id}$"))
     coordinator.click("a[href$='/sheet']")
     with coordinator.expect_download() as download:
         coordinator.click("a[href$='/template.xlsx']")
@@ -174,7 +174,7 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     story.shot(coordinator, "coordinator-upload")
     coordinator.set_input_files("input[type=file]", str(filled))
     coordinator.click("#submit")
-    coordinator.wait_for_url(re.compile(rf"/unit/campaigns/{campaign_id}$"))
+    coordinator.wait_for_url(re.compile(rf"/units/campaigns/{campaign_id}$"))
     overview = coordinator.content()
     assert "李明" in overview and "王红" in overview and "张伟" in overview
     story.shot(coordinator, "coordinator-unit-orders")

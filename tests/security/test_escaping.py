@@ -39,7 +39,7 @@ FREE_TEXT = {
 def _hostile_world():
     from dashboard import delivery, settlement
     from extensions import db
-    from orders import group_orders
+    from units.sheet_import import import_sheet
 
     world = build_world()
     operator, coordinator = world.users["operator"], world.users["coordinator"]
@@ -47,7 +47,7 @@ def _hostile_world():
     text = io.StringIO()
     csv.writer(text).writerows([["姓名", "手机号", item_title], [SCRIPT, "13700000077", "1"]])
     sheet = text.getvalue().encode()
-    group_orders.import_sheet(coordinator, world.ids["open"], io.BytesIO(sheet), filename=f"{SCRIPT}.csv")
+    import_sheet(coordinator, world.ids["open"], io.BytesIO(sheet), filename=f"{SCRIPT}.csv")
     delivery.mark_delivered(operator, world.ids["done"], world.ids["unit"], note=SCRIPT)
     settlement.record_payout(operator, world.ids["done"], world.ids["producer"], 100, "transfer", reference=SCRIPT)
     db.session.commit()

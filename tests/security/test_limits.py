@@ -113,7 +113,7 @@ def test_oversized_sheet_is_413_and_saves_nothing(app, world, via, size):
         assert response.get_json()["error"]["code"] == "too_large"
     else:
         response = session_client(app, world.users["coordinator"]).post(
-            f"/unit/campaigns/{world.ids['open']}/sheet", data={"file": (io.BytesIO(sheet), "sheet.csv")}, content_type="multipart/form-data"
+            f"/units/campaigns/{world.ids['open']}/sheet", data={"file": (io.BytesIO(sheet), "sheet.csv")}, content_type="multipart/form-data"
         )
     assert response.status_code == 413
     assert _unit_orders(world) == before

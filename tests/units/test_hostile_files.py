@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from orders import sheets
+from units import sheets
 
 BILLION_LAUGHS = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <!DOCTYPE lolz [
@@ -114,7 +114,11 @@ def test_a_zip_bomb_that_lies_about_its_size_is_refused_too(upload, good):
 def test_a_big_sheet_part_without_a_dimension_is_refused_before_openpyxl_scans_it(upload, good):
     """openpyxl reads a whole worksheet part to size it when it has no <dimension>; such parts may not be big."""
     rows = "".join(f'<row r="{n}"><c r="A{n}"><v>1</v></c></row>' for n in range(1, 60_000))
-    xml = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + rows + "</sheetData></worksheet>").encode()
+    xml = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        + rows
+        + "</sheetData></worksheet>"
+    ).encode()
     assert sheets.LIMITS.max_sheet_without_dimension < len(xml) < sheets.LIMITS.max_uncompressed
     status, error = upload(rezip(good, replace={"xl/worksheets/sheet1.xml": xml}))
     assert status == 422 and first_message(error) == "此工作簿解压后超过 2 MB；报名表远没有这么大。"
@@ -175,8 +179,8 @@ def test_a_formula_in_a_csv_is_refused_too(upload, shop, files):
 def test_a_macro_enabled_workbook(upload, good):
     status, error = upload(rezip(good, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\x00" * 512}), "报名表.xlsm")
     assert status == 422 and first_message(error) == "此工作簿含有宏；请另存为普通 .xlsx 工作簿后重新上传。"
-    types = zipfile.ZipFile(io.BytesIO(good)).read("[Content_Types].xml").replace(
-        b"sheet.main+xml", b"sheet.macroEnabled.main+xml"
+    types = (
+        zipfile.ZipFile(io.BytesIO(good)).read("[Content_Types].xml").replace(b"sheet.main+xml", b"sheet.macroEnabled.main+xml")
     )
     status, error = upload(rezip(good, replace={"[Content_Types].xml": types}))
     assert status == 422 and first_message(error) == "此工作簿含有宏；请另存为普通 .xlsx 工作簿后重新上传。"
@@ -217,6 +221,8 @@ def test_damaged_xml_inside_a_real_zip(upload, good):
 def test_after_all_that_a_good_sheet_still_goes_in(upload, shop, api_as, good):
     upload(b"garbage", "x.xlsx")
     response = api_as(shop.coordinator).post(
-        f"/campaigns/{shop.campaign.id}/group-orders", data={"file": (io.BytesIO(good), "ok.xlsx")}, content_type="multipart/form-data"
+        f"/campaigns/{shop.campaign.id}/group-orders",
+        data={"file": (io.BytesIO(good), "ok.xlsx")},
+        content_type="multipart/form-data",
     )
     assert response.status_code == 201 and response.get_json()["orders"] == 1

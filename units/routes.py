@@ -6,65 +6,35 @@ import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
-from wtforms.validators import DataRequired
 
 from accounts.access import coordinator_required
 from errors import CampaignNotOpen, DomainError, InvalidSheet, UploadTooLarge
-from orders import group_orders
-from orders.sheets import XLSX_TYPE
+from measures import yuan
 from shop import lifecycle as shop_lifecycle
+from spreadsheets import XLSX_TYPE
+from units import campaigns, payments, sheet_import, sheets, unit_orders
+from units import distribution as distribution_list
+from units import grid as unit_grid
+from units.access import coordinator_campaign, unit_order
+from units.forms import ClearPaymentForm, ConfirmSheetForm, GridForm, PaymentForm, SheetUploadForm
+from units.sheet_template import sheet_template
 
-bp = Blueprint("units_orders", __name__, url_prefix="/unit")
+bp = Blueprint("units", __name__, url_prefix="/units")
 
 DEFAULT_GRID_ROWS = 5
 MORE_GRID_ROWS = 5
 
 
-class SheetUploadForm(FlaskForm):
-    file = FileField(_l("Filled-in sheet (xlsx or csv)"), validators=[FileRequired(_l("Choose a file."))])
-    submit = SubmitField(_l("Upload and check"))
-
-
-class ConfirmSheetForm(FlaskForm):
-    """Carries the checked file back (base64), so the confirmation imports exactly what was previewed."""
-
-    sheet = HiddenField(validators=[DataRequired()])
-    filename = HiddenField()
-    submit = SubmitField(_l("Replace the previous sheet"))
-
-
-class GridForm(FlaskForm):
-    save = SubmitField(_l("Save these orders"))
-    more = SubmitField(_l("More rows"))
-
-
-class PaymentForm(FlaskForm):
-    method = SelectField(
-        _l("Paid by"),
-        choices=[SelectChoice("cash", _l("cash")), SelectChoice("transfer", _l("transfer"))],
-        validators=[DataRequired()],
-    )
-    submit = SubmitField(_l("Mark paid"))
-
-
-class ClearPaymentForm(FlaskForm):
-    submit = SubmitField(_l("Undo"))
-
-
 def _campaign(campaign_id):
-    return group_orders.coordinator_campaign(current_user, campaign_id)
+    return coordinator_campaign(current_user, campaign_id)
 
 
 @bp.route("/")
 @coordinator_required
 def index():
     """The campaigns open to the coordinator's unit, with what the unit has ordered in each."""
-    return render_template("units_orders/index.html", rows=group_orders.unit_campaigns(current_user), unit=current_user.unit)
+    return render_template("units/index.html", rows=campaigns.unit_campaigns(current_user), unit=current_user.unit)
 
 
 @bp.route("/campaigns/<int:campaign_id>")
@@ -72,14 +42,14 @@ def index():
 def overview(campaign_id):
     unpaid = request.args.get("unpaid") == "1"
     campaign = _campaign(campaign_id)
-    data = group_orders.unit_orders(current_user, current_user.unit_id, campaign.id, unpaid_only=unpaid)
+    data = unit_orders.unit_orders(current_user, current_user.unit_id, campaign.id, unpaid_only=unpaid)
     return render_template(
-        "units_orders/overview.html",
+        "units/overview.html",
         data=data,
         campaign=campaign,
         phase=shop_lifecycle.campaign_phase(campaign),
         unpaid=unpaid,
-        recorders=group_orders.recorded_by_names(data.orders),
+        recorders=payments.recorded_by_names(data.orders),
         payment_form=PaymentForm(formdata=None),
         clear_form=ClearPaymentForm(formdata=None),
     )
@@ -92,7 +62,7 @@ def _grid_rows_from(form, items, count):
     rows = []
     for number in range(1, count + 1):
         rows.append(
-            group_orders.GridRow(
+            unit_grid.GridRow(
                 name=form.get(f"name-{number}", ""),
                 phone=form.get(f"phone-{number}", ""),
                 quantities={item.id: form.get(f"qty-{number}-{item.id}", "") for item in items},
@@ -107,7 +77,7 @@ def _grid_count(raw):
         count = int(raw)
     except (TypeError, ValueError):
         count = DEFAULT_GRID_ROWS
-    return max(1, min(count, group_orders.MAX_GRID_ROWS))
+    return max(1, min(count, unit_grid.MAX_GRID_ROWS))
 
 
 @bp.route("/campaigns/<int:campaign_id>/grid", methods=["GET", "POST"])
@@ -115,18 +85,18 @@ def _grid_count(raw):
 def grid(campaign_id):
     """Type colleagues' orders: one row a person (name, phone, quantity per item); all rows are saved together."""
     campaign = _campaign(campaign_id)
-    items = group_orders.campaign_items(campaign.id)
+    items = campaigns.campaign_items(campaign.id)
     form = GridForm()
     count = _grid_count(request.form.get("rows") or request.args.get("rows"))
     rows = _grid_rows_from(request.form, items, count) if request.method == "POST" else _grid_rows_from({}, items, count)
     problems, status = [], 200
     if form.validate_on_submit():
         if form.more.data:
-            count = min(count + MORE_GRID_ROWS, group_orders.MAX_GRID_ROWS)
+            count = min(count + MORE_GRID_ROWS, unit_grid.MAX_GRID_ROWS)
             rows += _grid_rows_from({}, items, count)[len(rows) :]
         else:
             try:
-                result = group_orders.enter_orders(current_user, campaign.id, rows)
+                result = unit_grid.enter_orders(current_user, campaign.id, rows)
             except InvalidSheet as error:
                 problems, status = error.rows, 422
                 flash(error.message, "danger")
@@ -135,13 +105,13 @@ def grid(campaign_id):
                 status = error.status
             else:
                 flash(_("%(n)d orders saved for your colleagues.", n=result.orders), "success")
-                return redirect(url_for("units_orders.overview", campaign_id=campaign.id))
+                return redirect(url_for("units.overview", campaign_id=campaign.id))
     elif request.method == "POST":
         status = 400
         flash(_("The form has expired; please try again."), "danger")
     return (
         render_template(
-            "units_orders/grid.html",
+            "units/grid.html",
             campaign=campaign,
             items=items,
             rows=rows,
@@ -161,18 +131,18 @@ def grid(campaign_id):
 @bp.route("/campaigns/<int:campaign_id>/template.xlsx")
 @coordinator_required
 def template(campaign_id):
-    filename, data = group_orders.sheet_template(current_user, campaign_id)
+    filename, data = sheet_template(current_user, campaign_id)
     return send_file(io.BytesIO(data), mimetype=XLSX_TYPE, as_attachment=True, download_name=filename)
 
 
 def _upload_page(campaign, form, problems=(), status=200):
     return (
         render_template(
-            "units_orders/upload.html",
+            "units/upload.html",
             campaign=campaign,
             form=form,
             problems=list(problems),
-            sheet=group_orders.current_sheet(campaign.id, current_user.unit_id),
+            sheet=sheet_import.current_sheet(campaign.id, current_user.unit_id),
             phase=shop_lifecycle.campaign_phase(campaign),
         ),
         status,
@@ -185,17 +155,11 @@ def _imported(campaign, result):
             "Sheet imported: %(orders)d people, %(lines)d lines, total %(total)s.",
             orders=result.orders,
             lines=result.lines,
-            total=_yuan(result.total_fen),
+            total=yuan(result.total_fen),
         ),
         "success",
     )
-    return redirect(url_for("units_orders.overview", campaign_id=campaign.id))
-
-
-def _yuan(fen):
-    from presentation import yuan
-
-    return yuan(fen)
+    return redirect(url_for("units.overview", campaign_id=campaign.id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/sheet", methods=["GET", "POST"])
@@ -208,10 +172,10 @@ def upload(campaign_id):
         return _upload_page(campaign, form, status=422 if request.method == "POST" else 200)
     upload_file = form.file.data
     try:
-        if group_orders.current_sheet(campaign.id, current_user.unit_id) is None:
-            return _imported(campaign, group_orders.import_sheet(current_user, campaign.id, upload_file))
-        data = upload_file.stream.read(group_orders.sheets.LIMITS.max_bytes + 1)
-        plan = group_orders.preview_sheet(current_user, campaign.id, data, filename=upload_file.filename)
+        if sheet_import.current_sheet(campaign.id, current_user.unit_id) is None:
+            return _imported(campaign, sheet_import.import_sheet(current_user, campaign.id, upload_file))
+        data = upload_file.stream.read(sheets.LIMITS.max_bytes + 1)
+        plan = sheet_import.preview_sheet(current_user, campaign.id, data, filename=upload_file.filename)
     except InvalidSheet as error:
         flash(error.message, "danger")
         return _upload_page(campaign, form, error.rows, 422)
@@ -220,7 +184,7 @@ def upload(campaign_id):
         return _upload_page(campaign, form, status=error.status)
     confirm = ConfirmSheetForm(formdata=None, sheet=base64.b64encode(data).decode(), filename=upload_file.filename or "")
     return render_template(
-        "units_orders/preview.html",
+        "units/preview.html",
         campaign=campaign,
         plan=plan,
         confirm=confirm,
@@ -235,13 +199,13 @@ def confirm_upload(campaign_id):
     form = ConfirmSheetForm()
     if not form.validate_on_submit():
         flash(_("The form has expired; please upload the sheet again."), "danger")
-        return redirect(url_for("units_orders.upload", campaign_id=campaign.id))
+        return redirect(url_for("units.upload", campaign_id=campaign.id))
     try:
         data = base64.b64decode(form.sheet.data, validate=True)
     except (binascii.Error, ValueError):
         abort(400)
     try:
-        result = group_orders.import_sheet(current_user, campaign.id, data, filename=form.filename.data or "sheet")
+        result = sheet_import.import_sheet(current_user, campaign.id, data, filename=form.filename.data or "sheet")
     except InvalidSheet as error:
         flash(error.message, "danger")
         return _upload_page(campaign, SheetUploadForm(formdata=None), error.rows, 422)
@@ -259,16 +223,16 @@ def confirm_upload(campaign_id):
 def distribution(campaign_id):
     """The delivery-day list to print: one row a person, what to hand over, what they owe, a signature box."""
     campaign = _campaign(campaign_id)
-    data = group_orders.unit_orders(current_user, current_user.unit_id, campaign.id)
-    return render_template("units_orders/distribution.html", data=data, campaign=campaign)
+    data = unit_orders.unit_orders(current_user, current_user.unit_id, campaign.id)
+    return render_template("units/distribution.html", data=data, campaign=campaign)
 
 
 @bp.route("/campaigns/<int:campaign_id>/distribution.xlsx")
 @coordinator_required
 def distribution_xlsx(campaign_id):
     campaign = _campaign(campaign_id)
-    data = group_orders.unit_orders(current_user, current_user.unit_id, campaign.id)
-    filename, content = group_orders.distribution_xlsx(data)
+    data = unit_orders.unit_orders(current_user, current_user.unit_id, campaign.id)
+    filename, content = distribution_list.distribution_xlsx(data)
     return send_file(io.BytesIO(content), mimetype=XLSX_TYPE, as_attachment=True, download_name=filename)
 
 
@@ -277,33 +241,31 @@ def distribution_xlsx(campaign_id):
 
 def _back_to(order):
     unpaid = "1" if request.form.get("unpaid") == "1" else None
-    return redirect(
-        url_for("units_orders.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}"
-    )
+    return redirect(url_for("units.overview", campaign_id=order.campaign_id, unpaid=unpaid) + f"#person-{order.buyer_phone}")
 
 
 @bp.route("/orders/<int:order_id>/payment", methods=["POST"])
 @coordinator_required
 def mark_paid(order_id):
-    order = group_orders.unit_order(current_user, order_id)
+    order = unit_order(current_user, order_id)
     form = PaymentForm()
     if not form.validate_on_submit():
         flash(_("Choose cash or transfer."), "danger")
         return _back_to(order)
     try:
-        order = group_orders.record_payment(current_user, order.id, form.method.data)
+        order = payments.record_payment(current_user, order.id, form.method.data)
     except DomainError as error:
         flash(error.message, "danger")
     else:
-        flash(_("%(name)s: paid %(amount)s.", name=order.buyer_name, amount=_yuan(group_orders.order_amount(order))), "success")
+        flash(_("%(name)s: paid %(amount)s.", name=order.buyer_name, amount=yuan(unit_orders.order_amount(order))), "success")
     return _back_to(order)
 
 
 @bp.route("/orders/<int:order_id>/payment/clear", methods=["POST"])
 @coordinator_required
 def clear_paid(order_id):
-    order = group_orders.unit_order(current_user, order_id)
+    order = unit_order(current_user, order_id)
     if ClearPaymentForm().validate_on_submit():
-        order = group_orders.clear_payment(current_user, order.id)
+        order = payments.clear_payment(current_user, order.id)
         flash(_("%(name)s: marked unpaid again.", name=order.buyer_name), "info")
     return _back_to(order)

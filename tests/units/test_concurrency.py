@@ -10,28 +10,34 @@ from accounts.models import User
 from accounts.services import issue_token
 from errors import InvalidSheet
 from extensions import db
-from orders import group_orders, sheets
 from orders.models import Order, OrderLine
+from units import colleague_orders, sheet_rows
+from units.sheet_import import import_sheet
 
 
-def test_when_an_order_takes_the_stock_after_the_check_the_whole_sheet_rolls_back_naming_the_row(shop, files, snapshot, monkeypatch):
+def test_when_an_order_takes_the_stock_after_the_check_the_whole_sheet_rolls_back_naming_the_row(
+    shop, files, snapshot, monkeypatch
+):
     """The building block's own guarded UPDATE is the last word: with the sheet-wide pre-check skipped (as if another
     order had committed in between), the failing row is reported and the rows before it are undone too."""
-    group_orders.import_sheet(
+    import_sheet(
         shop.coordinator, shop.campaign.id, files.xlsx([shop.header, ["赵六", "13900001003", None, 7, None, None]]), filename="v1"
     )
     before = snapshot()
-    monkeypatch.setattr(sheets, "check_limits_and_capacity", lambda *args, **kwargs: [])
+    monkeypatch.setattr(sheet_rows, "check_limits_and_capacity", lambda *args, **kwargs: [])
     data = files.xlsx([shop.header, ["张伟", "13900001001", None, 1, 6, None], ["刘洋", "13900001002", None, None, 5, None]])
     with pytest.raises(InvalidSheet) as caught:
-        group_orders.import_sheet(shop.coordinator, shop.campaign.id, data, filename="v2")
+        import_sheet(shop.coordinator, shop.campaign.id, data, filename="v2")
     assert [(p["row"], p["column"], p["message"]) for p in caught.value.rows] == [(3, "蜂蜜", "蜂蜜只剩 4 瓶。")]
     assert snapshot() == before  # 张伟's order, 赵六's cancellation and the new sheet are all undone
 
 
 def test_a_sheet_racing_buyers_for_the_last_jars(shop, files, app):
     """Honey has 10 jars: a sheet asks for 6 while 8 colleagues each order 1 at the same moment."""
-    users = [User(name=f"职工{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=shop.other_unit.id, password_hash="-") for i in range(8)]
+    users = [
+        User(name=f"职工{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=shop.other_unit.id, password_hash="-")
+        for i in range(8)
+    ]
     db.session.add_all(users)
     db.session.commit()
     tokens = [issue_token(user) for user in users]
@@ -88,7 +94,9 @@ def test_a_sheet_racing_buyers_for_the_last_jars(shop, files, app):
 def test_a_sheet_and_the_same_people_ordering_themselves_never_deadlock_or_break_a_limit(shop, files, app):
     """Rows touch items in any order (honey, then chicken) and name people who are ordering limited chicken
     themselves at the same moment: every request ends in an answer (no 500), limits and capacity hold."""
-    users = [User(name=f"同事{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=shop.unit.id, password_hash="-") for i in range(8)]
+    users = [
+        User(name=f"同事{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=shop.unit.id, password_hash="-") for i in range(8)
+    ]
     db.session.add_all(users)
     db.session.commit()
     tokens = [issue_token(user) for user in users]
@@ -159,7 +167,7 @@ def test_a_buyer_ordering_while_the_sheet_is_half_written_waits_instead_of_deadl
     sheet = files.xlsx([shop.header, ["张伟", "13900001001", None, None, 1, None], ["刘洋", "13700000001", 1, None, None, None]])
     campaign_id, chicken_id, honey_id = shop.campaign.id, shop.chicken.id, shop.honey.id
     first_row_written, go_on = threading.Event(), threading.Event()
-    place = group_orders.reserve_and_write_order
+    place = colleague_orders.reserve_and_write_order
 
     def paused_after_first_row(*args, **kwargs):
         order = place(*args, **kwargs)
@@ -168,7 +176,7 @@ def test_a_buyer_ordering_while_the_sheet_is_half_written_waits_instead_of_deadl
             go_on.wait(10)
         return order
 
-    monkeypatch.setattr(group_orders, "reserve_and_write_order", paused_after_first_row)
+    monkeypatch.setattr(colleague_orders, "reserve_and_write_order", paused_after_first_row)
     results = {}
 
     def upload():

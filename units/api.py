@@ -1,4 +1,4 @@
-"""JSON endpoints for group orders: upload a unit's sign-up sheet, download its template, the unit's orders, payments."""
+"""JSON endpoints for a work unit's coordinator: upload a unit's sign-up sheet, download its template, the unit's orders, payments."""
 
 import dataclasses
 import io
@@ -10,16 +10,19 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from orders import group_orders
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
-from orders.sheets import XLSX_TYPE
+from spreadsheets import XLSX_TYPE
+from units import payments, sheet_import, unit_orders
+from units.sheet_template import sheet_template
 
-blp = Blueprint("units_orders_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
+blp = Blueprint("units_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
 
 
 class SheetUploadSchema(ma.Schema):
-    file = Upload(required=True, metadata={"description": "the filled-in sheet: xlsx, or csv in UTF-8 (with or without BOM) or GBK"})
+    file = Upload(
+        required=True, metadata={"description": "the filled-in sheet: xlsx, or csv in UTF-8 (with or without BOM) or GBK"}
+    )
 
 
 class SheetUploadArgs(ma.Schema):
@@ -160,9 +163,9 @@ class GroupOrders(MethodView):
         change keep their order). With ``?dry_run=true`` nothing is saved and the changes are listed.
         """
         if args["dry_run"]:
-            plan = group_orders.preview_sheet(g.api_user, campaign_id, files["file"])
+            plan = sheet_import.preview_sheet(g.api_user, campaign_id, files["file"])
             return _preview_body(plan), 200
-        result = group_orders.import_sheet(g.api_user, campaign_id, files["file"])
+        result = sheet_import.import_sheet(g.api_user, campaign_id, files["file"])
         return _result_body(result), 201
 
 
@@ -172,7 +175,7 @@ class SheetTemplate(MethodView):
     @blp.response(200, description="the xlsx to fill in", content_type=XLSX_TYPE)
     def get(self, campaign_id):
         """The sign-up sheet to fill in: one row a person, one column an item headed by its title, notes, instructions."""
-        filename, data = group_orders.sheet_template(g.api_user, campaign_id)
+        filename, data = sheet_template(g.api_user, campaign_id)
         return send_file(io.BytesIO(data), mimetype=XLSX_TYPE, as_attachment=True, download_name=filename)
 
 
@@ -218,7 +221,7 @@ class UnitOrders(MethodView):
     @blp.response(200, UnitOrdersSchema)
     def get(self, args, unit_id):
         """The unit's orders per person, totals per item, money due and collected (its coordinator, operators)."""
-        overview = group_orders.unit_orders(g.api_user, unit_id, args.get("campaign_id"), unpaid_only=args["unpaid"])
+        overview = unit_orders.unit_orders(g.api_user, unit_id, args.get("campaign_id"), unpaid_only=args["unpaid"])
         return _unit_orders_body(overview)
 
 
@@ -229,10 +232,10 @@ class OrderPayment(MethodView):
     @blp.response(200, PaymentOrderSchema)
     def post(self, data, order_id):
         """Mark the order paid (cash or transfer); who recorded it is kept (the unit's coordinator, operators)."""
-        return group_orders.record_payment(g.api_user, order_id, data["method"])
+        return payments.record_payment(g.api_user, order_id, data["method"])
 
     @api_auth("buyer", "operator")
     @blp.response(200, PaymentOrderSchema)
     def delete(self, order_id):
         """Undo a payment recorded by mistake: the order is unpaid again."""
-        return group_orders.clear_payment(g.api_user, order_id)
+        return payments.clear_payment(g.api_user, order_id)

@@ -8,14 +8,18 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from errors import InvalidSheet
-from orders import group_orders, sheets
-from orders.sheets import ItemColumn
+from units import sheet_rows
+from units.sheet_import import import_sheet
+from units.sheet_rows import ItemColumn
+from units.sheet_template import sheet_template
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
 def test_csv_in_utf8_with_or_without_bom_or_gbk_imports_the_same(shop, files, live, encoding):
-    data = files.csv([shop.header, ["张伟", "13900001001", "2", "30", "", "放门卫室"], ["刘洋", "13900001002", "", "", "1", ""]], encoding)
-    result = group_orders.import_sheet(shop.coordinator, shop.campaign.id, data, filename="报名.csv")
+    data = files.csv(
+        [shop.header, ["张伟", "13900001001", "2", "30", "", "放门卫室"], ["刘洋", "13900001002", "", "", "1", ""]], encoding
+    )
+    result = import_sheet(shop.coordinator, shop.campaign.id, data, filename="报名.csv")
     assert result.orders == 2
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 2, "土鸡蛋": 30}, "13900001002": {"蜂蜜": 1}}
     from extensions import db
@@ -25,26 +29,29 @@ def test_csv_in_utf8_with_or_without_bom_or_gbk_imports_the_same(shop, files, li
 
 
 @pytest.mark.parametrize(
-    "text,encoding", [("姓名,手机号,雪毛鸡\n张伟,13900001001,1\n", "utf-16"), ("Name,Phone,Chicken\nJosé,13900001001,1\n", "cp1252")]
+    "text,encoding",
+    [("姓名,手机号,雪毛鸡\n张伟,13900001001,1\n", "utf-16"), ("Name,Phone,Chicken\nJosé,13900001001,1\n", "cp1252")],
 )
 def test_a_csv_in_another_encoding_is_refused_clearly(shop, files, snapshot, text, encoding):
     before = snapshot()
     data = text.encode(encoding)
     with pytest.raises(InvalidSheet) as caught:
-        group_orders.import_sheet(shop.coordinator, shop.campaign.id, data, filename="a.csv")
+        import_sheet(shop.coordinator, shop.campaign.id, data, filename="a.csv")
     assert caught.value.rows[0]["message"] == "此 csv 文件的编码不是 UTF-8 或 GBK；请另存为“CSV UTF-8”后重新上传。"
     assert snapshot() == before
 
 
 def test_english_headings_in_a_tab_separated_csv(shop, files, live):
     data = files.csv([["Name", "Phone", "土鸡蛋", "Remarks"], ["Li Si", "13900001009", "12", "after 5pm"]], delimiter="\t")
-    group_orders.import_sheet(shop.coordinator, shop.campaign.id, data, filename="list.csv")
+    import_sheet(shop.coordinator, shop.campaign.id, data, filename="list.csv")
     assert live(shop.campaign.id) == {"13900001009": {"土鸡蛋": 12}}
 
 
 def test_phones_typed_as_numbers_and_full_width_digits_are_read(shop, files, live):
-    data = files.xlsx([shop.header, ["张伟", 13900001001, "２", None, None, None], ["刘洋", "139-0000-1002", 1.0, None, None, None]])
-    group_orders.import_sheet(shop.coordinator, shop.campaign.id, data, filename="a.xlsx")
+    data = files.xlsx(
+        [shop.header, ["张伟", 13900001001, "２", None, None, None], ["刘洋", "139-0000-1002", 1.0, None, None, None]]
+    )
+    import_sheet(shop.coordinator, shop.campaign.id, data, filename="a.xlsx")
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 2}, "13900001002": {"雪毛鸡": 1}}
 
 
@@ -53,7 +60,7 @@ def test_the_template_has_a_column_per_item_notes_and_instructions_and_round_tri
     from extensions import db
 
     db.session.commit()
-    filename, data = group_orders.sheet_template(shop.coordinator, shop.campaign.id)
+    filename, data = sheet_template(shop.coordinator, shop.campaign.id)
     assert filename == f"pinbang-sheet-{shop.campaign.id}.xlsx"
     workbook = load_workbook(io.BytesIO(data))
     assert workbook.sheetnames == ["报名表", "填写说明"]
@@ -67,14 +74,14 @@ def test_the_template_has_a_column_per_item_notes_and_instructions_and_round_tri
     sheet.append(["张伟", "13900001001", 1, None, 2, "谢谢"])
     out = io.BytesIO()
     workbook.save(out)
-    group_orders.import_sheet(shop.coordinator, shop.campaign.id, out.getvalue(), filename=filename)
+    import_sheet(shop.coordinator, shop.campaign.id, out.getvalue(), filename=filename)
     assert live(shop.campaign.id) == {"13900001001": {"雪毛鸡": 1, "蜂蜜": 2}}
 
 
 def test_two_items_with_the_same_title_get_distinct_headings(app):
     items = [ItemColumn(1, "鸡蛋", "个"), ItemColumn(2, "鸡蛋", "盒"), ItemColumn(3, "蜂蜜", "瓶")]
-    assert sheets.item_headers(items) == {1: "鸡蛋 #1", 2: "鸡蛋 #2", 3: "蜂蜜"}
-    columns, problems = sheets.map_columns(["姓名", "手机号", "鸡蛋 #2", "鸡蛋", "蜂蜜（瓶）"], items)
+    assert sheet_rows.item_headers(items) == {1: "鸡蛋 #1", 2: "鸡蛋 #2", 3: "蜂蜜"}
+    columns, problems = sheet_rows.map_columns(["姓名", "手机号", "鸡蛋 #2", "鸡蛋", "蜂蜜（瓶）"], items)
     assert columns == {0: "name", 1: "phone", 2: ("item", 2), 4: ("item", 3)}
     assert [p["column"] for p in problems] == ["鸡蛋"]
 
@@ -84,12 +91,12 @@ def test_two_items_with_the_same_title_get_distinct_headings(app):
     [(None, 0), ("", 0), (" 3 ", 3), (4, 4), (4.0, 4), ("5.0", 5), ("１２", 12), ("1,000", 1000), (10000, 10000)],
 )
 def test_quantities_that_are_whole_numbers(app, raw, expected):
-    assert sheets.parse_quantity(raw) == (expected, None)
+    assert sheet_rows.parse_quantity(raw) == (expected, None)
 
 
 @pytest.mark.parametrize("raw", [-1, "-2", 2.5, "2.5", "两个", True, 10001, "1e3"])
 def test_quantities_that_are_not(app, raw):
-    number, message = sheets.parse_quantity(raw)
+    number, message = sheet_rows.parse_quantity(raw)
     assert number is None and message
 
 
@@ -97,9 +104,11 @@ def test_quantities_that_are_not(app, raw):
 def test_capacity_is_reported_once_exactly_where_the_running_total_passes_what_is_left(app_for_properties, wishes, left):
     """Property: one problem iff the sheet's total exceeds what is left, at the first row where the running total does."""
     with app_for_properties.app_context():
-        rows = [sheets.SheetRow(n + 2, f"p{n}", f"1390000{n:04d}", {7: q} if q else {}) for n, (_phone, q) in enumerate(wishes)]
+        rows = [
+            sheet_rows.SheetRow(n + 2, f"p{n}", f"1390000{n:04d}", {7: q} if q else {}) for n, (_phone, q) in enumerate(wishes)
+        ]
         rows = [row for row in rows if row.quantities]
-        problems = sheets.check_limits_and_capacity(rows, [ItemColumn(7, "蜂蜜", "瓶")], {}, {7: left}, {7: ("蜂蜜", 4)})
+        problems = sheet_rows.check_limits_and_capacity(rows, [ItemColumn(7, "蜂蜜", "瓶")], {}, {7: left}, {7: ("蜂蜜", 4)})
         total, first_over = 0, None
         for row in rows:
             total += row.quantities[7]

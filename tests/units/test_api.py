@@ -56,7 +56,9 @@ def test_a_dry_run_lists_the_changes_and_saves_nothing(shop, files, api_as, snap
 
 
 def test_uploading_without_a_file_is_a_field_error(shop, api_as):
-    response = api_as(shop.coordinator).post(f"/campaigns/{shop.campaign.id}/group-orders", data={}, content_type="multipart/form-data")
+    response = api_as(shop.coordinator).post(
+        f"/campaigns/{shop.campaign.id}/group-orders", data={}, content_type="multipart/form-data"
+    )
     assert response.status_code == 422 and "file" in response.get_json()["error"]["details"]["fields"]
 
 
@@ -95,7 +97,10 @@ def test_unit_orders_per_person_for_its_coordinator_and_operators(shop, api_as):
     response = api_as(shop.coordinator).get(f"/units/{shop.unit.id}/orders?campaign_id={shop.campaign.id}")
     assert response.status_code == 200
     body = response.get_json()
-    assert [(p["name"], p["due_fen"], p["payment_status"]) for p in body["people"]] == [("张伟", 750, "unpaid"), ("王芳", 9800 + 1500, "unpaid")]
+    assert [(p["name"], p["due_fen"], p["payment_status"]) for p in body["people"]] == [
+        ("张伟", 750, "unpaid"),
+        ("王芳", 9800 + 1500, "unpaid"),
+    ]
     assert [(line["title"], line["quantity"]) for line in body["people"][1]["lines"]] == [("雪毛鸡", 1), ("土鸡蛋", 10)]
     assert body["people"][1]["orders"][0]["id"] == own.id
     assert [(i["title"], i["quantity"], i["amount_fen"]) for i in body["items"]] == [("雪毛鸡", 1, 9800), ("土鸡蛋", 15, 2250)]
@@ -112,7 +117,11 @@ def test_payments_through_the_api(shop, api_as):
     response = client.post(f"/orders/{order.id}/payment", json={"method": "transfer"})
     assert response.status_code == 200
     body = response.get_json()
-    assert (body["payment_status"], body["payment_method"], body["payment_recorded_by_id"]) == ("paid", "transfer", shop.coordinator.id)
+    assert (body["payment_status"], body["payment_method"], body["payment_recorded_by_id"]) == (
+        "paid",
+        "transfer",
+        shop.coordinator.id,
+    )
     unpaid = client.get(f"/units/{shop.unit.id}/orders?campaign_id={shop.campaign.id}&unpaid=true").get_json()
     assert unpaid["people"] == [] and unpaid["collected_fen"] == 1500
     assert client.post(f"/orders/{order.id}/payment", json={"method": "bitcoin"}).status_code == 422
@@ -123,8 +132,12 @@ def test_payments_through_the_api(shop, api_as):
 
 def test_the_endpoints_are_in_the_openapi_spec(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert {"/api/v1/campaigns/{campaign_id}/group-orders", "/api/v1/campaigns/{campaign_id}/sheet-template",
-            "/api/v1/units/{unit_id}/orders", "/api/v1/orders/{order_id}/payment"} <= set(paths)
+    assert {
+        "/api/v1/campaigns/{campaign_id}/group-orders",
+        "/api/v1/campaigns/{campaign_id}/sheet-template",
+        "/api/v1/units/{unit_id}/orders",
+        "/api/v1/orders/{order_id}/payment",
+    } <= set(paths)
 
 
 def test_problems_come_in_the_users_language(shop, files, api_as):

@@ -19,7 +19,7 @@ from dashboard.settlement import producer_statements
 from dashboard.totals import sales_totals
 from database import local_zone
 from extensions import db
-from orders.models import PickLine
+from fulfilment.models import PickLine
 from shop.lifecycle import POOLED, visible_to_buyers
 
 LINE_GROUPINGS = ("product", "unit", "day", "campaign")

@@ -16,7 +16,8 @@ from dashboard.sales import get_campaign
 from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
-from orders.models import Allocation, Order, OrderLine, PickLine
+from fulfilment.models import Allocation, PickLine
+from orders.models import Order, OrderLine
 from producers.models import Producer
 from shop.lifecycle import DELIVERABLE, transition
 from shop.models import Campaign, CampaignItem, CampaignStatus

@@ -16,6 +16,7 @@ from dashboard import delivery, settlement
 from dashboard.totals import poverty_reach, sales_summary, sales_totals
 from errors import NotFound, ValidationFailed
 from measures import kg_decimal, yuan_decimal
+from notifications.messages import item_list
 from presentation import local_datetime
 from spreadsheets import MONEY, XLSX_TYPE, Sheet, safe_text, write_workbook
 
@@ -165,7 +166,7 @@ def _delivery_people(args):
         {
             "name": person["name"],
             "phone": person["phone"],
-            "goods": "；".join(f"{line['title']} × {line['quantity']} {line['unit']}" for line in person["lines"]),
+            "goods": item_list((line["title"], line["quantity"], line["unit"]) for line in person["lines"]),
             "amount_fen": person["amount_fen"],
             "paid": _("paid") if person["payment_status"] == "paid" else _("unpaid"),
             "received": "",

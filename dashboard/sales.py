@@ -18,8 +18,9 @@ from accounts.models import Unit
 from database import local_zone, utcnow
 from errors import NotFound, ValidationFailed
 from extensions import db
+from fulfilment.models import Allocation
 from measures import kg_decimal
-from orders.models import Allocation, Order, OrderLine
+from orders.models import Order, OrderLine
 from producers.models import Producer
 from shop.lifecycle import POOLED, visible_to_buyers
 from shop.models import Campaign, CampaignItem, Supply

@@ -18,10 +18,11 @@ from dashboard.sales import get_campaign
 from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
+from fulfilment.models import Allocation, PickLine
 from measures import yuan
 from notifications import messages
 from notifications.services import queue_notification
-from orders.models import Allocation, Order, OrderLine, PickLine
+from orders.models import Order, OrderLine
 from producers.models import Producer
 from shop.lifecycle import POOLED, transition
 from shop.models import Campaign, CampaignItem, CampaignStatus

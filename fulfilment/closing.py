@@ -32,7 +32,9 @@ from notifications import messages
 from notifications.fanout import queue_buyer_fanout, queue_rendered_fanout
 from orders.models import Order, OrderLine
 from producers.models import Listing, Producer
-from shop.models import Campaign, CampaignItem, Supply
+from producers.stock import listing_status_after_stock_change
+from shop.lifecycle import status_before, visible_to_buyers
+from shop.models import Campaign, CampaignItem, CampaignStatus, Supply
 
 STEPS = ("closed", "below_minimum", "allocated", "producers_notified", "notified")
 
@@ -63,15 +65,19 @@ def request_close(actor, campaign_id) -> Campaign:
     Safe to repeat: a campaign already closed or pooled is returned as it is. The pooling task is sent
     after the commit; if the broker is down the close still stands and beat's sweep pools it later.
     :raises NotFound: no such campaign.
-    :raises Conflict: a draft or cancelled campaign, or one that has not opened yet.
+    :raises Conflict: a draft, or a campaign that has not opened yet.
     """
     now = utcnow()
     with transaction():
         closed = db.session.execute(
             campaign_t.update()
-            .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "published", campaign_t.c.opens_at < now)
+            .where(
+                campaign_t.c.id == campaign_id,
+                campaign_t.c.status == status_before(CampaignStatus.CLOSED),
+                campaign_t.c.opens_at < now,
+            )
             .values(
-                status="closed",
+                status=CampaignStatus.CLOSED,
                 closed_at=now,
                 closes_at=sa.case((campaign_t.c.closes_at > now, sa.literal(now, UTCDateTime())), else_=campaign_t.c.closes_at),
             )
@@ -82,9 +88,9 @@ def request_close(actor, campaign_id) -> Campaign:
         if closed:
             db.session.refresh(campaign)
             record_audit(actor, "campaign.close", campaign, early=True)
-        elif campaign.status in ("draft", "cancelled"):
+        elif not visible_to_buyers(campaign.status):
             raise Conflict(_("Only a published campaign can be closed."))
-        elif campaign.status == "published":
+        elif campaign.status == status_before(CampaignStatus.CLOSED):
             raise Conflict(_("This campaign has not opened yet; it cannot be closed."))
         after_commit.close_campaign(campaign_id)
     return campaign
@@ -98,8 +104,8 @@ def campaigns_to_close(now=None) -> list[int]:
             sa.select(Campaign.id)
             .where(
                 sa.or_(
-                    sa.and_(Campaign.status == "published", Campaign.closes_at <= now),
-                    Campaign.status == "closed",
+                    sa.and_(Campaign.status == CampaignStatus.PUBLISHED, Campaign.closes_at <= now),
+                    Campaign.status == CampaignStatus.CLOSED,
                 )
             )
             .order_by(Campaign.closes_at, Campaign.id)
@@ -122,8 +128,8 @@ def close_campaign(campaign_id, now=None) -> str:
     with transaction():
         db.session.execute(
             campaign_t.update()
-            .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "published", campaign_t.c.closes_at <= now)
-            .values(status="closed", closed_at=now, updated_at=now)
+            .where(campaign_t.c.id == campaign_id, campaign_t.c.status == CampaignStatus.PUBLISHED, campaign_t.c.closes_at <= now)
+            .values(status=CampaignStatus.CLOSED, closed_at=now, updated_at=now)
         )
     _step_done("closed", campaign_id)
     with transaction():
@@ -146,14 +152,16 @@ def _claim(campaign_id, now) -> str | None:
     """
     locked = db.session.scalar(
         sa.select(campaign_t.c.id)
-        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == "closed")
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == CampaignStatus.CLOSED)
         .with_for_update(skip_locked=True)
     )
     if locked is None:
         status = db.session.scalar(sa.select(campaign_t.c.status).where(campaign_t.c.id == campaign_id))
         return {"published": "not_due", "closed": "busy"}.get(status, "already_done")
     claimed = db.session.execute(
-        campaign_t.update().where(campaign_t.c.id == campaign_id, campaign_t.c.status == "closed").values(updated_at=now)
+        campaign_t.update()
+        .where(campaign_t.c.id == campaign_id, campaign_t.c.status == CampaignStatus.CLOSED)
+        .values(updated_at=now)
     ).rowcount
     if not claimed:
         return "already_done"
@@ -193,8 +201,8 @@ def _pool(campaign, now) -> None:
 
     db.session.execute(
         campaign_t.update()
-        .where(campaign_t.c.id == campaign.id, campaign_t.c.status == "closed")
-        .values(status="allocated", allocated_at=now)
+        .where(campaign_t.c.id == campaign.id, campaign_t.c.status == CampaignStatus.CLOSED)
+        .values(status=CampaignStatus.ALLOCATED, allocated_at=now)
     )
     record_audit(
         None,
@@ -357,8 +365,8 @@ def _supplies(campaign_id) -> tuple[dict, dict]:
 
 def _return_unallocated_stock(campaign_id):
     """Give each listing back what its supplies offered to this campaign and did not get, so a farmer whose chickens
-    were not ordered can offer them to the next campaign; a sold-out listing with goods back is approved again (as
-    producers.services.release_listing_quantity does for one listing). Runs in the close transaction, so once."""
+    were not ordered can offer them to the next campaign; a sold-out listing with goods back is approved again, by the
+    one rule every stock change follows. Runs in the close transaction, so once."""
     unused = (
         sa.select(supply_t.c.listing_id, sa.func.sum(supply_t.c.quantity - supply_t.c.allocated).label("quantity"))
         .join(item_t, item_t.c.id == supply_t.c.item_id)
@@ -371,6 +379,8 @@ def _return_unallocated_stock(campaign_id):
         .where(listing_t.c.id == unused.c.listing_id)
         .values(
             quantity_committed=listing_t.c.quantity_committed - unused.c.quantity,
-            status=sa.case((listing_t.c.status == "sold_out", "approved"), else_=listing_t.c.status),
+            status=listing_status_after_stock_change(
+                listing_t.c.status, listing_t.c.quantity - (listing_t.c.quantity_committed - unused.c.quantity)
+            ),
         )
     )

@@ -3,12 +3,9 @@ print and xlsx) and its confirmation, and the reminder the day before delivery."
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta
-from io import BytesIO
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy.exc import IntegrityError
 
 import after_commit
@@ -22,8 +19,9 @@ from fulfilment.notices import campaign_items, campaign_subject, message_lines
 from notifications.messages import delivery_date, delivery_reminder
 from notifications.services import queue_notification
 from producers.models import PicklistAck, Producer
+from shop.lifecycle import POOLED, visible_to_buyers
 from shop.models import Campaign, CampaignItem
-from spreadsheets import safe_text
+from spreadsheets import TEXT, Sheet, write_workbook
 
 
 def get_campaign(campaign_id) -> Campaign:
@@ -127,7 +125,7 @@ def picklist(viewer, producer_id, campaign_id) -> dict:
     if producer is None:
         raise NotFound(_("Not found."))
     campaign = get_campaign(campaign_id)
-    if viewer.role != "operator" and campaign.status in ("draft", "cancelled"):
+    if viewer.role != "operator" and not visible_to_buyers(campaign.status):
         raise NotFound(_("Not found."))
     ack = _ack(campaign_id, producer_id)
     return {
@@ -212,7 +210,7 @@ def ack_picklist(user, producer_id, campaign_id) -> PicklistAck:
         raise Forbidden(_("Only the producer itself can confirm its pick list."))
     _check_producer_access(user, producer_id)
     campaign = get_campaign(campaign_id)
-    if campaign.status in ("draft", "published", "closed", "cancelled"):
+    if campaign.status not in POOLED:
         raise Conflict(_("The pick list is not ready yet: the campaign has not been pooled."))
     has_goods = db.session.scalar(
         sa.select(sa.func.count()).where(Allocation.campaign_id == campaign_id, Allocation.producer_id == producer_id)
@@ -277,25 +275,24 @@ def _remind(campaign) -> int:
 
 
 def picklist_xlsx(data) -> bytes:
-    """The pick list as an xlsx: a heading, then one row per item and delivery unit, with addresses and totals."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _("Pick list")[:31]
-
-    def put(row, values, bold=False):
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=safe_text(value))
-            if isinstance(value, str):
-                cell.data_type = "s"
-            if bold:
-                cell.font = Font(bold=True)
-
-    put(1, [_("Pick list"), data["campaign_title"]], bold=True)
-    put(2, [_("Producer"), data["producer_name"]])
-    put(3, [_("Deliver by"), delivery_date(data["delivery_on"])])
-    put(
-        5,
-        [
+    """The pick list as an xlsx: a heading, then one bold row per item with its total and a row per delivery unit
+    with its address, contact and quantity."""
+    rows, item_rows = [], set()
+    for line in data["lines"]:
+        item_rows.add(len(rows))
+        rows.append([line["title"], line["unit"], line["quantity"]])
+        for unit in line["units"]:
+            rows.append(
+                [line["title"], line["unit"], None, unit["unit_name"], unit["address"], unit["contact_phone"], unit["quantity"]]
+            )
+    sheet = Sheet(
+        title=_("Pick list"),
+        labelled=[
+            (_("Pick list"), data["campaign_title"]),
+            (_("Producer"), data["producer_name"]),
+            (_("Deliver by"), delivery_date(data["delivery_on"])),
+        ],
+        header=[
             _("Item"),
             _("Unit of sale"),
             _("Total to prepare"),
@@ -304,28 +301,9 @@ def picklist_xlsx(data) -> bytes:
             _("Contact phone"),
             _("Quantity"),
         ],
-        bold=True,
+        rows=rows,
+        bold_rows=item_rows,
+        widths=dict(enumerate((16, 8, 12, 24, 40, 16, 10))),
+        number_formats={5: TEXT},
     )
-    row = 6
-    for line in data["lines"]:
-        put(row, [line["title"], line["unit"], line["quantity"]], bold=True)
-        row += 1
-        for unit in line["units"]:
-            put(
-                row,
-                [
-                    line["title"],
-                    line["unit"],
-                    None,
-                    unit["unit_name"],
-                    unit["address"],
-                    unit["contact_phone"],
-                    unit["quantity"],
-                ],
-            )
-            row += 1
-    for column, width in zip("ABCDEFG", (16, 8, 12, 24, 40, 16, 10), strict=True):
-        sheet.column_dimensions[column].width = width
-    buffer = BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return write_workbook([sheet])

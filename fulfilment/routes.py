@@ -10,6 +10,7 @@ from errors import DomainError
 from extensions import db
 from fulfilment import closing
 from fulfilment import picklists as pick_lists  # the module; picklists() is a view here
+from shop.lifecycle import visible_to_buyers
 from shop.models import Campaign
 
 bp = Blueprint("fulfilment", __name__, url_prefix="/fulfilment")
@@ -22,7 +23,7 @@ def index():
     if current_user.role == "producer":
         return redirect(url_for("fulfilment.picklists"))
     campaigns = db.session.scalars(
-        sa.select(Campaign).where(Campaign.status.not_in(("draft", "cancelled"))).order_by(Campaign.closes_at.desc())
+        sa.select(Campaign).where(visible_to_buyers(Campaign.status)).order_by(Campaign.closes_at.desc())
     ).all()
     return render_template("fulfilment/index.html", campaigns=campaigns)
 

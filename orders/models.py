@@ -9,7 +9,6 @@ from sqlalchemy.sql import operators
 
 from database import Timestamps, UTCDateTime, utcnow
 from extensions import db
-from fulfilment.models import Allocation, PickLine  # noqa: F401 - moved there; the dashboard imports them from here still
 
 ORDER_STATUSES = ("placed", "allocated", "delivered", "cancelled")
 PAYMENT_STATUSES = ("unpaid", "paid")

@@ -168,7 +168,7 @@ def make_order(campaign, lines, user=None, unit=None, status="placed", created_a
 
 def make_allocation(item, producer, quantity, units=()):
     """After close: ``quantity`` of ``item`` allocated to ``producer``, split into pick lines ``units``: (unit, quantity)."""
-    from orders.models import Allocation, PickLine
+    from fulfilment.models import Allocation, PickLine
 
     allocation = Allocation(campaign_id=item.campaign_id, item_id=item.id, producer_id=producer.id, quantity=quantity)
     db.session.add(allocation)
@@ -249,8 +249,9 @@ def pooling_state(campaign_id):
     """Everything closing a campaign writes, keyed so two identical campaigns over the same people compare equal."""
     import sqlalchemy as sa
 
+    from fulfilment.models import Allocation
     from notifications.models import Notification
-    from orders.models import Allocation, Order
+    from orders.models import Order
 
     db.session.expire_all()
     campaign = db.session.get(Campaign, campaign_id)

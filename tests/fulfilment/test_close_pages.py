@@ -89,7 +89,10 @@ def test_the_printable_sheet_and_the_xlsx(client, auth):
     rows = [tuple(c for c in row) for row in sheet.iter_rows(values_only=True)]
     assert rows[0][:2] == ("备货单", "春季消费扶贫")
     assert ("雪毛鸡", "只", 52, None, None, None, None) in rows
-    assert ("雪毛鸡", "只", None, '\'=HYPERLINK("http://evil")', people.units[0].address, None, 40) in rows
+    # The same formula-safety rule as every export: the name kept exactly as typed, in a text cell, never a formula.
+    assert ("雪毛鸡", "只", None, '=HYPERLINK("http://evil")', people.units[0].address, None, 40) in rows
+    name_cells = [cell for row in sheet.iter_rows() for cell in row if cell.value == '=HYPERLINK("http://evil")']
+    assert name_cells and all(cell.data_type == "s" and cell.quotePrefix for cell in name_cells)
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
 

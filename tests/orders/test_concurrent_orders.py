@@ -282,7 +282,7 @@ def test_a_close_racing_orders_never_lets_one_land_after_it(backend_app):
 
     from database import utcnow
     from fulfilment.closing import close_campaign
-    from orders.models import Allocation
+    from fulfilment.models import Allocation
 
     campaign = make_campaign(closes_in=timedelta(minutes=5))
     item = make_item(campaign, [(make_listing(quantity=1000), 300), (make_listing(quantity=1000), 200)], per_buyer_limit=None)

@@ -3,20 +3,16 @@
 import hashlib
 import re
 import secrets
-import time
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
 from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User
-from database import UTCDateTime, utcnow
+from database import utcnow
 from errors import Forbidden, NotFound, ValidationFailed
-from extensions import db, pipelined_row
+from extensions import db
 from producers.models import Producer
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -236,7 +232,6 @@ def update_user(
         revoke_all_tokens(user)
     record_audit(actor, "user.update", user, role=role, active=user.active)
     db.session.commit()
-    forget_tokens()
     return user
 
 
@@ -253,14 +248,12 @@ def change_password(user, current_password, new_password):
     revoke_all_tokens(user)
     record_audit(user, "user.password", user)
     db.session.commit()
-    forget_tokens()
 
 
 def set_locale(user, locale):
     if locale in current_app.config["LANGUAGES"]:
         user.locale = locale
         db.session.commit()
-        forget_tokens()
 
 
 def _hash_token(token: str) -> str:
@@ -277,95 +270,24 @@ def issue_token(user) -> str:
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user a live token belongs to, else None.
+    """The active user a live token belongs to, else None: one query on the token's unique hash, every request.
 
-    Every API request starts here, so what the database said is remembered for TOKEN_CACHE_SECONDS in this
-    process. A token revoked, or a user changed or deactivated, through this process stops working at once
-    (forget_tokens); through another process, within TOKEN_CACHE_SECONDS.
+    Nothing is remembered between requests, so a token revoked or expired, or a user deactivated, is refused by
+    every web worker from the next request on.
     """
     if not token:
         return None
-    token_hash = _hash_token(token)
-    now = _clock()
-    cached = _token_users.get(token_hash)
-    if cached is not None and cached[0] > now:
-        return _attach_user(cached[1])
-    row = _token_user_row(token_hash)
-    if row is None:
-        _token_users.pop(token_hash, None)
-        return None
-    *columns, expires_at = row
-    values = dict(zip(_USER_KEYS, columns, strict=True))
-    if len(_token_users) >= TOKEN_CACHE_SIZE:
-        _token_users.clear()
-    good_for = min(TOKEN_CACHE_SECONDS, (expires_at - utcnow()).total_seconds())
-    _token_users[token_hash] = (now + good_for, values)
-    return _attach_user(values)
-
-
-TOKEN_CACHE_SECONDS = 5.0
-TOKEN_CACHE_SIZE = 10_000  # a few MB per worker; at 5 s that is 2,000 different tokens a second
-_clock = time.monotonic
-_token_users: dict[str, tuple[float, dict]] = {}  # token hash -> (good until, the user's column values)
-
-# Built once, one round trip; the user's columns as plain values (what is remembered), not an ORM entity.
-# (User's attributes are named as its columns.)
-_users, _tokens = User.__table__, ApiToken.__table__
-_USER_KEYS = tuple(column.key for column in _users.columns)
-_TOKEN_USER = (
-    sa.select(*_users.columns, _tokens.c.expires_at)
-    .join(_tokens, _tokens.c.user_id == _users.c.id)
-    .where(
-        _tokens.c.token_hash == sa.bindparam("token_hash"),
-        _tokens.c.revoked_at.is_(None),
-        _tokens.c.expires_at > sa.bindparam("now"),
-        _users.c.active.is_(True),
+    query = (
+        sa.select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+            User.active.is_(True),
+        )
     )
-)
-
-
-def _token_user_row(token_hash):
-    """The token's user's columns and the token's expiry (aware UTC times), or None.
-
-    On PostgreSQL one prepared statement sent with its BEGIN, without SQLAlchemy's statement machinery: a token
-    not remembered costs one round trip and little CPU.
-    """
-    if db.session.get_bind().dialect.name != "postgresql":
-        return db.session.execute(_TOKEN_USER, {"token_hash": token_hash, "now": utcnow()}).first()
-    row = pipelined_row(_TOKEN_USER_SQL, {"token_hash": token_hash, "now": utcnow().replace(tzinfo=None)})
-    if row is None:
-        return None
-    return tuple(
-        value.replace(tzinfo=UTC) if index in _UTC_COLUMNS and value is not None else value for index, value in enumerate(row)
-    )
-
-
-_TOKEN_USER_SQL = str(_TOKEN_USER.compile(dialect=postgresql.psycopg.dialect(paramstyle="pyformat")))
-# Positions of the columns stored as naive UTC (UTCDateTime), which SQLAlchemy returns as aware UTC.
-_UTC_COLUMNS = frozenset(
-    index for index, column in enumerate(_TOKEN_USER.selected_columns) if isinstance(column.type, UTCDateTime)
-)
-
-
-def _attach_user(values) -> User:
-    """The user as a persistent object of this session, built from its column values without a query.
-
-    Built the way SQLAlchemy builds a loaded row (no constructor, no attribute events): what a cache hit costs.
-    """
-    session = db.session
-    known = session.identity_map.get(identity_key(User, values["id"]))
-    if known is not None:
-        return known
-    user = User.__mapper__.class_manager.new_instance()
-    user.__dict__.update(values)
-    make_transient_to_detached(user)
-    session.add(user)
-    return user
-
-
-def forget_tokens() -> None:
-    """Drop what user_for_token remembers, after a token is revoked or a user changed."""
-    _token_users.clear()
+    return db.session.scalar(query)
 
 
 def revoke_token(token: str) -> None:
@@ -373,11 +295,9 @@ def revoke_token(token: str) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.commit()
-    forget_tokens()
 
 
 def revoke_all_tokens(user) -> None:
     db.session.execute(
         sa.update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
-    forget_tokens()

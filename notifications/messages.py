@@ -11,7 +11,7 @@ from flask import current_app, g
 from flask_babel import format_date, get_locale, gettext
 
 from measures import yuan
-from presentation import local_date
+from presentation import local_date, local_datetime
 
 # An SMS longer than this becomes a summary with a link to the full pick list.
 SMS_MAX_CHARS = 160
@@ -236,4 +236,46 @@ def ordered_for_you(coordinator_name, campaign, lines, total_fen):
         total=yuan(total_fen),
         date=local_date(campaign.delivery_on),
     )
+    return title, body
+
+
+# Orders
+
+
+def _order_lines(order) -> str:
+    return item_list((line.item.title, line.quantity, line.item.unit) for line in order.lines if not line.cancelled)
+
+
+def order_confirmed(order):
+    """To a buyer (or the colleague ordered for): what was pre-ordered, the total, when it arrives, until when it may
+    change. Returns (title, body)."""
+    campaign = order.campaign
+    title = _("Pre-order %(id)d confirmed", id=order.id)
+    body = _(
+        "%(campaign)s: %(lines)s. Total %(total)s, paid on delivery. Delivery on %(date)s. You may change or cancel until %(closes)s.",
+        campaign=campaign.title,
+        lines=_order_lines(order),
+        total=yuan(order.total_fen),
+        date=local_date(campaign.delivery_on),
+        closes=local_datetime(campaign.closes_at),
+    )
+    return title, body
+
+
+def order_changed(order):
+    """To a buyer whose order was changed (by them or their coordinator): what it holds now. Returns (title, body)."""
+    title = _("Pre-order %(id)d changed", id=order.id)
+    body = _(
+        "%(campaign)s: now %(lines)s. Total %(total)s.",
+        campaign=order.campaign.title,
+        lines=_order_lines(order),
+        total=yuan(order.total_fen),
+    )
+    return title, body
+
+
+def order_cancelled(order):
+    """To a buyer whose order was cancelled. Returns (title, body)."""
+    title = _("Pre-order %(id)d cancelled", id=order.id)
+    body = _("%(campaign)s: your pre-order has been cancelled.", campaign=order.campaign.title)
     return title, body

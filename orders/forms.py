@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from orders.services import MAX_LINE_QUANTITY, MAX_NOTE
+from orders.lines import MAX_LINE_QUANTITY, MAX_NOTE
 
 
 class CheckoutForm(FlaskForm):

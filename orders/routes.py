@@ -8,8 +8,9 @@ from flask_login import current_user
 from accounts.access import role_required
 from errors import DomainError
 from extensions import db
-from orders import services
+from orders import reading, services
 from orders.forms import CancelOrderForm, ChangeOrderForm, quantities_from_form
+from orders.models import Order
 from shop import catalogue as shop_catalogue
 from shop import lifecycle as shop_lifecycle
 
@@ -20,7 +21,7 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 @role_required("buyer", "operator")
 def mine():
     """A buyer's own orders, newest first (operators: the latest orders of everyone)."""
-    orders = db.session.scalars(services.my_orders_query(current_user).limit(200)).all()
+    orders = db.session.scalars(reading.my_orders_query(current_user).limit(200)).all()
     return render_template("orders/mine.html", orders=orders, phases=_phases(orders))
 
 
@@ -34,7 +35,7 @@ def _may_change(order):
 
 def _detail(order, change_form=None, status=200):
     views = shop_catalogue.item_views(order.campaign)
-    current = {line.item_id: line.quantity for line in services.active_lines(order)}
+    current = {line.item_id: line.quantity for line in reading.active_lines(order)}
     return (
         render_template(
             "orders/detail.html",
@@ -55,13 +56,13 @@ def _detail(order, change_form=None, status=200):
 @bp.route("/<int:order_id>")
 @role_required("buyer", "operator")
 def detail(order_id):
-    return _detail(services.get_order(current_user, order_id))
+    return _detail(reading.get_order(current_user, order_id))
 
 
 @bp.route("/<int:order_id>/confirmation")
 @role_required("buyer")
 def confirmation(order_id):
-    order = services.get_order(current_user, order_id)
+    order = reading.get_order(current_user, order_id)
     return render_template(
         "orders/confirmation.html",
         order=order,
@@ -73,7 +74,7 @@ def confirmation(order_id):
 @bp.route("/<int:order_id>/change", methods=["POST"])
 @role_required("buyer")
 def change(order_id):
-    order = services.get_order(current_user, order_id, for_change=True)
+    order = reading.get_order(current_user, order_id, for_change=True)
     form = ChangeOrderForm()
     if not form.validate_on_submit():
         return _detail(order, form, 422)
@@ -86,12 +87,11 @@ def change(order_id):
     try:
         services.change_order(current_user, order.id, [{"item_id": k, "quantity": v} for k, v in lines.items()])
     except DomainError as error:
-        db.session.rollback()
         flash(error.message, "danger")
         for messages in error.details.get("fields", {}).values():
             for message in messages:
                 flash(message, "danger")
-        return _detail(services.get_order(current_user, order_id), form, error.status)
+        return _detail(reading.get_order(current_user, order_id), form, error.status)
     flash(_("Your order has been changed."), "success")
     return redirect(url_for("orders.detail", order_id=order.id))
 
@@ -100,13 +100,12 @@ def change(order_id):
 @role_required("buyer", "operator")
 def cancel(order_id):
     """GET asks to confirm (a tap on a phone is easily a mistake); POST cancels."""
-    order = services.get_order(current_user, order_id)
+    order = reading.get_order(current_user, order_id)
     form = CancelOrderForm()
     if form.validate_on_submit():
         try:
             services.cancel_order(current_user, order.id)
         except DomainError as error:
-            db.session.rollback()
             flash(error.message, "danger")
         else:
             flash(_("Your order has been cancelled."), "info")
@@ -119,8 +118,6 @@ def order_count_for(campaign_id):
     """How many live orders the logged-in buyer has in a campaign (shown on the campaign page)."""
     if not current_user.is_authenticated or current_user.role != "buyer":
         return 0
-    from orders.models import Order
-
     return db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Order)

@@ -27,6 +27,7 @@ from extensions import db
 from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
+from orders.lines import MAX_LINE_QUANTITY
 from shop import catalogue, covers, editing, lifecycle, qr
 from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm
 
@@ -131,7 +132,7 @@ def add_to_cart(slug):
         return _campaign_page(campaign, add_form=form, status=422)
     item_id = int(form.item_id.data)
     lines = _cart(campaign.id)
-    lines[item_id] = min(lines.get(item_id, 0) + form.quantity.data, order_services.MAX_LINE_QUANTITY)
+    lines[item_id] = min(lines.get(item_id, 0) + form.quantity.data, MAX_LINE_QUANTITY)
     _save_cart(campaign.id, lines)
     title = next(item.title for item in campaign.items if item.id == item_id)
     flash(_("Added %(n)d × %(title)s to your cart.", n=form.quantity.data, title=title), "success")

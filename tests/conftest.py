@@ -82,7 +82,7 @@ def migrated(database_url):
 def _fresh_request_globals(app):
     """Tests keep one app context open across requests (for factories); production has one per request.
     Clear what a request caches there, so one request's user or language never leaks into the next,
-    and start the test with fresh rate-limit counters and no remembered campaigns, as a fresh worker."""
+    and start the test with fresh rate-limit counters, as a fresh worker."""
     import flask_babel
     from flask import g
 
@@ -90,10 +90,6 @@ def _fresh_request_globals(app):
     from extensions import limiter
 
     limiter._key_prefix = f"test-{uuid.uuid4().hex}"
-    # Ids start again at 1 in every test: what this process remembers of an earlier test's campaign 1 is not this one.
-    from orders import services
-
-    services._known_campaigns.clear()
 
     @app.before_request
     def fresh_globals():

@@ -16,15 +16,13 @@ import after_commit
 from accounts.services import normalize_phone, record_audit
 from database import transaction, utcnow
 from extensions import db
+from orders import capacity
 from orders.models import GroupSheet
-from shop.models import CampaignItem
 from units import sheet_rows, sheets
 from units.access import coordinator_campaign
 from units.campaigns import campaign_items, item_columns
 from units.colleague_orders import SheetResult, write_orders
 from units.sheet_plan import Plan, column_positions, invalid, plan_orders
-
-_item_table = CampaignItem.__table__
 
 
 def current_sheet(campaign_id, unit_id) -> GroupSheet | None:
@@ -97,13 +95,9 @@ def _read_sheet(campaign, file, filename, limits):
 
 def _release(order, reason) -> None:
     """Cancel one order in the current transaction and give its capacity back (items in ascending id order)."""
-    live = sorted((line for line in order.lines if not line.cancelled), key=lambda line: line.item_id)
+    live = [line for line in order.lines if not line.cancelled]
+    capacity.release({line.item_id: line.quantity for line in live})
     for line in live:
-        db.session.execute(
-            sa.update(_item_table)
-            .where(_item_table.c.id == line.item_id, _item_table.c.ordered >= line.quantity)
-            .values(ordered=_item_table.c.ordered - line.quantity)
-        )
         line.cancelled, line.cancel_reason = True, reason
     order.status, order.cancelled_at, order.total_fen = "cancelled", utcnow(), 0
 

@@ -14,12 +14,12 @@ from sqlalchemy.orm import selectinload
 
 from errors import InvalidSheet
 from extensions import db
+from orders.locks import lock_items, lock_open_campaign, lock_unit_sheet
 from orders.models import GroupSheet, Order, OrderLine
-from orders.services import lock_open_campaign
 from shop.models import Campaign
 from units import sheet_rows
 from units.campaigns import campaign_items, item_columns
-from units.locks import lock_buyers, lock_items, lock_unit_sheet
+from units.locks import lock_buyers
 from units.sheets import problem
 
 PHONE_CHUNK = 500  # phones per IN (...) query: well under SQLite's parameter limit
@@ -125,7 +125,7 @@ def plan_orders(coordinator, campaign, rows, skipped, problems, positions, *, re
 
     :param replace: True for a sheet (replaces the unit's previous sheet); False for grid rows (only adds orders).
     :param positions: {"items": {item_id: (heading, index)}, "phone": (heading, index)} to name columns in problems.
-    :raises CampaignNotOpen, Forbidden, NotFound: see orders.services.lock_open_campaign.
+    :raises CampaignNotOpen, Forbidden, NotFound: see orders.locks.lock_open_campaign.
     :raises InvalidSheet: every problem found, parsing included.
     """
     unit_id = coordinator.unit_id

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
+from orders.lines import MAX_LINE_QUANTITY
 from units.sheets import column_letter, header_label, is_blank, normalize_heading, problem
 
 MAX_NAME = 80
 MAX_NOTE = 500
-MAX_QUANTITY = 10_000  # the same cap as one order line (orders.services.MAX_LINE_QUANTITY)
+MAX_QUANTITY = MAX_LINE_QUANTITY  # a sheet cell holds what one order line may
 
 
 @dataclass

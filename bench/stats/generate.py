@@ -26,7 +26,7 @@ TOWNS = ["乐城街道", "北乡镇", "九峰镇", "廊田镇", "长来镇", "�
          "两江镇", "沙坪镇", "云岩镇", "秀水镇", "大源镇", "庆云镇", "白石镇"]
 PRODUCTS = [("雪毛鸡", "只", 1500, 9800), ("鸡蛋", "个", 50, 150), ("马蹄", "斤", 500, 450), ("天堂姜", "斤", 500, 800),
             ("大米", "袋", 5000, 4500), ("蜂蜜", "瓶", 500, 6800), ("红薯干", "袋", 500, 2000), ("腐竹", "袋", None, 1500)]
-STATUSES = ["allocated"] * 10 + ["delivered"] * 3 + ["settled"] * 2 + ["published"] * 4 + ["closed"] * 2 + ["draft", "cancelled", "published"]
+STATUSES = ["allocated"] * 10 + ["delivered"] * 3 + ["settled"] * 2 + ["published"] * 4 + ["closed"] * 2 + ["draft", "draft", "published"]  # two drafts: a campaign cannot be cancelled (issue 13)
 ITEMS_PER_CAMPAIGN = 20
 POOLED = ("allocated", "delivered", "settled")
 
@@ -119,7 +119,7 @@ def generate(url, lines_wanted, seed):
                 if reason is None and order_status != "cancelled":
                     total += quantity * item[5]
                     live[item[0]] += quantity
-                    if status_of[cid] not in ("draft", "cancelled"):
+                    if status_of[cid] != "draft":
                         demand[item[0]] += quantity
             paid = rng.random() < 0.5
             orders.append((order_id, cid, unit_id, f"买家{order_id % 9973}", rng.choice(phones), unit_id, "sheet", order_status,

@@ -4,14 +4,17 @@ Every request goes through the HTTP API: each thread has its own test client (an
 app context and database session), all released at the same moment by a barrier.
 """
 
+import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
-from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables
+from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables, psycopg_url
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_unit
 from orders.models import Order, OrderLine
@@ -326,3 +329,81 @@ def test_a_close_racing_orders_never_lets_one_land_after_it(backend_app):
     )
     assert orders == statuses[201]
     assert totals(item.id) == (2 * orders, 2 * orders) and allocated == 2 * orders
+
+
+def test_an_order_waiting_behind_a_cancellation_of_a_sold_out_item_gets_it_or_a_clean_refusal(backend_app, backend_url):
+    """The item is sold out; another transaction holds its row (SQLite: the write lock) while one buyer cancels and
+    another orders what the cancellation frees. Once it lets go, the cancellation goes through and the order gets
+    the item or 409 insufficient_stock: never a 500 or a 400, and the counter stays exact."""
+    from accounts.models import User
+    from orders.services import place_order
+
+    campaign = make_campaign()
+    item = make_item(campaign, [(make_listing(quantity=100), 2)])
+    unit = make_unit()
+    tokens = make_buyers(unit, 2)
+    first = db.session.scalars(sa.select(User).where(User.unit_id == unit.id).order_by(User.id)).first()
+    order_id = place_order(first, campaign.id, [{"item_id": item.id, "quantity": 2}]).order.id
+    assert totals(item.id) == (2, 2)
+    db.session.commit()
+    requests = [
+        (tokens[0], f"/orders/{order_id}/cancel", None),
+        (tokens[1], f"/campaigns/{campaign.id}/orders", {"lines": [{"item_id": item.id, "quantity": 2}]}),
+    ]
+    results = [None, None]
+
+    def run(index, token, path, body):
+        response = backend_app.test_client().post("/api/v1" + path, json=body, headers={"Authorization": f"Bearer {token}"})
+        results[index] = (response.status_code, response.get_json())
+
+    with _item_row_held(backend_url, item.id) as queued:
+        threads = [threading.Thread(target=run, args=(i, *request)) for i, request in enumerate(requests)]
+        for thread in threads:
+            thread.start()
+        queued(len(threads))
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(not thread.is_alive() for thread in threads)
+    assert results[0][0] == 200 and results[0][1]["status"] == "cancelled", results
+    assert results[1][0] in (201, 409), results
+    if results[1][0] == 409:
+        assert results[1][1]["error"]["code"] == "insufficient_stock"
+    placed = 2 if results[1][0] == 201 else 0
+    assert totals(item.id) == (placed, placed)
+
+
+@contextmanager
+def _item_row_held(url, item_id):
+    """Hold the item's row (PostgreSQL: SELECT … FOR UPDATE; SQLite: the write lock) from a connection of its own;
+    yields ``queued(n)``, which returns once n transactions wait for it. Let go on leaving the block."""
+    if url.startswith("sqlite"):
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield lambda _n: time.sleep(1.0)  # SQLite cannot say who waits: give the requests time to queue
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        return
+    admin = sa.create_engine(psycopg_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as holder, admin.connect() as watcher:
+            holder.execute(sa.text("BEGIN"))
+            holder.execute(sa.select(CampaignItem.id).where(CampaignItem.id == item_id).with_for_update())
+
+            def queued(n):
+                waiting = sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                for _ in range(400):
+                    if watcher.execute(waiting).scalar() >= n:
+                        return
+                    time.sleep(0.05)
+                raise AssertionError(f"fewer than {n} transactions queued behind the item's row")
+
+            try:
+                yield queued
+            finally:
+                holder.execute(sa.text("COMMIT"))
+    finally:
+        admin.dispose()

@@ -3,6 +3,7 @@ gets a clean 503 with Retry-After and saves nothing, and the next one goes throu
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
 from backends import BASE_DATABASE_URL, psycopg_url
 from config import ProductionConfig
@@ -24,6 +25,14 @@ def production_pool(app):
         SQLALCHEMY_ENGINE_OPTIONS=ProductionConfig.SQLALCHEMY_ENGINE_OPTIONS,
     )
     assert production.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": False, "pool_recycle": 300}
+
+    @production.before_request
+    def fresh_globals():
+        """As the ``app`` fixture does: the test holds one app context, production has one per request, so a
+        request never sees the previous request's user in ``g``."""
+        for key in list(vars(g)):
+            delattr(g, key)
+
     with production.app_context():
         yield production
         db.session.remove()

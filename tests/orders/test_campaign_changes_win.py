@@ -1,5 +1,5 @@
-"""A web worker remembers a campaign's titles, prices and dates between orders (PostgreSQL's one-round-trip path):
-whatever changes in the database afterwards, the next order sees the database, never the memory."""
+"""Whatever changes in a campaign between two orders (price, title, withdrawal, close, units, limit, stock), the next
+order sees the database as it is now: nothing of the first order's campaign is carried over to the second."""
 
 from datetime import timedelta
 
@@ -10,23 +10,19 @@ from database import utcnow
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_unit, make_user
 from notifications.models import Notification
-from orders import services
 from orders.models import Order, OrderLine
 from shop.models import CampaignItem, campaign_unit
 
 
 @pytest.fixture
-def remembered(api_as):
-    """An open campaign with eggs, and a buyer whose first order made the process remember it."""
+def ordered_once(api_as):
+    """An open campaign with eggs, and a buyer who has already ordered one."""
     campaign = make_campaign(title="春季消费扶贫")
     eggs = make_item(campaign, [(make_listing(quantity=100), 10)], title="土鸡蛋", price_fen=150)
     buyer = make_user()
     client = api_as(buyer)
-    services._known_campaigns.clear()  # a fresh worker: what an earlier test's campaign of the same id left is gone
     first = client.post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": eggs.id, "quantity": 1}]})
     assert first.status_code == 201, first.get_json()
-    if db.engine.dialect.name == "postgresql":
-        assert campaign.id in services._known_campaigns  # the tests below do exercise the remembering path
     return campaign, eggs, buyer, client
 
 
@@ -41,8 +37,8 @@ def saved():
     return orders, lines, db.session.scalar(sa.select(sa.func.sum(CampaignItem.ordered)))
 
 
-def test_a_changed_price_and_title_are_what_the_next_order_snapshots_and_confirms(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_a_changed_price_and_title_are_what_the_next_order_snapshots_and_confirms(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     eggs.price_fen, eggs.title = 180, "散养土鸡蛋"
     campaign.title = "秋季消费扶贫"
     db.session.commit()
@@ -57,8 +53,8 @@ def test_a_changed_price_and_title_are_what_the_next_order_snapshots_and_confirm
     assert confirmation.body.startswith("秋季消费扶贫：散养土鸡蛋 × 2个。合计 ¥3.60")
 
 
-def test_an_item_withdrawn_since_is_refused(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_an_item_withdrawn_since_is_refused(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     eggs.cancelled_below_minimum = True
     db.session.commit()
     before = saved()
@@ -68,8 +64,8 @@ def test_an_item_withdrawn_since_is_refused(remembered):
     assert saved() == before
 
 
-def test_a_campaign_closed_or_moved_since_takes_no_order(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_a_campaign_closed_or_moved_since_takes_no_order(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     before = saved()
     campaign.closes_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
@@ -80,8 +76,8 @@ def test_a_campaign_closed_or_moved_since_takes_no_order(remembered):
     assert saved() == before
 
 
-def test_a_campaign_restricted_since_to_another_unit_refuses_the_buyer(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_a_campaign_restricted_since_to_another_unit_refuses_the_buyer(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     before = saved()
     db.session.execute(sa.insert(campaign_unit).values(campaign_id=campaign.id, unit_id=make_unit().id))
     db.session.commit()
@@ -90,8 +86,8 @@ def test_a_campaign_restricted_since_to_another_unit_refuses_the_buyer(remembere
     assert saved() == before
 
 
-def test_a_per_buyer_limit_set_since_is_enforced(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_a_per_buyer_limit_set_since_is_enforced(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     eggs.per_buyer_limit = 2
     db.session.commit()
     assert order(client, campaign, eggs).status_code == 201
@@ -101,8 +97,8 @@ def test_a_per_buyer_limit_set_since_is_enforced(remembered):
     assert saved()[0] == 2
 
 
-def test_what_is_left_is_counted_at_the_moment_of_the_order(remembered):
-    campaign, eggs, _buyer, client = remembered
+def test_what_is_left_is_counted_at_the_moment_of_the_order(ordered_once):
+    campaign, eggs, _buyer, client = ordered_once
     assert order(client, campaign, eggs, 8).status_code == 201
     refused = order(client, campaign, eggs, 2)
     assert refused.status_code == 409

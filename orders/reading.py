@@ -1,0 +1,49 @@
+"""Who may see which order, and the lists of orders they see."""
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from errors import Forbidden, NotFound
+from extensions import db
+from orders.lines import MAX_ID, is_valid_id
+from orders.models import Order
+
+
+def get_order(user, order_id, *, for_change=False) -> Order:
+    """An order the user may see: their own, one of their unit's (coordinator), any (operator).
+
+    :param for_change: only the owner or their coordinator (not an operator) may change it.
+    :raises NotFound: no such order, or one this user may not see.
+    :raises Forbidden: an operator asking to change it.
+    """
+    order = db.session.get(Order, order_id) if is_valid_id(order_id) else None
+    if order is None or not can_see_order(user, order):
+        raise NotFound(_("No such order."))
+    if for_change and user.role == "operator":
+        raise Forbidden(_("Only the buyer or their unit's coordinator may change an order."))
+    return order
+
+
+def can_see_order(user, order) -> bool:
+    if user.role == "operator":
+        return True
+    if user.role != "buyer":
+        return False
+    if order.user_id == user.id or order.placed_by_id == user.id:
+        return True
+    return user.is_coordinator and order.unit_id == user.unit_id
+
+
+def my_orders_query(user, campaign_id=None):
+    """The orders a buyer placed for themselves (newest first); for an operator, every order."""
+    query = sa.select(Order).order_by(Order.id.desc()).options(selectinload(Order.lines))
+    if user.role != "operator":
+        query = query.where(Order.user_id == user.id)
+    if campaign_id is not None:
+        query = query.where(Order.campaign_id == (campaign_id if 0 < campaign_id <= MAX_ID else 0))
+    return query
+
+
+def active_lines(order):
+    return [line for line in order.lines if not line.cancelled]

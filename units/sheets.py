@@ -72,27 +72,15 @@ class Table:
     header_row: int = 1
 
 
-@dataclass
-class SheetRow:
-    """One person's wishes: quantities by item id (only those above zero)."""
-
-    row: int
-    name: str
-    phone: str
-    quantities: dict
-    note: str | None = None
-
-
-@dataclass
-class ParsedSheet:
-    rows: list
-    problems: list
-    skipped: int = 0
-
-
 def problem(row, column, message, cell=None) -> dict:
     """One entry of an InvalidSheet's ``rows``: row number (None: the whole file), column label, reason."""
     return {"row": row, "column": column, "cell": cell, "message": str(message)}
+
+
+def _formula_refused(row_number, headers, index) -> dict:
+    """A cell that holds (or, in a csv, would become) a formula: a sheet brings values, not formulas."""
+    message = _("Formulas are not accepted; type the value itself.")
+    return problem(row_number, header_label(headers, index), message, f"{column_letter(index)}{row_number}")
 
 
 def _whole_file(message):
@@ -267,14 +255,7 @@ def _xlsx_table(workbook, limits) -> Table:
             if index >= limits.max_columns:
                 raise _whole_file(_("The sheet has more than %(n)d columns.", n=limits.max_columns))
             if getattr(cell, "data_type", None) == "f":
-                table.problems.append(
-                    problem(
-                        row_number,
-                        header_label(table.headers, index),
-                        _("Formulas are not accepted; type the value itself."),
-                        f"{column_letter(index)}{row_number}",
-                    )
-                )
+                table.problems.append(_formula_refused(row_number, table.headers, index))
                 values.append(None)
                 continue
             if isinstance(value, str) and len(value) > limits.max_cell_chars:
@@ -323,14 +304,7 @@ def _read_csv(data: bytes, limits) -> Table:
                     value = value[: limits.max_cell_chars]
                 if value.lstrip().startswith("=") and table.headers:
                     # Excel would run it as a formula when it opens this csv; a sheet brings values, not formulas.
-                    table.problems.append(
-                        problem(
-                            row_number,
-                            header_label(table.headers, index),
-                            _("Formulas are not accepted; type the value itself."),
-                            f"{column_letter(index)}{row_number}",
-                        )
-                    )
+                    table.problems.append(_formula_refused(row_number, table.headers, index))
                     value = ""
                 cleaned.append(value)
             _add_row(table, row_number, cleaned, limits)

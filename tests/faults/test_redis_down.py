@@ -106,5 +106,5 @@ def test_orders_are_accepted_while_redis_is_down_and_confirmations_go_out_once_i
 
 
 def _send_when_back(name):
-    db.session.remove()  # outside any transaction, the door sends at once
+    db.session.commit()  # outside any transaction, the door sends at once
     return after_commit.send_task(name)

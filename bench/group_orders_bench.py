@@ -104,10 +104,17 @@ def worst_files():
                 data = xml if info.filename == "xl/worksheets/sheet1.xml" else source.read(info.filename)
                 target.writestr(info.filename, data)
         shape = "with" if dimension else "without"
-        yield f"{len(xml) / 2**20:.1f} MB sheet XML {shape} <dimension>, {row - 1} rows x {limits.max_columns} numeric cells", out.getvalue()
+        yield (
+            f"{len(xml) / 2**20:.1f} MB sheet XML {shape} <dimension>, {row - 1} rows x {limits.max_columns} numeric cells",
+            out.getvalue(),
+        )
     items = limits.max_columns - 2
-    yield f"{limits.max_people} people x {limits.max_columns} columns, as written by openpyxl", sheet_bytes(
-        ["姓名", "手机号", *(f"item{n}" for n in range(items))], [[f"p{n}", f"138{n:08d}", *([1] * items)] for n in range(limits.max_people)]
+    yield (
+        f"{limits.max_people} people x {limits.max_columns} columns, as written by openpyxl",
+        sheet_bytes(
+            ["姓名", "手机号", *(f"item{n}" for n in range(items))],
+            [[f"p{n}", f"138{n:08d}", *([1] * items)] for n in range(limits.max_people)],
+        ),
     )
 
 
@@ -127,7 +134,9 @@ def bench_worst_files(app):
             elapsed = time.perf_counter() - start
             _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            print(f"worst file ({label}, {len(data) // 1024} KB on the wire): {elapsed:.2f} s, peak {peak / 2**20:.0f} MB, {outcome}")
+            print(
+                f"worst file ({label}, {len(data) // 1024} KB on the wire): {elapsed:.2f} s, peak {peak / 2**20:.0f} MB, {outcome}"
+            )
 
 
 def main():

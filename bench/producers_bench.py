@@ -41,8 +41,10 @@ def bench_photos(app, rounds=8):
             timings.append(time.perf_counter() - start)
             discard_files(*names)
     timings.sort()
-    print(f"photo pipeline: {len(data) / 1e6:.1f} MB 4000x3000 JPEG -> 1600px + 400px thumbnail: "
-          f"median {timings[len(timings) // 2] * 1000:.0f} ms, worst {timings[-1] * 1000:.0f} ms ({rounds} rounds)")
+    print(
+        f"photo pipeline: {len(data) / 1e6:.1f} MB 4000x3000 JPEG -> 1600px + 400px thumbnail: "
+        f"median {timings[len(timings) // 2] * 1000:.0f} ms, worst {timings[-1] * 1000:.0f} ms ({rounds} rounds)"
+    )
 
 
 def bench_commits(app, threads=32, per_thread=40, quantity=1000):
@@ -82,9 +84,11 @@ def bench_commits(app, threads=32, per_thread=40, quantity=1000):
         stored = db.session.get(Listing, listing_id)
         committed, status = stored.quantity_committed, stored.status
     attempts = threads * per_thread
-    print(f"commit_listing_quantity on {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}: {threads} threads x {per_thread} "
-          f"attempts of 1 against {quantity}: {len(taken)} taken, {len(refused)} refused, stored committed={committed} ({status}); "
-          f"{attempts / elapsed:.0f} attempts/s")
+    print(
+        f"commit_listing_quantity on {app.config['SQLALCHEMY_DATABASE_URI'].split(':')[0]}: {threads} threads x {per_thread} "
+        f"attempts of 1 against {quantity}: {len(taken)} taken, {len(refused)} refused, stored committed={committed} ({status}); "
+        f"{attempts / elapsed:.0f} attempts/s"
+    )
     assert committed == len(taken) == min(quantity, attempts), "oversold or lost a commit"
 
 
@@ -100,7 +104,9 @@ def main():
         url = create_scratch_postgres(base, f"pinbang_bench_{uuid.uuid4().hex[:8]}")
     else:
         url = f"sqlite:///{os.environ['INSTANCE_PATH']}/bench.sqlite3"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 40, "max_overflow": 0} if base else {})
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 40, "max_overflow": 0} if base else {}
+    )
     try:
         with app.app_context():
             upgrade(revision="heads")

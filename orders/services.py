@@ -350,4 +350,3 @@ def _notify(order, kind, subject, user=None, new_subject=False) -> None:
     with force_locale(user.locale or "zh_CN"):
         title, body = _TEXTS[kind](order)
     queue_notification(kind=kind, subject=subject, title=title, body=body, user=user, new_subject=new_subject)
-

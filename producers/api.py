@@ -208,7 +208,12 @@ class Producers(MethodView):
     def get(self, args):
         """Producers, filtered by town, kind, poverty status or status (operators); a producer sees only itself."""
         query = profiles.producers_query(
-            g.api_user, town=args.get("town"), kind=args.get("kind"), poverty=args.get("poverty"), status=args.get("status"), search=args.get("q")
+            g.api_user,
+            town=args.get("town"),
+            kind=args.get("kind"),
+            poverty=args.get("poverty"),
+            status=args.get("status"),
+            search=args.get("q"),
         )
         return page_of(query, args["page"], args["per_page"])
 

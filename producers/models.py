@@ -65,9 +65,7 @@ class Listing(Timestamps, db.Model):
         sa.CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         sa.CheckConstraint("quantity_committed >= 0 AND quantity_committed <= quantity", name="committed_within_quantity"),
         sa.CheckConstraint("unit_weight_g IS NULL OR unit_weight_g > 0", name="unit_weight_positive"),
-        sa.CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'withdrawn', 'sold_out')", name="status_known"
-        ),
+        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected', 'withdrawn', 'sold_out')", name="status_known"),
     )
 
     @property

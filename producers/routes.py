@@ -53,7 +53,10 @@ def _back(default):
 @bp.errorhandler(RequestEntityTooLarge)
 def upload_too_large(error):
     limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    message = _("Too much at once: one upload may be at most %(mb)d MB. Add fewer photos now and the rest on the listing's page.", mb=limit)
+    message = _(
+        "Too much at once: one upload may be at most %(mb)d MB. Add fewer photos now and the rest on the listing's page.",
+        mb=limit,
+    )
     return render_template("errors/error.html", status=413, message=message), 413
 
 
@@ -117,7 +120,9 @@ def new_listing():
             flash(_("“%(name)s” is listed and waits for an operator's review.", name=listing.name), "success")
             return redirect(_listing_home(listing))
     elif form.errors:
-        _form_errors(form, lambda: listings.check_listing_fields(form.listing_values(), photos=form.photos.data or []), LISTING_FORM_FIELDS)
+        _form_errors(
+            form, lambda: listings.check_listing_fields(form.listing_values(), photos=form.photos.data or []), LISTING_FORM_FIELDS
+        )
         status = 422
     return render_template("producers/listing_form.html", form=form, producer=producer, listing=None), status
 
@@ -232,7 +237,12 @@ def registry():
     }
     producers = db.session.scalars(profiles.producers_query(current_user, **filters)).all()
     return render_template(
-        "producers/registry.html", producers=producers, filters=filters, towns=town_names(), kinds=KIND_LABELS, q=filters["search"] or ""
+        "producers/registry.html",
+        producers=producers,
+        filters=filters,
+        towns=town_names(),
+        kinds=KIND_LABELS,
+        q=filters["search"] or "",
     )
 
 
@@ -325,7 +335,13 @@ def reject_listing(listing_id):
         listing_review.reject_listing(current_user, listing, form.reason.data)
     except DomainError as error:
         db.session.rollback()
-        flash(_("Not rejected: %(why)s", why=" ".join(m for ms in error.details.get("fields", {}).values() for m in ms) or error.message), "danger")
+        flash(
+            _(
+                "Not rejected: %(why)s",
+                why=" ".join(m for ms in error.details.get("fields", {}).values() for m in ms) or error.message,
+            ),
+            "danger",
+        )
     else:
         flash(_("“%(name)s” of %(producer)s is rejected.", name=listing.name, producer=listing.producer.name), "info")
     return _back(url_for("producers.review"))

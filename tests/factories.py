@@ -24,7 +24,9 @@ def make_unit(name=None, address="乐城街道人民中路1号", **kw):
     return unit
 
 
-def make_user(role="buyer", unit=None, producer=None, coordinator=False, name=None, phone=None, email=None, password=PASSWORD, **kw):
+def make_user(
+    role="buyer", unit=None, producer=None, coordinator=False, name=None, phone=None, email=None, password=PASSWORD, **kw
+):
     n = _n()
     if role == "buyer" and unit is None:
         unit = make_unit()
@@ -83,7 +85,9 @@ def make_listing(producer=None, name="鸡蛋", unit="个", price_fen=150, quanti
     return listing
 
 
-def make_campaign(title="春季消费扶贫", status="published", opens_in=timedelta(hours=-1), closes_in=timedelta(days=2), units=(), **kw):
+def make_campaign(
+    title="春季消费扶贫", status="published", opens_in=timedelta(hours=-1), closes_in=timedelta(days=2), units=(), **kw
+):
     now = utcnow()
     campaign = Campaign(
         slug=kw.pop("slug", f"c{_n()}"),
@@ -121,7 +125,9 @@ def make_item(campaign, supplies, title=None, price_fen=None, unit=None, **kw):
     return item
 
 
-def make_order(campaign, lines, user=None, unit=None, status="placed", created_at=None, payment_status="unpaid", payment_method=None, **kw):
+def make_order(
+    campaign, lines, user=None, unit=None, status="placed", created_at=None, payment_status="unpaid", payment_method=None, **kw
+):
     """An order of ``lines``: (item, quantity) or (item, quantity, cancel_reason) for a cancelled line; prices from the items.
 
     Live quantities (line and order not cancelled) are added to each item's ``ordered``, as placing an order does.
@@ -154,8 +160,14 @@ def make_order(campaign, lines, user=None, unit=None, status="placed", created_a
         item, quantity = line[0], line[1]
         cancel_reason = line[2] if len(line) > 2 else None
         db.session.add(
-            OrderLine(order_id=order.id, item_id=item.id, quantity=quantity, price_fen=item.price_fen,
-                      cancelled=cancel_reason is not None, cancel_reason=cancel_reason)
+            OrderLine(
+                order_id=order.id,
+                item_id=item.id,
+                quantity=quantity,
+                price_fen=item.price_fen,
+                cancelled=cancel_reason is not None,
+                cancel_reason=cancel_reason,
+            )
         )
         if cancel_reason is None:
             total += quantity * item.price_fen
@@ -222,15 +234,19 @@ def make_pooling_campaign(people, title="春季消费扶贫", closes_in=timedelt
     campaign = make_campaign(title=title, closes_in=closes_in, delivery_on=delivery_on or date.today() + timedelta(days=5))
     chicken = make_item(
         campaign,
-        [(make_listing(p.coop, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 100),
-         (make_listing(p.poor, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 30)],
+        [
+            (make_listing(p.coop, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 100),
+            (make_listing(p.poor, name="雪毛鸡", unit="只", price_fen=9800, unit_weight_g=1500), 30),
+        ],
         position=1,
     )
     eggs = make_item(campaign, [(make_listing(p.eggs, name="鸡蛋", unit="个", price_fen=150), 1000)], min_total=500, position=2)
     honey = make_item(
         campaign,
-        [(make_listing(p.coop, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 20),
-         (make_listing(p.poor, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 10)],
+        [
+            (make_listing(p.coop, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 20),
+            (make_listing(p.poor, name="蜂蜜", unit="瓶", price_fen=6800, unit_weight_g=500), 10),
+        ],
         policy="poor_first",
         position=3,
     )
@@ -238,7 +254,9 @@ def make_pooling_campaign(people, title="春季消费扶贫", closes_in=timedelt
     make_order(campaign, [(chicken, 10), (honey, 2, "buyer")], user=p.zhang)
     make_order(campaign, [(eggs, 30)], user=p.liu)
     make_order(campaign, [(chicken, 50)], user=p.liu, status="cancelled")
-    colleague = make_order(campaign, [(chicken, 27), (honey, 3)], user=p.chen, buyer_name="李四", buyer_phone="13700000001", source="coordinator")
+    colleague = make_order(
+        campaign, [(chicken, 27), (honey, 3)], user=p.chen, buyer_name="李四", buyer_phone="13700000001", source="coordinator"
+    )
     colleague.user_id = None
     db.session.commit()
     make_order(campaign, [(honey, 5)], user=p.chen)
@@ -263,16 +281,26 @@ def pooling_state(campaign_id):
     return {
         "campaign": (campaign.status, campaign.closed_at is not None, campaign.allocated_at is not None),
         "items": sorted((i.title, i.ordered, i.cancelled_below_minimum) for i in campaign.items),
-        "supplies": sorted((titles[s.item_id], s.producer_id, s.quantity, s.allocated) for i in campaign.items for s in i.supplies),
+        "supplies": sorted(
+            (titles[s.item_id], s.producer_id, s.quantity, s.allocated) for i in campaign.items for s in i.supplies
+        ),
         "allocations": sorted(
-            (titles[a.item_id], a.producer_id, a.quantity, tuple((pl.unit_id, pl.quantity) for pl in a.pick_lines)) for a in allocations
+            (titles[a.item_id], a.producer_id, a.quantity, tuple((pl.unit_id, pl.quantity) for pl in a.pick_lines))
+            for a in allocations
         ),
         "orders": sorted(
-            (o.user_id or 0, o.placed_by_id, o.buyer_name, o.status, o.total_fen,
-             tuple((titles[line.item_id], line.quantity, line.cancelled, line.cancel_reason) for line in o.lines))
+            (
+                o.user_id or 0,
+                o.placed_by_id,
+                o.buyer_name,
+                o.status,
+                o.total_fen,
+                tuple((titles[line.item_id], line.quantity, line.cancelled, line.cancel_reason) for line in o.lines),
+            )
             for o in orders
         ),
         "notifications": sorted(
-            (n.recipient, n.channel, n.address or "", n.kind, n.title, n.body.replace(link, "/picklists/X"), n.status) for n in notifications
+            (n.recipient, n.channel, n.address or "", n.kind, n.title, n.body.replace(link, "/picklists/X"), n.status)
+            for n in notifications
         ),
     }

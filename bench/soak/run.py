@@ -129,17 +129,30 @@ def prepare(url, instance, args):
         upgrade(revision="heads")
         units = [Unit(name=f"乐昌市第{n + 1}单位", address=f"乐城街道人民中路{n + 1}号") for n in range(UNITS)]
         producers = [
-            Producer(name=name, kind=kind, town=town, village=f"{town[:-1]}村", phone=f"1380000{n:04d}",
-                     email=f"producer{n}@example.cn" if with_email else None, poverty_household=poor,
-                     poverty_id=f"GD-LC-2016-{n:05d}" if poor else None, status="approved")
+            Producer(
+                name=name,
+                kind=kind,
+                town=town,
+                village=f"{town[:-1]}村",
+                phone=f"1380000{n:04d}",
+                email=f"producer{n}@example.cn" if with_email else None,
+                poverty_household=poor,
+                poverty_id=f"GD-LC-2016-{n:05d}" if poor else None,
+                status="approved",
+            )
             for n, (name, kind, town, poor, with_email) in enumerate(PRODUCERS)
         ]
         db.session.add_all(units + producers)
         db.session.flush()
         now = utcnow()
-        campaign = Campaign(slug=f"soak{uuid.uuid4().hex[:8]}", title="乐昌消费扶贫·压力测试专场", opens_at=now - timedelta(minutes=5),
-                            closes_at=now + timedelta(seconds=args.duration + 3600), delivery_on=(now + timedelta(days=3)).date(),
-                            status="published")
+        campaign = Campaign(
+            slug=f"soak{uuid.uuid4().hex[:8]}",
+            title="乐昌消费扶贫·压力测试专场",
+            opens_at=now - timedelta(minutes=5),
+            closes_at=now + timedelta(seconds=args.duration + 3600),
+            delivery_on=(now + timedelta(days=3)).date(),
+            status="published",
+        )
         db.session.add(campaign)
         db.session.flush()
         scale = max(args.buyers, 100) / 100
@@ -148,21 +161,47 @@ def prepare(url, instance, args):
             total_share = sum(share for _p, share in shares)
             quantities = [capacity * share // total_share for _p, share in shares]
             quantities[0] += capacity - sum(quantities)
-            item = CampaignItem(campaign_id=campaign.id, title=title, unit=unit, unit_weight_g=500, price_fen=price,
-                                capacity=capacity, ordered=0, position=position, per_buyer_limit=limit,
-                                min_total=int(minimum * scale) if minimum and minimum > 100 else minimum, policy=policy)
+            item = CampaignItem(
+                campaign_id=campaign.id,
+                title=title,
+                unit=unit,
+                unit_weight_g=500,
+                price_fen=price,
+                capacity=capacity,
+                ordered=0,
+                position=position,
+                per_buyer_limit=limit,
+                min_total=int(minimum * scale) if minimum and minimum > 100 else minimum,
+                policy=policy,
+            )
             db.session.add(item)
             db.session.flush()
             for (producer_index, _share), quantity in zip(shares, quantities, strict=True):
                 producer = producers[producer_index]
-                listing = Listing(producer_id=producer.id, name=title, category="农副", unit=unit, unit_weight_g=500, price_fen=price,
-                                  quantity=quantity, quantity_committed=quantity, ready_on=now.date(), status="approved")
+                listing = Listing(
+                    producer_id=producer.id,
+                    name=title,
+                    category="农副",
+                    unit=unit,
+                    unit_weight_g=500,
+                    price_fen=price,
+                    quantity=quantity,
+                    quantity_committed=quantity,
+                    ready_on=now.date(),
+                    status="approved",
+                )
                 db.session.add(listing)
                 db.session.flush()
                 db.session.add(Supply(item_id=item.id, listing_id=listing.id, producer_id=producer.id, quantity=quantity))
         buyers = [
-            User(name=f"职工{n}", phone=f"137{n:08d}", email=f"buyer{n}@example.cn" if n % 3 == 0 else None, role="buyer",
-                 unit_id=units[n % UNITS].id, password_hash="-")
+            User(
+                name=f"职工{n}",
+                phone=f"137{n:08d}",
+                email=f"buyer{n}@example.cn" if n % 3 == 0 else None,
+                role="buyer",
+                unit_id=units[n % UNITS].id,
+                password_hash="-",
+            )
             for n in range(args.buyers)
         ]
         operator = User(name="运营员", phone="13900000001", role="operator", password_hash="-")
@@ -172,7 +211,9 @@ def prepare(url, instance, args):
         operator_token = issue_token(operator)
         items = [
             {"id": i.id, "title": i.title, "capacity": i.capacity, "limit": i.per_buyer_limit, "price_fen": i.price_fen}
-            for i in db.session.scalars(db.select(CampaignItem).where(CampaignItem.campaign_id == campaign.id).order_by(CampaignItem.id))
+            for i in db.session.scalars(
+                db.select(CampaignItem).where(CampaignItem.campaign_id == campaign.id).order_by(CampaignItem.id)
+            )
         ]
         campaign_id = campaign.id
         db.session.remove()
@@ -278,15 +319,24 @@ class Buyer(threading.Thread):
         body = {"lines": self._lines()}
         headers = {"Idempotency-Key": uuid.uuid4().hex}
         for attempt in range(2 if self.random.random() < 0.1 else 1):
-            status, answer, ms = call(self.port, "POST", f"/api/v1/campaigns/{self.campaign_id}/orders", self.token, body, headers)
-            ok = self.recorder.add("POST /campaigns/{id}/orders" + (" (repeat)" if attempt else ""), status, ms, answer,
-                                   expected=(201,) if attempt == 0 else (200,),
-                                   refusals=("insufficient_stock", "limit_exceeded"))
+            status, answer, ms = call(
+                self.port, "POST", f"/api/v1/campaigns/{self.campaign_id}/orders", self.token, body, headers
+            )
+            ok = self.recorder.add(
+                "POST /campaigns/{id}/orders" + (" (repeat)" if attempt else ""),
+                status,
+                ms,
+                answer,
+                expected=(201,) if attempt == 0 else (200,),
+                refusals=("insufficient_stock", "limit_exceeded"),
+            )
             if ok:
                 order_id = answer["id"]
                 if attempt and order_id not in self.orders:
                     self.recorder.errors.append(("repeat", status, f"a repeat returned another order {order_id}"))
-                self.orders[order_id] = {line["item_id"]: line["quantity"] for line in answer["lines"] if not line.get("cancelled")}
+                self.orders[order_id] = {
+                    line["item_id"]: line["quantity"] for line in answer["lines"] if not line.get("cancelled")
+                }
             else:
                 if status is None or status >= 500:
                     self.unanswered_places += 1
@@ -295,8 +345,9 @@ class Buyer(threading.Thread):
     def change(self, order_id):
         body = {"lines": self._lines()}
         status, answer, ms = call(self.port, "PATCH", f"/api/v1/orders/{order_id}", self.token, body)
-        if self.recorder.add("PATCH /orders/{id}", status, ms, answer, expected=(200,),
-                             refusals=("insufficient_stock", "limit_exceeded")):
+        if self.recorder.add(
+            "PATCH /orders/{id}", status, ms, answer, expected=(200,), refusals=("insufficient_stock", "limit_exceeded")
+        ):
             self.orders[order_id] = {line["item_id"]: line["quantity"] for line in answer["lines"] if not line.get("cancelled")}
         elif status is None or status >= 500:
             self.uncertain.add(order_id)
@@ -322,7 +373,9 @@ class Operator(threading.Thread):
 
     def run(self):
         while time.monotonic() < self.deadline:
-            status, body, ms = call(self.port, "GET", f"/api/v1/stats/summary?campaign_id={self.campaign_id}&group_by=product", self.token)
+            status, body, ms = call(
+                self.port, "GET", f"/api/v1/stats/summary?campaign_id={self.campaign_id}&group_by=product", self.token
+            )
             self.recorder.add("GET /stats/summary (operator)", status, ms, body)
             time.sleep(2)
 
@@ -335,6 +388,7 @@ def fair_split(demand, supplies, policy):
 
     ``supplies``: (supply id, quantity, poverty) in supply-id order; returns supply id → quantity.
     """
+
     def proportional(demand, offers):
         total = sum(q for _s, q, _p in offers)
         if not offers or total == 0:
@@ -369,17 +423,34 @@ def verify(engine, campaign_id, items, buyers, sms_log, problems):
             acknowledged[order_id] = (buyer.index, lines)
     with engine.connect() as c:
         q = lambda sql, **kw: c.execute(sa.text(sql), kw).all()  # noqa: E731
-        item_rows = {r.id: r for r in q("SELECT id, title, capacity, ordered, per_buyer_limit, min_total, policy, cancelled_below_minimum "
-                                         "FROM campaign_item WHERE campaign_id = :c", c=campaign_id)}
+        item_rows = {
+            r.id: r
+            for r in q(
+                "SELECT id, title, capacity, ordered, per_buyer_limit, min_total, policy, cancelled_below_minimum "
+                "FROM campaign_item WHERE campaign_id = :c",
+                c=campaign_id,
+            )
+        }
         orders = {r.id: r for r in q("SELECT id, user_id, status FROM buyer_order WHERE campaign_id = :c", c=campaign_id)}
-        lines = q("SELECT l.order_id, l.item_id, l.quantity, l.price_fen, l.cancelled, l.cancel_reason FROM order_line l "
-                  "JOIN buyer_order o ON o.id = l.order_id WHERE o.campaign_id = :c", c=campaign_id)
-        supplies = q("SELECT s.id, s.item_id, s.producer_id, s.quantity, s.allocated, p.poverty_household FROM supply s "
-                     "JOIN producer p ON p.id = s.producer_id JOIN campaign_item i ON i.id = s.item_id "
-                     "WHERE i.campaign_id = :c ORDER BY s.id", c=campaign_id)
-        allocations = q("SELECT a.id, a.item_id, a.producer_id, a.quantity FROM allocation a WHERE a.campaign_id = :c", c=campaign_id)
-        picks = q("SELECT p.allocation_id, p.unit_id, p.quantity FROM pick_line p JOIN allocation a ON a.id = p.allocation_id "
-                  "WHERE a.campaign_id = :c", c=campaign_id)
+        lines = q(
+            "SELECT l.order_id, l.item_id, l.quantity, l.price_fen, l.cancelled, l.cancel_reason FROM order_line l "
+            "JOIN buyer_order o ON o.id = l.order_id WHERE o.campaign_id = :c",
+            c=campaign_id,
+        )
+        supplies = q(
+            "SELECT s.id, s.item_id, s.producer_id, s.quantity, s.allocated, p.poverty_household FROM supply s "
+            "JOIN producer p ON p.id = s.producer_id JOIN campaign_item i ON i.id = s.item_id "
+            "WHERE i.campaign_id = :c ORDER BY s.id",
+            c=campaign_id,
+        )
+        allocations = q(
+            "SELECT a.id, a.item_id, a.producer_id, a.quantity FROM allocation a WHERE a.campaign_id = :c", c=campaign_id
+        )
+        picks = q(
+            "SELECT p.allocation_id, p.unit_id, p.quantity FROM pick_line p JOIN allocation a ON a.id = p.allocation_id "
+            "WHERE a.campaign_id = :c",
+            c=campaign_id,
+        )
         units_of = dict(q("SELECT o.id, o.unit_id FROM buyer_order o WHERE o.campaign_id = :c", c=campaign_id))
         notes = q("SELECT recipient, channel, address, kind, subject, status FROM notification")
         campaign_status = c.execute(sa.text("SELECT status FROM campaign WHERE id = :c"), {"c": campaign_id}).scalar()
@@ -390,8 +461,10 @@ def verify(engine, campaign_id, items, buyers, sms_log, problems):
     #    their minimum at close excepted).
     below = {i for i, r in item_rows.items() if r.cancelled_below_minimum}
     if set(orders) != set(acknowledged):
-        fail(f"orders in the database {len(orders)} vs acknowledged {len(acknowledged)}: "
-             f"extra {sorted(set(orders) - set(acknowledged))[:5]}, missing {sorted(set(acknowledged) - set(orders))[:5]}")
+        fail(
+            f"orders in the database {len(orders)} vs acknowledged {len(acknowledged)}: "
+            f"extra {sorted(set(orders) - set(acknowledged))[:5]}, missing {sorted(set(acknowledged) - set(orders))[:5]}"
+        )
     per_order = defaultdict(dict)
     for line in lines:
         if not line.cancelled or line.cancel_reason == "below_minimum":
@@ -442,7 +515,9 @@ def verify(engine, campaign_id, items, buyers, sms_log, problems):
                 fail(f"supply {s.id} of {row.title}: allocated {s.allocated}, fair split says {expected[s.id]}")
             got = allocated.get((item_id, s.producer_id))
             if (got.quantity if got else 0) != expected[s.id]:
-                fail(f"allocation of {row.title} to producer {s.producer_id}: {got.quantity if got else 0}, expected {expected[s.id]}")
+                fail(
+                    f"allocation of {row.title} to producer {s.producer_id}: {got.quantity if got else 0}, expected {expected[s.id]}"
+                )
     # 4. Pick lists: rows sum to each allocation, columns to each unit's demand, few trips.
     cells = defaultdict(dict)
     for p in picks:
@@ -478,13 +553,20 @@ def verify(engine, campaign_id, items, buyers, sms_log, problems):
             told[(n.recipient, n.kind)].add(n.channel)
     for producer_id in supplying:
         kind = "picklist" if producer_id in producers_with else "no_allocation"
-        if "inapp" not in told.get((f"producer:{producer_id}", kind), set()) or "sms" not in told[(f"producer:{producer_id}", kind)]:
+        if (
+            "inapp" not in told.get((f"producer:{producer_id}", kind), set())
+            or "sms" not in told[(f"producer:{producer_id}", kind)]
+        ):
             fail(f"producer {producer_id} was not told ({kind}) in-app and by SMS")
     confirmations = {n.subject for n in notes if n.kind == "order_confirmed" and n.channel == "inapp"}
     if confirmations != {f"order:{o}:placed" for o in orders}:
         fail(f"order confirmations: {len(confirmations)} for {len(orders)} orders")
     sms_rows = Counter(n.address for n in notes if n.channel == "sms")
-    sms_lines = Counter(line.split("\t")[1] for line in sms_log.read_text(encoding="utf-8").splitlines()) if sms_log.exists() else Counter()
+    sms_lines = (
+        Counter(line.split("\t")[1] for line in sms_log.read_text(encoding="utf-8").splitlines())
+        if sms_log.exists()
+        else Counter()
+    )
     if sms_rows != sms_lines:
         doubled = {a: sms_lines[a] for a in sms_lines if sms_lines[a] > sms_rows.get(a, 0)}
         lost = {a: sms_rows[a] for a in sms_rows if sms_lines.get(a, 0) < sms_rows[a]}
@@ -539,23 +621,87 @@ def main():
         redis_url = args.redis
         if redis_url is None:
             redis_port = free_port()
-            processes.append(start([shutil.which("redis-server"), "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", str(instance)], dict(os.environ), instance / "redis.log"))
+            processes.append(
+                start(
+                    [
+                        shutil.which("redis-server"),
+                        "--port",
+                        str(redis_port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(instance),
+                    ],
+                    dict(os.environ),
+                    instance / "redis.log",
+                )
+            )
             if not wait_for_port(redis_port, timeout=60):
                 raise RuntimeError(f"redis-server did not start on 127.0.0.1:{redis_port}")
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        print(f"Preparing: {args.buyers} buyers in {UNITS} units, {len(ITEMS)} items from {len(PRODUCERS)} producers …", flush=True)
+        print(
+            f"Preparing: {args.buyers} buyers in {UNITS} units, {len(ITEMS)} items from {len(PRODUCERS)} producers …", flush=True
+        )
         campaign_id, items, tokens, operator_token = prepare(url, instance, args)
         env = dict(os.environ)
-        env.update({"DATABASE_URL": url, "REDIS_URL": redis_url, "PINBANG_ENV": "production", "SECRET_KEY": "soak-only",
-                    "INSTANCE_PATH": str(instance), "CELERY_QUEUE": f"pinbang-soak-{uuid.uuid4().hex[:8]}", "PYTHONPATH": str(ROOT)})
+        env.update(
+            {
+                "DATABASE_URL": url,
+                "REDIS_URL": redis_url,
+                "PINBANG_ENV": "production",
+                "SECRET_KEY": "soak-only",
+                "INSTANCE_PATH": str(instance),
+                "CELERY_QUEUE": f"pinbang-soak-{uuid.uuid4().hex[:8]}",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         port = free_port()
         bin_dir = Path(sys.executable).parent
-        processes.append(start([str(bin_dir / "gunicorn"), "-w", str(args.workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-                                "--timeout", "60", "--log-level", "warning", "wsgi:app"], env, instance / "gunicorn.log"))
-        processes.append(start([str(bin_dir / "celery"), "-A", "make_celery", "worker", "--loglevel", "WARNING", "--concurrency",
-                                str(args.celery_concurrency), "--without-gossip", "--without-mingle"], env, instance / "worker.log"))
-        processes.append(start([str(bin_dir / "celery"), "-A", "make_celery", "beat", "--loglevel", "WARNING"], env, instance / "beat.log"))
+        processes.append(
+            start(
+                [
+                    str(bin_dir / "gunicorn"),
+                    "-w",
+                    str(args.workers),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--backlog",
+                    "2048",
+                    "--timeout",
+                    "60",
+                    "--log-level",
+                    "warning",
+                    "wsgi:app",
+                ],
+                env,
+                instance / "gunicorn.log",
+            )
+        )
+        processes.append(
+            start(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "make_celery",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(args.celery_concurrency),
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+                instance / "worker.log",
+            )
+        )
+        processes.append(
+            start([str(bin_dir / "celery"), "-A", "make_celery", "beat", "--loglevel", "WARNING"], env, instance / "beat.log")
+        )
         if not wait_for_port(port, timeout=60):
             raise RuntimeError(f"gunicorn did not start on 127.0.0.1:{port}")
         warm_up(port, tokens[0], campaign_id, args.workers)
@@ -564,8 +710,11 @@ def main():
         deadline = time.monotonic() + args.duration
         buyers = [Buyer(n, tokens[n], port, campaign_id, items, deadline, recorder, args) for n in range(args.buyers)]
         operator = Operator(operator_token, port, campaign_id, deadline, recorder)
-        print(f"Rush: {args.duration} s, gunicorn -w {args.workers} (sync), PostgreSQL, Redis, Celery worker "
-              f"-c {args.celery_concurrency} + beat, think ≤ {args.think} s …", flush=True)
+        print(
+            f"Rush: {args.duration} s, gunicorn -w {args.workers} (sync), PostgreSQL, Redis, Celery worker "
+            f"-c {args.celery_concurrency} + beat, think ≤ {args.think} s …",
+            flush=True,
+        )
         started = time.monotonic()
         for thread in [*buyers, operator]:
             thread.start()
@@ -592,10 +741,15 @@ def main():
                         break
                 time.sleep(0.5)
         # A late order after the close must be refused.
-        status, body, ms = call(port, "POST", f"/api/v1/campaigns/{campaign_id}/orders", tokens[0],
-                                {"lines": [{"item_id": items[2]["id"], "quantity": 1}]}, {"Idempotency-Key": uuid.uuid4().hex})
-        recorder.add("POST /campaigns/{id}/orders (after close)", status, ms, body, expected=(),
-                     refusals=("campaign_not_open",))
+        status, body, ms = call(
+            port,
+            "POST",
+            f"/api/v1/campaigns/{campaign_id}/orders",
+            tokens[0],
+            {"lines": [{"item_id": items[2]["id"], "quantity": 1}]},
+            {"Idempotency-Key": uuid.uuid4().hex},
+        )
+        recorder.add("POST /campaigns/{id}/orders (after close)", status, ms, body, expected=(), refusals=("campaign_not_open",))
         # The operator's totals agree with the database.
         status, summary, ms = call(port, "GET", f"/api/v1/stats/summary?campaign_id={campaign_id}", operator_token)
         recorder.add("GET /stats/summary (operator)", status, ms, summary)
@@ -614,8 +768,13 @@ def main():
 
         report(args, recorder, rush_seconds, allocated_after, sent_after, figures, problems)
         if args.json:
-            args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "figures": figures,
-                                             "problems": problems}, ensure_ascii=False, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {"args": {k: str(v) for k, v in vars(args).items()}, "figures": figures, "problems": problems},
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
         return 1 if problems else 0
     finally:
         for process in reversed(processes):
@@ -631,20 +790,27 @@ def report(args, recorder, rush_seconds, allocated_after, sent_after, figures, p
     every = [ms for op in rush_ops for ms in recorder.samples[op]]
     placed = recorder.statuses["POST /campaigns/{id}/orders"][201]
     print()
-    print(f"Rush: {total} requests in {rush_seconds:.0f} s = {total / rush_seconds:.0f} requests/s; "
-          f"{placed} orders placed = {placed / rush_seconds:.1f} orders/s; "
-          f"p50 {percentile(every, 0.5):.0f} ms, p99 {percentile(every, 0.99):.0f} ms; errors {len(recorder.errors)}; "
-          f"expected refusals {dict(recorder.refusals)}")
+    print(
+        f"Rush: {total} requests in {rush_seconds:.0f} s = {total / rush_seconds:.0f} requests/s; "
+        f"{placed} orders placed = {placed / rush_seconds:.1f} orders/s; "
+        f"p50 {percentile(every, 0.5):.0f} ms, p99 {percentile(every, 0.99):.0f} ms; errors {len(recorder.errors)}; "
+        f"expected refusals {dict(recorder.refusals)}"
+    )
     print()
     print("| request | count | p50 ms | p99 ms | max ms | statuses |")
     print("|---|---:|---:|---:|---:|---|")
     for op in sorted(recorder.samples):
         values = recorder.samples[op]
         statuses = ", ".join(f"{s}×{n}" for s, n in sorted(recorder.statuses[op].items(), key=lambda kv: str(kv[0])))
-        print(f"| {op} | {len(values)} | {percentile(values, 0.5):.0f} | {percentile(values, 0.99):.0f} | {max(values):.0f} | {statuses} |")
+        print(
+            f"| {op} | {len(values)} | {percentile(values, 0.5):.0f} | {percentile(values, 0.99):.0f} | {max(values):.0f} | {statuses} |"
+        )
     print()
-    print(f"Close: allocated {allocated_after:.1f} s after the operator's close, every notification sent after {sent_after:.1f} s"
-          if allocated_after is not None and sent_after is not None else "Close: did not finish")
+    print(
+        f"Close: allocated {allocated_after:.1f} s after the operator's close, every notification sent after {sent_after:.1f} s"
+        if allocated_after is not None and sent_after is not None
+        else "Close: did not finish"
+    )
     print(f"Afterwards: {json.dumps(figures, ensure_ascii=False)}")
     for operation, status, body in recorder.errors[:10]:
         print(f"  error: {operation} → {status} {body}")
@@ -654,8 +820,10 @@ def report(args, recorder, rush_seconds, allocated_after, sent_after, figures, p
         for problem in problems[:30]:
             print(f"  - {problem}")
     else:
-        print("Checks: orders exactly as acknowledged, counters = live lines ≤ capacity, limits kept, fair split and "
-              "pick lists exact, every notification sent once (SMS log = outbox): all passed")
+        print(
+            "Checks: orders exactly as acknowledged, counters = live lines ≤ capacity, limits kept, fair split and "
+            "pick lists exact, every notification sent once (SMS log = outbox): all passed"
+        )
 
 
 if __name__ == "__main__":

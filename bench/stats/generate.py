@@ -22,11 +22,43 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-TOWNS = ["乐城街道", "北乡镇", "九峰镇", "廊田镇", "长来镇", "梅花镇", "三溪镇", "坪石镇", "黄圃镇", "五山镇",
-         "两江镇", "沙坪镇", "云岩镇", "秀水镇", "大源镇", "庆云镇", "白石镇"]
-PRODUCTS = [("雪毛鸡", "只", 1500, 9800), ("鸡蛋", "个", 50, 150), ("马蹄", "斤", 500, 450), ("天堂姜", "斤", 500, 800),
-            ("大米", "袋", 5000, 4500), ("蜂蜜", "瓶", 500, 6800), ("红薯干", "袋", 500, 2000), ("腐竹", "袋", None, 1500)]
-STATUSES = ["allocated"] * 10 + ["delivered"] * 3 + ["settled"] * 2 + ["published"] * 4 + ["closed"] * 2 + ["draft", "draft", "published"]  # two drafts: a campaign cannot be cancelled (issue 13)
+TOWNS = [
+    "乐城街道",
+    "北乡镇",
+    "九峰镇",
+    "廊田镇",
+    "长来镇",
+    "梅花镇",
+    "三溪镇",
+    "坪石镇",
+    "黄圃镇",
+    "五山镇",
+    "两江镇",
+    "沙坪镇",
+    "云岩镇",
+    "秀水镇",
+    "大源镇",
+    "庆云镇",
+    "白石镇",
+]
+PRODUCTS = [
+    ("雪毛鸡", "只", 1500, 9800),
+    ("鸡蛋", "个", 50, 150),
+    ("马蹄", "斤", 500, 450),
+    ("天堂姜", "斤", 500, 800),
+    ("大米", "袋", 5000, 4500),
+    ("蜂蜜", "瓶", 500, 6800),
+    ("红薯干", "袋", 500, 2000),
+    ("腐竹", "袋", None, 1500),
+]
+STATUSES = (
+    ["allocated"] * 10
+    + ["delivered"] * 3
+    + ["settled"] * 2
+    + ["published"] * 4
+    + ["closed"] * 2
+    + ["draft", "draft", "published"]
+)  # two drafts: a campaign cannot be cancelled (issue 13)
 ITEMS_PER_CAMPAIGN = 20
 POOLED = ("allocated", "delivered", "settled")
 
@@ -62,36 +94,113 @@ def generate(url, lines_wanted, seed):
         units = [(i, f"单位{i}", f"地址{i}", None, now, now) for i in range(1, 201)]
         copy(connection, "unit", ["id", "name", "address", "contact_phone", "created_at", "updated_at"], units)
         users = [(i, f"联络员{i}", f"1390000{i:04d}", "x", "buyer", i, True, True, now, now) for i in range(1, 201)]
-        copy(connection, "user", ["id", "name", "phone", "password_hash", "role", "unit_id", "coordinator", "active", "created_at", "updated_at"], users)
+        copy(
+            connection,
+            "user",
+            ["id", "name", "phone", "password_hash", "role", "unit_id", "coordinator", "active", "created_at", "updated_at"],
+            users,
+        )
         producers = []
         for i in range(1, 601):
             kind = rng.choices(["household", "cooperative", "enterprise"], [80, 15, 5])[0]
             poor = kind == "household" and rng.random() < 0.6
             linked = rng.randint(5, 60) if kind != "household" else 0
-            producers.append((i, f"生产者{i}", kind, rng.choice(TOWNS), f"村{i % 90}", f"1380000{i:04d}", poor,
-                              f"GD-{i:06d}" if poor else None, linked, "approved", now, now))
-        copy(connection, "producer", ["id", "name", "kind", "town", "village", "phone", "poverty_household", "poverty_id",
-                                      "linked_households", "status", "created_at", "updated_at"], producers)
+            producers.append(
+                (
+                    i,
+                    f"生产者{i}",
+                    kind,
+                    rng.choice(TOWNS),
+                    f"村{i % 90}",
+                    f"1380000{i:04d}",
+                    poor,
+                    f"GD-{i:06d}" if poor else None,
+                    linked,
+                    "approved",
+                    now,
+                    now,
+                )
+            )
+        copy(
+            connection,
+            "producer",
+            [
+                "id",
+                "name",
+                "kind",
+                "town",
+                "village",
+                "phone",
+                "poverty_household",
+                "poverty_id",
+                "linked_households",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            producers,
+        )
 
         campaigns, items, listings, supplies = [], [], [], []
         item_supplies = defaultdict(list)
         for cid, status in enumerate(STATUSES, start=1):
             opens = now - timedelta(days=400 - cid * 15)
-            campaigns.append((cid, f"bench{cid}", f"消费扶贫第{cid}期", opens, opens + timedelta(days=10),
-                              (opens + timedelta(days=14)).date(), status, now, now))
+            campaigns.append(
+                (
+                    cid,
+                    f"bench{cid}",
+                    f"消费扶贫第{cid}期",
+                    opens,
+                    opens + timedelta(days=10),
+                    (opens + timedelta(days=14)).date(),
+                    status,
+                    now,
+                    now,
+                )
+            )
             for position in range(ITEMS_PER_CAMPAIGN):
                 item_id = len(items) + 1
                 title, unit, grams, price = PRODUCTS[position % len(PRODUCTS)]
-                items.append([item_id, cid, f"{title}{'' if position < len(PRODUCTS) else position // len(PRODUCTS)}", unit, grams,
-                              price, "proportional", 0, 0, position, False, now, now])
+                items.append(
+                    [
+                        item_id,
+                        cid,
+                        f"{title}{'' if position < len(PRODUCTS) else position // len(PRODUCTS)}",
+                        unit,
+                        grams,
+                        price,
+                        "proportional",
+                        0,
+                        0,
+                        position,
+                        False,
+                        now,
+                        now,
+                    ]
+                )
                 for _n in range(rng.randint(1, 4)):
                     listing_id = len(listings) + 1
                     producer_id = rng.randint(1, 600)
                     if any(p == producer_id for _s, p, _q in item_supplies[item_id]):
                         continue
                     quantity = 10_000_000
-                    listings.append((listing_id, producer_id, title, "农副", unit, grams, price, quantity, quantity,
-                                     date(2026, 1, 1), "approved", now, now))
+                    listings.append(
+                        (
+                            listing_id,
+                            producer_id,
+                            title,
+                            "农副",
+                            unit,
+                            grams,
+                            price,
+                            quantity,
+                            quantity,
+                            date(2026, 1, 1),
+                            "approved",
+                            now,
+                            now,
+                        )
+                    )
                     supply_id = len(supplies) + 1
                     supplies.append([supply_id, item_id, listing_id, producer_id, quantity, None])
                     item_supplies[item_id].append((supply_id, producer_id, quantity))
@@ -122,15 +231,71 @@ def generate(url, lines_wanted, seed):
                     if status_of[cid] != "draft":
                         demand[item[0]] += quantity
             paid = rng.random() < 0.5
-            orders.append((order_id, cid, unit_id, f"买家{order_id % 9973}", rng.choice(phones), unit_id, "sheet", order_status,
-                           total, "paid" if paid else "unpaid", "transfer" if paid else None, created, created))
+            orders.append(
+                (
+                    order_id,
+                    cid,
+                    unit_id,
+                    f"买家{order_id % 9973}",
+                    rng.choice(phones),
+                    unit_id,
+                    "sheet",
+                    order_status,
+                    total,
+                    "paid" if paid else "unpaid",
+                    "transfer" if paid else None,
+                    created,
+                    created,
+                )
+            )
         for item in items:
             item[8] = live[item[0]]
-        copy(connection, "campaign", ["id", "slug", "title", "opens_at", "closes_at", "delivery_on", "status", "created_at", "updated_at"], campaigns)
-        copy(connection, "campaign_item", ["id", "campaign_id", "title", "unit", "unit_weight_g", "price_fen", "policy", "capacity",
-                                           "ordered", "position", "cancelled_below_minimum", "created_at", "updated_at"], items)
-        copy(connection, "listing", ["id", "producer_id", "name", "category", "unit", "unit_weight_g", "price_fen", "quantity",
-                                     "quantity_committed", "ready_on", "status", "created_at", "updated_at"], listings)
+        copy(
+            connection,
+            "campaign",
+            ["id", "slug", "title", "opens_at", "closes_at", "delivery_on", "status", "created_at", "updated_at"],
+            campaigns,
+        )
+        copy(
+            connection,
+            "campaign_item",
+            [
+                "id",
+                "campaign_id",
+                "title",
+                "unit",
+                "unit_weight_g",
+                "price_fen",
+                "policy",
+                "capacity",
+                "ordered",
+                "position",
+                "cancelled_below_minimum",
+                "created_at",
+                "updated_at",
+            ],
+            items,
+        )
+        copy(
+            connection,
+            "listing",
+            [
+                "id",
+                "producer_id",
+                "name",
+                "category",
+                "unit",
+                "unit_weight_g",
+                "price_fen",
+                "quantity",
+                "quantity_committed",
+                "ready_on",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+            listings,
+        )
 
         allocations = []
         for item in items:
@@ -147,10 +312,41 @@ def generate(url, lines_wanted, seed):
         copy(connection, "allocation", ["id", "campaign_id", "item_id", "producer_id", "quantity"], allocations)
         picks = [(allocation[0], rng.randint(1, 200), allocation[4]) for allocation in allocations if allocation[4]]
         copy(connection, "pick_line", ["allocation_id", "unit_id", "quantity"], picks)
-        copy(connection, "buyer_order", ["id", "campaign_id", "unit_id", "buyer_name", "buyer_phone", "placed_by_id", "source", "status",
-                                         "total_fen", "payment_status", "payment_method", "created_at", "updated_at"], orders)
-        copy(connection, "order_line", ["id", "order_id", "item_id", "quantity", "price_fen", "cancelled", "cancel_reason"], lines)
-        for table in ("unit", "user", "producer", "listing", "campaign", "campaign_item", "supply", "allocation", "buyer_order", "order_line"):
+        copy(
+            connection,
+            "buyer_order",
+            [
+                "id",
+                "campaign_id",
+                "unit_id",
+                "buyer_name",
+                "buyer_phone",
+                "placed_by_id",
+                "source",
+                "status",
+                "total_fen",
+                "payment_status",
+                "payment_method",
+                "created_at",
+                "updated_at",
+            ],
+            orders,
+        )
+        copy(
+            connection, "order_line", ["id", "order_id", "item_id", "quantity", "price_fen", "cancelled", "cancel_reason"], lines
+        )
+        for table in (
+            "unit",
+            "user",
+            "producer",
+            "listing",
+            "campaign",
+            "campaign_item",
+            "supply",
+            "allocation",
+            "buyer_order",
+            "order_line",
+        ):
             connection.execute(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT MAX(id) FROM \"{table}\"))")
         connection.commit()
     with psycopg.connect(url, autocommit=True) as connection:

@@ -61,13 +61,19 @@ def raw_statements(group_by, campaign_id):
     if group_by == "product":
         statements.append(f"SELECT ci.title, ci.unit, {MEASURES} FROM {LINES} WHERE {COUNTED}{scope} GROUP BY ci.title, ci.unit")
     elif group_by == "unit":
-        statements.append(f"SELECT u.id, u.name, {MEASURES} FROM {LINES} JOIN unit u ON u.id = o.unit_id WHERE {COUNTED}{scope} GROUP BY u.id, u.name")
+        statements.append(
+            f"SELECT u.id, u.name, {MEASURES} FROM {LINES} JOIN unit u ON u.id = o.unit_id WHERE {COUNTED}{scope} GROUP BY u.id, u.name"
+        )
     elif group_by == "day":
-        statements.append(f"SELECT (o.created_at + INTERVAL '8 hours')::date, {MEASURES} FROM {LINES} WHERE {COUNTED}{scope} GROUP BY 1")
+        statements.append(
+            f"SELECT (o.created_at + INTERVAL '8 hours')::date, {MEASURES} FROM {LINES} WHERE {COUNTED}{scope} GROUP BY 1"
+        )
     elif group_by == "campaign":
         statements.append(f"SELECT c.id, c.title, {MEASURES} FROM {LINES} WHERE {COUNTED}{scope} GROUP BY c.id, c.title")
     else:
-        key, joins = ("pa.producer_id", "") if group_by == "producer" else ("p.town", " LEFT JOIN producer p ON p.id = pa.producer_id")
+        key, joins = (
+            ("pa.producer_id", "") if group_by == "producer" else ("p.town", " LEFT JOIN producer p ON p.id = pa.producer_id")
+        )
         statements.append(
             f"{pooled}SELECT {key}, {MEASURES} FROM {LINES} LEFT JOIN pa ON pa.item_id = ol.item_id{joins} "
             f"WHERE {COUNTED}{scope} GROUP BY {key}"

@@ -36,9 +36,7 @@ def test_wrong_password_gives_401_in_the_error_format(api):
 
 
 def test_messages_follow_accept_language(api):
-    response = api.client.post(
-        "/api/v1/auth/token", json={"login": "x", "password": "y"}, headers={"Accept-Language": "en"}
-    )
+    response = api.client.post("/api/v1/auth/token", json={"login": "x", "password": "y"}, headers={"Accept-Language": "en"})
     assert response.get_json()["error"]["message"] == "Wrong phone/email or password."
 
 

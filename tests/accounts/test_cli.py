@@ -6,7 +6,9 @@ from factories import make_unit
 
 
 def test_create_operator_from_the_command_line(runner):
-    result = runner.invoke(args=["create-user", "--role", "operator", "--name", "李勇", "--phone", "13900001234", "--password", "long-password"])
+    result = runner.invoke(
+        args=["create-user", "--role", "operator", "--name", "李勇", "--phone", "13900001234", "--password", "long-password"]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(db.select(User).where(User.phone == "13900001234"))
     assert user.role == "operator" and user.check_password("long-password")
@@ -15,8 +17,22 @@ def test_create_operator_from_the_command_line(runner):
 def test_create_coordinator_with_unit(runner):
     unit = make_unit()
     result = runner.invoke(
-        args=["create-user", "--role", "buyer", "--name", "王芳", "--phone", "13900001235", "--password", "long-password",
-              "--unit-id", str(unit.id), "--coordinator", "--email", "wf@example.cn"]
+        args=[
+            "create-user",
+            "--role",
+            "buyer",
+            "--name",
+            "王芳",
+            "--phone",
+            "13900001235",
+            "--password",
+            "long-password",
+            "--unit-id",
+            str(unit.id),
+            "--coordinator",
+            "--email",
+            "wf@example.cn",
+        ]
     )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(db.select(User).where(User.phone == "13900001235"))

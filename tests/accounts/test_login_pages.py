@@ -86,7 +86,14 @@ def test_operator_creates_unit_and_user_through_pages(client, auth):
     unit = db.session.scalar(db.select(Unit).where(Unit.name == "乐昌市妇联"))
     response = client.post(
         "/accounts/users/new",
-        data={"name": "刘敏", "phone": "13700001111", "role": "buyer", "unit_id": str(unit.id), "coordinator": "y", "password": "secret-pass"},
+        data={
+            "name": "刘敏",
+            "phone": "13700001111",
+            "role": "buyer",
+            "unit_id": str(unit.id),
+            "coordinator": "y",
+            "password": "secret-pass",
+        },
     )
     assert response.status_code == 302
     created = db.session.scalar(db.select(User).where(User.phone == "13700001111"))
@@ -118,7 +125,13 @@ def test_producer_account_must_name_its_producer(client, auth):
     assert "生产者账号必须关联一个生产者" in page
     ok = client.post(
         "/accounts/users/new",
-        data={"name": "农户", "phone": "13700002222", "role": "producer", "producer_id": str(producer.id), "password": "secret-pass"},
+        data={
+            "name": "农户",
+            "phone": "13700002222",
+            "role": "producer",
+            "producer_id": str(producer.id),
+            "password": "secret-pass",
+        },
     )
     assert ok.status_code == 302
 

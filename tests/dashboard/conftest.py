@@ -47,8 +47,17 @@ def build_sales_data():
     )
     a_honey.cancelled_below_minimum = True
     o1 = make_order(camp_a, [(a_chicken, 2), (a_egg, 30)], user=b1, created_at=DAY1)
-    o2 = make_order(camp_a, [(a_chicken, 1), (a_honey, 2, "below_minimum")], user=b2, created_at=DAY1, payment_status="paid", payment_method="cash")
-    o3 = make_order(camp_a, [(a_egg, 60), (a_chicken, 3, "buyer")], user=b3, created_at=DAY2, payment_status="paid", payment_method="transfer")
+    o2 = make_order(
+        camp_a,
+        [(a_chicken, 1), (a_honey, 2, "below_minimum")],
+        user=b2,
+        created_at=DAY1,
+        payment_status="paid",
+        payment_method="cash",
+    )
+    o3 = make_order(
+        camp_a, [(a_egg, 60), (a_chicken, 3, "buyer")], user=b3, created_at=DAY2, payment_status="paid", payment_method="transfer"
+    )
     o4 = make_order(camp_a, [(a_chicken, 5)], user=b4, status="cancelled", created_at=DAY2)
     o5 = make_order(camp_a, [(a_egg, 10)], user=b1, created_at=DAY2)
     # Fair split of 3 chickens over supplies 100 and 20: 2 and 0, the tied remainder to the poverty household.

@@ -13,8 +13,20 @@ def test_summary_by_product_has_the_contract_shape(sales_data, operator, api_as)
     assert body["totals"]["poverty_households"] == 67
     chicken = next(row for row in body["rows"] if row["key"] == "雪毛鸡/只")
     assert {"key", "label", "quantity", "unit", "weight_kg", "revenue_fen", "orders"} <= set(chicken)
-    assert (chicken["label"], chicken["quantity"], chicken["unit"], chicken["weight_kg"], chicken["revenue_fen"], chicken["orders"]) == (
-        "雪毛鸡", 3, "只", 4.5, 29400, 2,
+    assert (
+        chicken["label"],
+        chicken["quantity"],
+        chicken["unit"],
+        chicken["weight_kg"],
+        chicken["revenue_fen"],
+        chicken["orders"],
+    ) == (
+        "雪毛鸡",
+        3,
+        "只",
+        4.5,
+        29400,
+        2,
     )
 
 

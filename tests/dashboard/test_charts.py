@@ -14,7 +14,7 @@ def test_bars_are_proportional_and_largest_first():
 
 
 def test_labels_are_escaped_and_nothing_executable_is_drawn():
-    svg = str(bar_chart([('<script>alert(1)</script>', 5), ('"onload="x', 3)], 'a "title"'))
+    svg = str(bar_chart([("<script>alert(1)</script>", 5), ('"onload="x', 3)], 'a "title"'))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert ' onload="' not in svg and "style=" not in svg
 

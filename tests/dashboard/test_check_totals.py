@@ -36,8 +36,14 @@ def test_allocations_that_miss_demand_and_pick_lines_that_miss_allocations_are_r
     db.session.commit()
     result = runner.invoke(args=["check-totals"])
     assert result.exit_code == 1
-    assert f"allocation covers demand [{sales_data.camp_a.id}] item {sales_data.a_egg.id} quantity: recomputed 100, found 110" in result.output
-    assert f"pick lines [{sales_data.camp_a.id}] allocation {sales_data.alloc_p4.id} quantity: recomputed 60, found 50" in result.output
+    assert (
+        f"allocation covers demand [{sales_data.camp_a.id}] item {sales_data.a_egg.id} quantity: recomputed 100, found 110"
+        in result.output
+    )
+    assert (
+        f"pick lines [{sales_data.camp_a.id}] allocation {sales_data.alloc_p4.id} quantity: recomputed 60, found 50"
+        in result.output
+    )
 
 
 def test_overpayment_written_behind_the_services_back_is_reported(sales_data, operator, runner):

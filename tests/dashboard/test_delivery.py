@@ -23,7 +23,10 @@ def test_outstanding_before_anything_is_delivered(sales_data):
     overview = delivery.delivery_overview(d.camp_a.id)
     # Pick lines: 工会 gets P1 2 鸡, P2 1 鸡, P3 40 蛋; 妇联 gets P3 10 蛋, P4 50 蛋.
     assert (overview["pairs"], overview["delivered_pairs"]) == (5, 0)
-    assert overview["outstanding"] == [{"title": "雪毛鸡", "unit": "只", "quantity": 3}, {"title": "鸡蛋", "unit": "个", "quantity": 100}]
+    assert overview["outstanding"] == [
+        {"title": "雪毛鸡", "unit": "只", "quantity": 3},
+        {"title": "鸡蛋", "unit": "个", "quantity": 100},
+    ]
     assert len(delivery.outstanding_deliveries()) == 5
     assert delivery.outstanding_deliveries(d.camp_b.id) == []  # not pooled: nothing to deliver yet
 
@@ -75,7 +78,9 @@ def test_refusals(sales_data, operator):
 def test_delivery_sheet_lists_goods_and_people(sales_data):
     d = sales_data
     sheet = delivery.delivery_sheet(d.camp_a.id, d.u1.id)
-    goods = {item["title"]: (item["quantity"], [(p["name"], p["quantity"]) for p in item["producers"]]) for item in sheet["items"]}
+    goods = {
+        item["title"]: (item["quantity"], [(p["name"], p["quantity"]) for p in item["producers"]]) for item in sheet["items"]
+    }
     assert goods == {"雪毛鸡": (3, [("秀水镇雪毛鸡合作社", 2), ("陈华养鸡户", 1)]), "鸡蛋": (40, [("李桂英蛋鸡户", 40)])}
     people = [(p["name"], [(line["title"], line["quantity"]) for line in p["lines"]], p["amount_fen"]) for p in sheet["people"]]
     # 李四's honey was dropped below its minimum: only the chicken is handed over. 张三's two orders are two rows.
@@ -114,11 +119,15 @@ def test_marking_needs_a_csrf_token(csrf_app):
     make_allocation(make_item(campaign, [(listing, 10)]), listing.producer, 5, units=[(unit, 5)])
     operator = make_user(role="operator")
     client = csrf_app.test_client()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/accounts/login").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/accounts/login").get_data(as_text=True)
+    ).group(1)
     client.post("/accounts/login", data={"login": operator.phone, "password": "password123", "csrf_token": token})
     assert client.post(f"/dashboard/campaigns/{campaign.id}/delivery", data={"unit_id": unit.id}).status_code == 400
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/dashboard/campaigns/{campaign.id}/delivery").get_data(as_text=True)).group(1)
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get(f"/dashboard/campaigns/{campaign.id}/delivery").get_data(as_text=True)
+    ).group(1)
     accepted = client.post(f"/dashboard/campaigns/{campaign.id}/delivery", data={"unit_id": unit.id, "csrf_token": token})
     assert accepted.status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 1

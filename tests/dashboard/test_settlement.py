@@ -21,8 +21,16 @@ def test_statements_before_delivery(sales_data):
     assert set(statements) == {d.p1.id, d.p2.id, d.p3.id, d.p4.id}
     p1 = statements[d.p1.id]
     assert p1["items"] == [
-        {"item_id": d.a_chicken.id, "title": "雪毛鸡", "unit": "只", "unit_price_fen": 9800, "allocated": 2, "delivered": 0,
-         "allocated_fen": 19600, "due_fen": 0}
+        {
+            "item_id": d.a_chicken.id,
+            "title": "雪毛鸡",
+            "unit": "只",
+            "unit_price_fen": 9800,
+            "allocated": 2,
+            "delivered": 0,
+            "allocated_fen": 19600,
+            "due_fen": 0,
+        }
     ]
     assert (p1["allocated_fen"], p1["due_fen"], p1["paid_fen"], p1["balance_fen"]) == (19600, 0, 0, 0)
 
@@ -42,7 +50,9 @@ def test_payout_is_recorded_and_the_producer_told(sales_data, operator):
     assert (payout.amount_fen, payout.method, payout.recorded_by_id) == (10000, "transfer", operator.id)
     p1 = statements_by_producer(d.camp_a.id)[d.p1.id]
     assert (p1["due_fen"], p1["paid_fen"], p1["balance_fen"]) == (19600, 10000, 9600)
-    told = db.session.scalars(sa.select(Notification).where(Notification.producer_id == d.p1.id, Notification.kind == "payout")).all()
+    told = db.session.scalars(
+        sa.select(Notification).where(Notification.producer_id == d.p1.id, Notification.kind == "payout")
+    ).all()
     assert {n.channel for n in told} == {"inapp", "sms"}
     assert "¥100.00" in told[0].body
 
@@ -79,9 +89,17 @@ def test_reconciliation_per_unit(sales_data):
     data = settlement.reconciliation(d.camp_a.id)
     units = {u["name"]: u for u in data["units"]}
     # 工会: o1 24100 (unpaid), o2 9800 (paid in cash), o5 1500 (unpaid). 妇联: o3 9000 (paid); o4 is cancelled.
-    assert (units["乐昌市总工会"]["owed_fen"], units["乐昌市总工会"]["collected_fen"], units["乐昌市总工会"]["outstanding_fen"]) == (35400, 9800, 25600)
+    assert (
+        units["乐昌市总工会"]["owed_fen"],
+        units["乐昌市总工会"]["collected_fen"],
+        units["乐昌市总工会"]["outstanding_fen"],
+    ) == (35400, 9800, 25600)
     assert (units["乐昌市总工会"]["orders"], units["乐昌市总工会"]["paid_orders"]) == (3, 1)
-    assert (units["乐昌市妇联"]["owed_fen"], units["乐昌市妇联"]["collected_fen"], units["乐昌市妇联"]["orders"]) == (9000, 9000, 1)
+    assert (units["乐昌市妇联"]["owed_fen"], units["乐昌市妇联"]["collected_fen"], units["乐昌市妇联"]["orders"]) == (
+        9000,
+        9000,
+        1,
+    )
     assert data["totals"]["owed_fen"] == 44400 == data["totals"]["allocated_fen"]
     assert all(check["ok"] for check in data["checks"])
 

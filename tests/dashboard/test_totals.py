@@ -84,7 +84,12 @@ def test_rows_by_producer_follow_allocations_and_show_unallocated_apart(sales_da
     # Orders whose goods include the producer's: chickens are in o1 and o2.
     assert rows[str(d.p1.id)]["orders"] == 2
     unallocated = rows["unallocated"]
-    assert (unallocated["quantity"], unallocated["unit"], unallocated["revenue_fen"], unallocated["orders"]) == (30, "斤", 13500, 2)
+    assert (unallocated["quantity"], unallocated["unit"], unallocated["revenue_fen"], unallocated["orders"]) == (
+        30,
+        "斤",
+        13500,
+        2,
+    )
     assert sum(row["revenue_fen"] for row in rows.values()) == 57900
 
 
@@ -169,15 +174,22 @@ def test_totals_match_a_plain_recount_for_any_orders(world, orders, status):
     """Random orders, cancelled or not, with cancelled lines: the SQL totals equal a recount in Python."""
     campaign = make_campaign(status=status)
     items = [
-        make_item(campaign, [(make_listing(world["producer"], name=name, unit=unit, price_fen=price, unit_weight_g=grams, quantity=500), 500)])
+        make_item(
+            campaign,
+            [(make_listing(world["producer"], name=name, unit=unit, price_fen=price, unit_weight_g=grams, quantity=500), 500)],
+        )
         for name, unit, price, grams in (("鸡", "只", 9800, 1500), ("蛋", "个", 150, 50), ("蜜", "瓶", 6800, None))
     ]
     revenue = grams = 0
     order_count, phones, per_product = 0, set(), {}
     for buyer_index, cancelled, lines in orders:
         buyer = world["buyers"][buyer_index]
-        make_order(campaign, [(items[i], q, reason) if reason else (items[i], q) for i, q, reason in lines],
-                   user=buyer, status="cancelled" if cancelled else "placed")
+        make_order(
+            campaign,
+            [(items[i], q, reason) if reason else (items[i], q) for i, q, reason in lines],
+            user=buyer,
+            status="cancelled" if cancelled else "placed",
+        )
         live = [(items[i], q) for i, q, reason in lines if reason is None]
         if cancelled or not live or status == "draft":
             continue
@@ -188,14 +200,21 @@ def test_totals_match_a_plain_recount_for_any_orders(world, orders, status):
             grams += quantity * (item.unit_weight_g or 0)
             per_product[f"{item.title}/{item.unit}"] = per_product.get(f"{item.title}/{item.unit}", 0) + quantity
     totals = sales_totals(campaign.id)
-    assert (totals["revenue_fen"], totals["weight_g"], totals["orders"], totals["buyers"]) == (revenue, grams, order_count, len(phones))
+    assert (totals["revenue_fen"], totals["weight_g"], totals["orders"], totals["buyers"]) == (
+        revenue,
+        grams,
+        order_count,
+        len(phones),
+    )
     assert {row["key"]: row["quantity"] for row in sales_rows(campaign.id, "product")} == per_product
     assert sum(row["revenue_fen"] for row in sales_rows(campaign.id, "unit")) == revenue
 
 
 def test_chart_series_draw_the_table_figures(sales_data):
     assert [(row["key"], row["revenue_fen"]) for row in sales_series(None, "day")] == [
-        ("2026-03-02", 33900), ("2026-03-03", 10500), ("2026-03-05", 13500),
+        ("2026-03-02", 33900),
+        ("2026-03-03", 10500),
+        ("2026-03-05", 13500),
     ]
     towns = {row["key"]: (row["revenue_fen"], row["weight_g"]) for row in sales_series(None, "town")}
     assert towns == {"秀水镇": (29400, 4500), "两江镇": (7500, 2500), "廊田镇": (7500, 2500)}

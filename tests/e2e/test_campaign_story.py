@@ -161,8 +161,12 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     workbook = load_workbook(template)
     sheet = workbook.worksheets[0]
     headers = [cell.value for cell in sheet[1]]
-    column = {title: next(i for i, h in enumerate(headers, 1) if h and str(h).startswith(title)) for title in ("春雪毛鸡", "春土鸡蛋")}
-    for row, (name, phone, chickens, eggs) in enumerate((("李明", "13700000011", 3, None), ("王红", "13700000012", 5, 60)), start=2):
+    column = {
+        title: next(i for i, h in enumerate(headers, 1) if h and str(h).startswith(title)) for title in ("春雪毛鸡", "春土鸡蛋")
+    }
+    for row, (name, phone, chickens, eggs) in enumerate(
+        (("李明", "13700000011", 3, None), ("王红", "13700000012", 5, 60)), start=2
+    ):
         sheet.cell(row=row, column=1, value=name)
         sheet.cell(row=row, column=2, value=phone)
         sheet.cell(row=row, column=column["春雪毛鸡"], value=chickens)

@@ -42,7 +42,9 @@ class FlakyMailServer:
             tried = self.attempts[message_id] = self.attempts.get(message_id, 0) + 1
             if tried <= self.refusals:
                 return "451 4.3.0 Mailbox busy, try again later" if tried % 2 else "421 4.7.0 Too many connections, closing"
-            self.accepted.append((message_id, message["To"], str(email.header.make_header(email.header.decode_header(message["Subject"])))))
+            self.accepted.append(
+                (message_id, message["To"], str(email.header.make_header(email.header.decode_header(message["Subject"]))))
+            )
         return "250 2.0.0 Queued"
 
     async def handle_QUIT(self, server, session, envelope):
@@ -75,7 +77,9 @@ def _pass_time():
 def _queue_for_producers(count):
     producers = [make_producer(email=f"coop{n}@example.cn") for n in range(count)]
     for producer in producers:
-        queue_notification(kind="picklist", subject="campaign:1", title="备货单：春季消费扶贫", body="请备货：雪毛鸡 × 30只", producer=producer)
+        queue_notification(
+            kind="picklist", subject="campaign:1", title="备货单：春季消费扶贫", body="请备货：雪毛鸡 × 30只", producer=producer
+        )
     db.session.commit()
     return producers
 

@@ -65,7 +65,9 @@ def test_seed_demo_twice_leaves_one_copy(runner):
     assert [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Unit, User, Producer, Listing)] == counts
     names = set(db.session.scalars(sa.select(Listing.name)))
     assert {"雪毛鸡", "鸡蛋", "马蹄", "天堂姜", "大米", "蜂蜜", "红薯干"} <= names
-    assert {"乐昌市总工会", "乐昌市妇联", "乐昌市农业农村局", "东莞大朗帮扶工作队"} <= set(db.session.scalars(sa.select(Unit.name)))
+    assert {"乐昌市总工会", "乐昌市妇联", "乐昌市农业农村局", "东莞大朗帮扶工作队"} <= set(
+        db.session.scalars(sa.select(Unit.name))
+    )
     assert set(db.session.scalars(sa.select(User.role))) == {"operator", "producer", "buyer"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Producer).where(Producer.poverty_household)) >= 3
 

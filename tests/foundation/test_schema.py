@@ -30,8 +30,21 @@ def _upgrade_and_compare(url, tmp_path):
 def test_migrations_match_models_on_sqlite(tmp_path):
     diff, tables = _upgrade_and_compare(f"sqlite:///{tmp_path}/empty.sqlite3", tmp_path)
     assert diff == []
-    assert {"unit", "user", "producer", "listing", "campaign", "campaign_item", "supply", "buyer_order", "order_line",
-            "allocation", "pick_line", "notification", "audit_entry"} <= tables
+    assert {
+        "unit",
+        "user",
+        "producer",
+        "listing",
+        "campaign",
+        "campaign_item",
+        "supply",
+        "buyer_order",
+        "order_line",
+        "allocation",
+        "pick_line",
+        "notification",
+        "audit_entry",
+    } <= tables
 
 
 def test_migrations_match_models_on_postgresql(postgres_base_url, tmp_path):

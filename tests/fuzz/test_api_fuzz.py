@@ -110,8 +110,10 @@ def fuzz(app, token):
         operation = result.ok()
         if token is not None and operation.method.upper() == "DELETE" and operation.path == "/api/v1/auth/token":
             continue  # revoking the token under test would make the rest of the run 401s; checked once, below
-        passes = {"positive": operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-                  "negative": operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)}
+        passes = {
+            "positive": operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+            "negative": operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+        }
         names = [parameter.name for parameter in operation.path_parameters]
         if names:
             # Random ids mostly miss; also aim at rows that exist (the seeded data has ids 1, 2, 3 of every kind).
@@ -167,7 +169,11 @@ def test_an_id_too_large_for_the_database_is_not_found_not_a_server_error(api, a
     from factories import make_user
 
     api.login(make_user(role="operator").phone)
-    for path in ("/producers/156691017122963390464/picklist?campaign_id=1", "/orders/99999999999999999999", "/listings/2147483648"):
+    for path in (
+        "/producers/156691017122963390464/picklist?campaign_id=1",
+        "/orders/99999999999999999999",
+        "/listings/2147483648",
+    ):
         response = api.get(path)
         assert response.status_code == 404, (path, response.get_json())
         assert response.get_json()["error"]["code"] == "not_found"

@@ -60,7 +60,12 @@ def test_the_whole_workflow_through_the_api(api_as):
     listed = farmer.post("/listings", json=listing_body())
     assert listed.status_code == 201
     listing = listed.get_json()
-    assert (listing["status"], listing["producer_id"], listing["unit_weight_kg"], listing["quantity_left"]) == ("pending", producer["id"], 0.5, 20000)
+    assert (listing["status"], listing["producer_id"], listing["unit_weight_kg"], listing["quantity_left"]) == (
+        "pending",
+        producer["id"],
+        0.5,
+        20000,
+    )
 
     too_early = operator.post(f"/listings/{listing['id']}/approve")
     assert too_early.status_code == 409 and "邓志强马蹄种植户" in too_early.get_json()["error"]["message"]
@@ -127,18 +132,26 @@ def test_producer_patches_its_contact_details_not_its_poverty_status(api_as):
 def test_photo_upload_endpoint(api_as, jpeg, stored_files, app):
     listing = make_listing(status="pending")
     farmer = api_as(make_user(role="producer", producer=listing.producer))
-    uploaded = farmer.post(f"/listings/{listing.id}/photos", data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data")
+    uploaded = farmer.post(
+        f"/listings/{listing.id}/photos", data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data"
+    )
     assert uploaded.status_code == 201
     photo = uploaded.get_json()
     assert photo["url"] == f"/producers/photos/{photo['id']}" and photo["thumbnail_url"].endswith("/thumb")
     assert farmer.get(f"/listings/{listing.id}").get_json()["photos"] == [photo]
 
-    fake = farmer.post(f"/listings/{listing.id}/photos", data={"photo": (io.BytesIO(b"%PDF-1.4 fake"), "a.jpg")}, content_type="multipart/form-data")
+    fake = farmer.post(
+        f"/listings/{listing.id}/photos",
+        data={"photo": (io.BytesIO(b"%PDF-1.4 fake"), "a.jpg")},
+        content_type="multipart/form-data",
+    )
     assert fake.status_code == 422 and "photo" in fake.get_json()["error"]["details"]["fields"]
     missing = farmer.post(f"/listings/{listing.id}/photos", data={}, content_type="multipart/form-data")
     assert missing.status_code == 422 and missing.get_json()["error"]["details"]["fields"]["photo"] == ["此项为必填项。"]
     app.config["MAX_PHOTO_BYTES"] = 1000
-    big = farmer.post(f"/listings/{listing.id}/photos", data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data")
+    big = farmer.post(
+        f"/listings/{listing.id}/photos", data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data"
+    )
     assert big.status_code == 413 and big.get_json()["error"]["code"] == "too_large"
     assert len(stored_files()) == 2
 
@@ -204,8 +217,12 @@ def test_missing_fields_are_all_named_in_chinese(api_as):
 
 def test_absurd_numbers_get_messages_that_say_the_limit(api_as):
     farmer = api_as(make_user(role="producer"))
-    fields = farmer.post("/listings", json=listing_body(price_fen=10**11, quantity=10**12, unit_weight_kg=5000)).get_json()["error"]["details"]["fields"]
-    assert "100,000" in fields["price_fen"][0] and "10,000,000" in fields["quantity"][0] and "1,000" in fields["unit_weight_kg"][0]
+    fields = farmer.post("/listings", json=listing_body(price_fen=10**11, quantity=10**12, unit_weight_kg=5000)).get_json()[
+        "error"
+    ]["details"]["fields"]
+    assert (
+        "100,000" in fields["price_fen"][0] and "10,000,000" in fields["quantity"][0] and "1,000" in fields["unit_weight_kg"][0]
+    )
 
 
 def test_not_json_and_not_an_object(api_as):
@@ -225,7 +242,10 @@ def test_not_json_and_not_an_object(api_as):
         ({"phone": "110"}, "phone"),
         ({"poverty_household": "yes"}, "poverty_household"),
         ({"poverty_id": None}, "poverty_id"),
-        ({"linked_households": 10**9, "kind": "cooperative", "poverty_household": False, "poverty_id": None}, "linked_households"),
+        (
+            {"linked_households": 10**9, "kind": "cooperative", "poverty_household": False, "poverty_id": None},
+            "linked_households",
+        ),
         ({"name": "<b>户</b>"}, "name"),
         ({"village": ""}, "village"),
     ],
@@ -250,8 +270,14 @@ def test_reject_needs_a_reason(api_as):
 
 def test_openapi_documents_the_endpoints(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
-    for path in ("/api/v1/producers", "/api/v1/producers/{producer_id}", "/api/v1/listings", "/api/v1/listings/{listing_id}/approve",
-                 "/api/v1/listings/{listing_id}/reject", "/api/v1/listings/{listing_id}/photos"):
+    for path in (
+        "/api/v1/producers",
+        "/api/v1/producers/{producer_id}",
+        "/api/v1/listings",
+        "/api/v1/listings/{listing_id}/approve",
+        "/api/v1/listings/{listing_id}/reject",
+        "/api/v1/listings/{listing_id}/photos",
+    ):
         assert path in paths
 
 
@@ -259,7 +285,10 @@ def test_operator_edits_and_suspends_a_producer_then_its_goods_cannot_go_into_ca
     listing = make_listing(status="approved", quantity=50)
     operator = api_as(make_user(role="operator"))
     edited = operator.patch(f"/producers/{listing.producer_id}", json={"kind": "cooperative", "linked_households": 12})
-    assert edited.status_code == 200 and (edited.get_json()["kind"], edited.get_json()["linked_households"]) == ("cooperative", 12)
+    assert edited.status_code == 200 and (edited.get_json()["kind"], edited.get_json()["linked_households"]) == (
+        "cooperative",
+        12,
+    )
     assert operator.post(f"/producers/{listing.producer_id}/suspend").get_json()["status"] == "suspended"
     with pytest.raises(InsufficientStock) as refused:
         commit_listing_quantity(listing.id, 1)

@@ -67,7 +67,9 @@ def test_producer_adds_goods_with_photos_from_the_phone_form(client, auth, jpeg,
 def test_bad_input_on_the_form_is_shown_beside_the_fields_and_nothing_saved(client, auth, stored_files):
     user = make_user(role="producer")
     auth.login(user.phone)
-    data = listing_form(name="<script>alert(1)</script>", price_yuan="1000000000", quantity="-5", unit_weight_kg="1.23456", ready_on="")
+    data = listing_form(
+        name="<script>alert(1)</script>", price_yuan="1000000000", quantity="-5", unit_weight_kg="1.23456", ready_on=""
+    )
     data["photos"] = [(io.BytesIO(b"MZ this is an exe"), "photo.jpg")]
     response = client.post("/producers/listings/new", data=data, content_type="multipart/form-data")
     page = response.get_data(as_text=True)
@@ -117,17 +119,40 @@ def test_producer_edits_a_listing_and_manages_photos(client, auth, jpeg):
     auth.login(user.phone)
     page = client.get(f"/producers/listings/{listing.id}/edit").get_data(as_text=True)
     assert 'value="1.50"' in page and 'value="0.05"' in page
-    client.post(f"/producers/listings/{listing.id}/edit", data=listing_form(name=listing.name, variety="", description="", price_yuan="1.50", unit_weight_kg="0.05", quantity="120", category=listing.category))
+    client.post(
+        f"/producers/listings/{listing.id}/edit",
+        data=listing_form(
+            name=listing.name,
+            variety="",
+            description="",
+            price_yuan="1.50",
+            unit_weight_kg="0.05",
+            quantity="120",
+            category=listing.category,
+        ),
+    )
     db.session.refresh(listing)
     assert (listing.quantity, listing.status) == (120, "approved")
-    client.post(f"/producers/listings/{listing.id}/edit", data=listing_form(name=listing.name, category=listing.category, price_yuan="2", quantity="120"))
+    client.post(
+        f"/producers/listings/{listing.id}/edit",
+        data=listing_form(name=listing.name, category=listing.category, price_yuan="2", quantity="120"),
+    )
     db.session.refresh(listing)
     assert (listing.price_fen, listing.status) == (200, "pending")
-    response = client.post(f"/producers/listings/{listing.id}/photos", data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data")
+    response = client.post(
+        f"/producers/listings/{listing.id}/photos",
+        data={"photo": (io.BytesIO(jpeg), "a.jpg")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302
     db.session.refresh(listing)
     assert len(listing.photos) == 1
-    bad = client.post(f"/producers/listings/{listing.id}/photos", data={"photo": (io.BytesIO(b"nope"), "a.jpg")}, content_type="multipart/form-data", follow_redirects=True)
+    bad = client.post(
+        f"/producers/listings/{listing.id}/photos",
+        data={"photo": (io.BytesIO(b"nope"), "a.jpg")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "JPEG" in bad.get_data(as_text=True)
     client.post(f"/producers/photos/{listing.photos[0].id}/delete")
     db.session.refresh(listing)
@@ -143,11 +168,21 @@ def test_producer_edits_its_profile(client, auth):
     auth.login(user.phone)
     page = client.get("/producers/profile").get_data(as_text=True)
     assert "乐城街道" in page and "白石镇" in page and "poverty_household" not in page
-    response = client.post("/producers/profile", data={"name": producer.name, "town": "北乡镇", "village": "新岩村", "phone": "13800001234", "email": ""})
+    response = client.post(
+        "/producers/profile",
+        data={"name": producer.name, "town": "北乡镇", "village": "新岩村", "phone": "13800001234", "email": ""},
+    )
     assert response.status_code == 302
     db.session.refresh(producer)
-    assert (producer.town, producer.village, producer.phone, producer.poverty_household) == ("北乡镇", "新岩村", "13800001234", True)
-    response = client.post("/producers/profile", data={"name": producer.name, "town": "火星镇", "village": "", "phone": "1", "email": ""})
+    assert (producer.town, producer.village, producer.phone, producer.poverty_household) == (
+        "北乡镇",
+        "新岩村",
+        "13800001234",
+        True,
+    )
+    response = client.post(
+        "/producers/profile", data={"name": producer.name, "town": "火星镇", "village": "", "phone": "1", "email": ""}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "请填写所在村。" in page and "请从列表中选择镇(街)。" in page and "请填写11位手机号码。" in page
@@ -160,7 +195,14 @@ def test_operator_registers_approves_and_suspends_a_producer(client, auth):
     assert "合作社" in page and "白石镇" in page
     response = client.post(
         "/producers/registry/new",
-        data={"name": "梅花镇天堂姜合作社", "kind": "cooperative", "town": "梅花镇", "village": "梅花村", "phone": "13800000103", "linked_households": "17"},
+        data={
+            "name": "梅花镇天堂姜合作社",
+            "kind": "cooperative",
+            "town": "梅花镇",
+            "village": "梅花村",
+            "phone": "13800000103",
+            "linked_households": "17",
+        },
     )
     assert response.status_code == 302
     producer = db.session.scalar(sa.select(Producer))
@@ -225,7 +267,10 @@ def test_operator_enters_goods_for_a_household_and_the_history_shows_it(client, 
     auth.login(operator.phone)
     page = client.get(f"/producers/listings/new?producer_id={household.id}").get_data(as_text=True)
     assert "黄秀兰红薯干加工户" in page
-    response = client.post(f"/producers/listings/new?producer_id={household.id}", data=listing_form(name="红薯干", unit="袋", unit_weight_kg="0.5", price_yuan="20"))
+    response = client.post(
+        f"/producers/listings/new?producer_id={household.id}",
+        data=listing_form(name="红薯干", unit="袋", unit_weight_kg="0.5", price_yuan="20"),
+    )
     assert response.status_code == 302 and f"/producers/registry/{household.id}" in response.headers["Location"]
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "listing.create"))
     assert (entry.actor_id, entry.on_behalf_of) == (operator.id, "黄秀兰红薯干加工户")

@@ -43,7 +43,13 @@ OPERATOR_PAGES = [
     ("POST", "/producers/listings/{listing}/reject"),
 ]
 # A producer's own pages: a buyer gets 403.
-OWN_PAGES = [("GET", "/producers/"), ("GET", "/producers/profile"), ("POST", "/producers/profile"), ("GET", "/producers/listings/new"), ("POST", "/producers/listings/new")]
+OWN_PAGES = [
+    ("GET", "/producers/"),
+    ("GET", "/producers/profile"),
+    ("POST", "/producers/profile"),
+    ("GET", "/producers/listings/new"),
+    ("POST", "/producers/listings/new"),
+]
 
 PRODUCER_ENDPOINTS = [
     ("GET", "/producers/{producer}"),
@@ -79,7 +85,15 @@ def _call(api, method, path, victim, jpeg):
         return api.post(path, data={"photo": (io.BytesIO(jpeg), "a.jpg")}, content_type="multipart/form-data")
     body = {"reason": "x"} if path.endswith("/reject") else {"name": "改名"}
     if path == "/listings":
-        body = {"producer_id": victim["producer"], "name": "鸡", "category": "禽类", "unit": "只", "price_fen": 1, "quantity": 1, "ready_on": "2030-01-01"}
+        body = {
+            "producer_id": victim["producer"],
+            "name": "鸡",
+            "category": "禽类",
+            "unit": "只",
+            "price_fen": 1,
+            "quantity": 1,
+            "ready_on": "2030-01-01",
+        }
     return getattr(api, method.lower())(path, json=body) if method in ("POST", "PATCH") else getattr(api, method.lower())(path)
 
 

@@ -16,7 +16,15 @@ from producers.models import Listing, ListingPhoto
 
 
 def fields():
-    return dict(name="蜂蜜", category="农副", unit="瓶", unit_weight_g=500, price_fen=6800, quantity=40, ready_on=date.today() + timedelta(days=1))
+    return dict(
+        name="蜂蜜",
+        category="农副",
+        unit="瓶",
+        unit_weight_g=500,
+        price_fen=6800,
+        quantity=40,
+        ready_on=date.today() + timedelta(days=1),
+    )
 
 
 def test_a_photo_is_re_encoded_as_jpeg_without_metadata_and_thumbnailed(app, upload_dir, stored_files, make_image):

@@ -86,7 +86,9 @@ def test_operator_registers_a_household_pending_until_approved(app):
     profiles.approve_producer(operator, producer)
     profiles.suspend_producer(operator, producer)
     assert producer.status == "suspended"
-    actions = db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.object_type == "Producer").order_by(AuditEntry.id)).all()
+    actions = db.session.scalars(
+        sa.select(AuditEntry.action).where(AuditEntry.object_type == "Producer").order_by(AuditEntry.id)
+    ).all()
     assert actions == ["producer.create", "producer.approve", "producer.suspend"]
 
 
@@ -118,7 +120,10 @@ def test_poverty_rules_by_kind(app):
         profiles.create_producer(operator, **producer_fields(linked_households=5))
     assert set(household_with_links.value.fields) == {"linked_households"}
     coop = profiles.create_producer(
-        operator, **producer_fields(name="秀水镇雪毛鸡养殖合作社", kind="cooperative", poverty_household=False, poverty_id=None, linked_households=23)
+        operator,
+        **producer_fields(
+            name="秀水镇雪毛鸡养殖合作社", kind="cooperative", poverty_household=False, poverty_id=None, linked_households=23
+        ),
     )
     assert coop.linked_households == 23 and coop.poverty_id is None
     profiles.create_producer(operator, **producer_fields())
@@ -153,7 +158,12 @@ def test_producer_lists_goods_pending_review(app):
     producer = make_producer()
     user = make_user(role="producer", producer=producer)
     listing = listings.create_listing(user, **listing_fields())
-    assert (listing.producer_id, listing.status, listing.quantity_left, listing.created_by_id) == (producer.id, "pending", 1000, user.id)
+    assert (listing.producer_id, listing.status, listing.quantity_left, listing.created_by_id) == (
+        producer.id,
+        "pending",
+        1000,
+        user.id,
+    )
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "listing.create"))
     assert entry.actor_id == user.id and entry.on_behalf_of is None
 
@@ -210,7 +220,8 @@ def test_bad_listing_fields_are_refused_and_nothing_saved(app, changes, field):
 def test_limits_themselves_are_accepted(app):
     user = make_user(role="producer")
     listing = listings.create_listing(
-        user, **listing_fields(price_fen=10_000_000, quantity=10_000_000, unit_weight_g=1_000_000, description="<p>多行\n描述</p>")
+        user,
+        **listing_fields(price_fen=10_000_000, quantity=10_000_000, unit_weight_g=1_000_000, description="<p>多行\n描述</p>"),
     )
     assert (listing.price_fen, listing.quantity, listing.unit_weight_g) == (10_000_000, 10_000_000, 1_000_000)
 
@@ -245,7 +256,9 @@ def test_approve_and_reject_with_a_reason_the_producer_is_told(app):
     review.approve_listing(operator, listing)
     assert listing.status == "approved" and listing not in review.review_queue()
     notes = db.session.scalars(
-        sa.select(Notification).where(Notification.producer_id == producer.id, Notification.channel == "inapp").order_by(Notification.id)
+        sa.select(Notification)
+        .where(Notification.producer_id == producer.id, Notification.channel == "inapp")
+        .order_by(Notification.id)
     ).all()
     assert len(notes) == 2
     assert "照片看不清" in notes[0].body and "通过" in notes[1].title
@@ -344,7 +357,10 @@ def test_commit_does_not_commit_the_transaction(app):
     assert db.session.get(Listing, listing.id).quantity_committed == 0
 
 
-@pytest.mark.parametrize("status,producer_status", [("pending", "approved"), ("rejected", "approved"), ("withdrawn", "approved"), ("approved", "suspended")])
+@pytest.mark.parametrize(
+    "status,producer_status",
+    [("pending", "approved"), ("rejected", "approved"), ("withdrawn", "approved"), ("approved", "suspended")],
+)
 def test_commit_needs_an_approved_listing_of_an_approved_producer(app, status, producer_status):
     listing = make_listing(status=status, producer=make_producer(status=producer_status), quantity=100)
     with pytest.raises(InsufficientStock):

@@ -113,14 +113,42 @@ def _ask(app, world, method, rule):
 
 BODY = {
     "unit": {"name": "新单位", "address": "新地址"},
-    "user": lambda ids: {"name": "新职工", "phone": "13700001234", "password": "password123", "role": "buyer", "unit_id": ids["unit"]},
-    "producer": {"name": "新农户", "kind": "household", "town": "秀水镇", "village": "秀水村", "phone": "13700005678", "poverty_household": False},
+    "user": lambda ids: {
+        "name": "新职工",
+        "phone": "13700001234",
+        "password": "password123",
+        "role": "buyer",
+        "unit_id": ids["unit"],
+    },
+    "producer": {
+        "name": "新农户",
+        "kind": "household",
+        "town": "秀水镇",
+        "village": "秀水村",
+        "phone": "13700005678",
+        "poverty_household": False,
+    },
     "listing": lambda ids: {
-        "producer_id": ids["producer"], "name": "天堂姜", "category": "蔬果", "unit": "斤", "price_fen": 800, "quantity": 50,
+        "producer_id": ids["producer"],
+        "name": "天堂姜",
+        "category": "蔬果",
+        "unit": "斤",
+        "price_fen": 800,
+        "quantity": 50,
         "ready_on": (date.today() + timedelta(days=5)).isoformat(),
     },
-    "campaign": {"title": "新活动", "opens_at": "2030-01-01T08:00:00+08:00", "closes_at": "2030-01-05T20:00:00+08:00", "delivery_on": "2030-01-08"},
-    "item": lambda ids: {"title": "雪毛鸡二", "price_fen": 9800, "unit": "只", "supplies": [{"listing_id": ids["listing"], "quantity": 1}]},
+    "campaign": {
+        "title": "新活动",
+        "opens_at": "2030-01-01T08:00:00+08:00",
+        "closes_at": "2030-01-05T20:00:00+08:00",
+        "delivery_on": "2030-01-08",
+    },
+    "item": lambda ids: {
+        "title": "雪毛鸡二",
+        "price_fen": 9800,
+        "unit": "只",
+        "supplies": [{"listing_id": ids["listing"], "quantity": 1}],
+    },
     "lines": lambda ids: {"lines": [{"item_id": ids["item"], "quantity": 1}]},
 }
 

@@ -28,7 +28,9 @@ def check_headers(response, where):
     for name, sources in directives.items():
         assert "'unsafe-inline'" not in sources and "'unsafe-eval'" not in sources, f"{where}: {name} {sources}"
     assert "script-src" in directives or "default-src" in directives, where
-    assert directives.get("frame-ancestors") in (["'none'"], ["'self'"]), f"{where}: frame-ancestors {directives.get('frame-ancestors')}"
+    assert directives.get("frame-ancestors") in (["'none'"], ["'self'"]), (
+        f"{where}: frame-ancestors {directives.get('frame-ancestors')}"
+    )
     assert response.headers.get("X-Content-Type-Options") == "nosniff", where
 
 
@@ -38,10 +40,7 @@ def _snapshot():
 
     db.session.expire_all()
     with db.engine.connect() as connection:
-        return {
-            table.name: sorted(map(repr, connection.execute(sa.select(table)).all()))
-            for table in db.metadata.sorted_tables
-        }
+        return {table.name: sorted(map(repr, connection.execute(sa.select(table)).all())) for table in db.metadata.sorted_tables}
 
 
 HTML_POSTS = sorted((m, r) for m, r in TABLE if m == "POST" and not r.startswith("/api/"))
@@ -104,7 +103,9 @@ def test_pages_carry_csrf_tokens_no_inline_script_and_security_headers(csrf_app,
     for method, rule in READS:
         path, statuses, _extra = TABLE[(method, rule)]
         url = path.format(**world.ids)
-        response = client.get(url, headers=bearer_headers(world.users[role]) if url.startswith("/api/") and role != "anonymous" else {})
+        response = client.get(
+            url, headers=bearer_headers(world.users[role]) if url.startswith("/api/") and role != "anonymous" else {}
+        )
         where = f"GET {url} as {role} ({response.status_code})"
         try:
             check_headers(response, where)

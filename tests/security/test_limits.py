@@ -19,7 +19,9 @@ def _big(size):
 
 def test_login_page_is_rate_limited_per_client(app, world):
     client = app.test_client()
-    answers = [client.post("/accounts/login", data={"login": BUYER_PHONE, "password": "wrong-password"}).status_code for _ in range(10)]
+    answers = [
+        client.post("/accounts/login", data={"login": BUYER_PHONE, "password": "wrong-password"}).status_code for _ in range(10)
+    ]
     assert 429 not in answers
     refused = client.post("/accounts/login", data={"login": BUYER_PHONE, "password": "password123"})
     assert refused.status_code == 429  # even the right password, once the limit is reached
@@ -82,7 +84,9 @@ def test_request_body_over_16_mb_is_413_for_photos(app, world, via):
         assert response.get_json()["error"]["code"] == "too_large"
     else:
         response = session_client(app, world.users["producer"]).post(
-            f"/producers/listings/{listing}/photos", data={"photo": (_big(OVER_BODY), "huge.jpg")}, content_type="multipart/form-data"
+            f"/producers/listings/{listing}/photos",
+            data={"photo": (_big(OVER_BODY), "huge.jpg")},
+            content_type="multipart/form-data",
         )
         assert "MB" in response.get_data(as_text=True)
     assert response.status_code == 413
@@ -94,7 +98,9 @@ def _unit_orders(world):
     from orders.models import Order
 
     return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Order).where(Order.campaign_id == world.ids["open"], Order.unit_id == world.ids["unit"])
+        sa.select(sa.func.count())
+        .select_from(Order)
+        .where(Order.campaign_id == world.ids["open"], Order.unit_id == world.ids["unit"])
     )
 
 
@@ -113,7 +119,9 @@ def test_oversized_sheet_is_413_and_saves_nothing(app, world, via, size):
         assert response.get_json()["error"]["code"] == "too_large"
     else:
         response = session_client(app, world.users["coordinator"]).post(
-            f"/units/campaigns/{world.ids['open']}/sheet", data={"file": (io.BytesIO(sheet), "sheet.csv")}, content_type="multipart/form-data"
+            f"/units/campaigns/{world.ids['open']}/sheet",
+            data={"file": (io.BytesIO(sheet), "sheet.csv")},
+            content_type="multipart/form-data",
         )
     assert response.status_code == 413
     assert _unit_orders(world) == before

@@ -156,7 +156,9 @@ def response_text(response):
     if data[:2] == b"PK":
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                return " ".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist() if name.endswith(".xml"))
+                return " ".join(
+                    archive.read(name).decode("utf-8", "replace") for name in archive.namelist() if name.endswith(".xml")
+                )
         except zipfile.BadZipFile:
             pass
     return data.decode("utf-8", "replace")

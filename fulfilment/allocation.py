@@ -93,21 +93,18 @@ def split_deliveries(producer_allocations: Mapping[int, int], unit_demands: Mapp
         raise ValueError("quantities must not be negative")
     if sum(producer_allocations.values()) != sum(unit_demands.values()):
         raise ValueError("producer allocations and unit demands must add up to the same total")
-    producers = [(p, q) for p, q in sorted(producer_allocations.items()) if q > 0]
-    units = [(u, q) for u, q in sorted(unit_demands.items()) if q > 0]
+    producers = iter(sorted((p, q) for p, q in producer_allocations.items() if q > 0))
+    units = sorted((u, q) for u, q in unit_demands.items() if q > 0)
     cells = []
-    p = u = 0
-    supply_left = producers[0][1] if producers else 0
-    demand_left = units[0][1] if units else 0
-    while p < len(producers) and u < len(units):
-        quantity = min(supply_left, demand_left)
-        cells.append((producers[p][0], units[u][0], quantity))
-        supply_left -= quantity
-        demand_left -= quantity
-        if supply_left == 0:
-            p += 1
-            supply_left = producers[p][1] if p < len(producers) else 0
-        if demand_left == 0:
-            u += 1
-            demand_left = units[u][1] if u < len(units) else 0
+    add = cells.append
+    # The totals are equal, so a unit still short always finds a producer with goods left.
+    producer, supply_left = next(producers, (None, 0))
+    for unit, demand_left in units:
+        while demand_left:
+            quantity = supply_left if supply_left < demand_left else demand_left
+            add((producer, unit, quantity))
+            demand_left -= quantity
+            supply_left -= quantity
+            if not supply_left:
+                producer, supply_left = next(producers, (None, 0))
     return cells

@@ -35,9 +35,9 @@ def among(column, ids):
 
 
 def copy_rows(table, columns, rows) -> None:
-    """Insert rows (any iterable of sequences of ``columns`` integers, consumed as it is written) in the session's
-    transaction: COPY on PostgreSQL, its text written here (psycopg's write_row adapts each value in Python),
-    executemany elsewhere. Constraints and foreign keys are checked as for any insert."""
+    """Insert rows (any iterable of tuples of ``columns`` integers, consumed as it is written) in the session's
+    transaction: COPY on PostgreSQL, its text formatted here a batch at a time (psycopg's write_row adapts each value
+    in Python), executemany elsewhere. Constraints and foreign keys are checked as for any insert."""
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
         rows = [dict(zip(columns, row, strict=True)) for row in rows]
@@ -45,15 +45,12 @@ def copy_rows(table, columns, rows) -> None:
             connection.execute(table.insert(), rows)
         return
     name = connection.dialect.identifier_preparer.format_table(table)
+    line = "\t".join(["%d"] * len(columns)) + "\n"
     rows = iter(rows)
     with connection.connection.dbapi_connection.cursor() as cursor:
         with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-            while batch := "".join(map(_integer_line, islice(rows, COPY_BATCH))):
+            while batch := "".join([line % row for row in islice(rows, COPY_BATCH)]):
                 copy.write(batch)
-
-
-def _integer_line(row) -> str:
-    return "\t".join(map(str, row)) + "\n"
 
 
 def update_by_id(table, column, rows) -> None:

@@ -219,12 +219,13 @@ def _demand(campaign_id) -> dict:
     """item id → unit id → live quantity ordered: the one pass over the campaign's order lines; everything after
     works from this aggregate."""
     demand = defaultdict(dict)
+    # Fetched at once: iterating the result fetches row by row, a driver call for each of the tens of thousands.
     for item_id, unit_id, quantity in db.session.execute(
         sa.select(line_t.c.item_id, order_t.c.unit_id, sa.func.sum(line_t.c.quantity))
         .select_from(line_t.join(order_t, order_t.c.id == line_t.c.order_id))
         .where(order_t.c.campaign_id == campaign_id, line_t.c.cancelled == sa.false(), order_t.c.status != "cancelled")
         .group_by(line_t.c.item_id, order_t.c.unit_id)
-    ):
+    ).all():
         demand[item_id][unit_id] = int(quantity)
     return demand
 

@@ -1,6 +1,7 @@
 """Benchmark: the close job on 10k, 100k and 1M order lines on PostgreSQL, against one SQL GROUP BY over the same lines.
 
     .venv/bin/python bench/close/run.py [--sizes 10000,100000,1000000] [--base-url postgresql://postgres@127.0.0.1:5432/test]
+        [--profile]
 
 For each size it builds a fresh scratch database (about 200 items, 2,000 producers, 300 units; five lines per
 order, one buyer per order; three unpopular items fall below their minimum and are cancelled), loads it with
@@ -8,12 +9,17 @@ COPY, then measures in a separate process: the reference GROUP BY (median of thr
 (guarded close, below-minimum cancellation, fair split, delivery split, bulk writes, the fan-out rows for the
 below-minimum buyers, the producers and all buyers queued, one commit), and then, apart, the worker's expansion of
 the fan-outs into outbox rows, in the order the worker runs them. Peak memory is that process's peak RSS (VmHWM).
-Prints Markdown tables and JSON.
+Prints Markdown tables and JSON. ``--profile`` runs the close job under cProfile and prints its busiest functions
+to stderr: the client's own work apart from the time spent waiting on PostgreSQL (psycopg's ``wait``), at the
+profiler's overhead, so the close's figures of that run are not comparable with the others.
 """
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import random
 import resource
 import statistics
@@ -285,7 +291,7 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_child(url, campaign_id):
+def measure_child(url, campaign_id, profile=False):
     """Runs in its own process: the GROUP BY reference, then the close job; prints JSON."""
     os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="pinbang-bench-")
     import psycopg
@@ -316,9 +322,18 @@ def measure_child(url, campaign_id):
         def step_done(_app, campaign_id, step):
             steps.setdefault(step, time.perf_counter() - start)
 
+        profiler = cProfile.Profile() if profile else None
         with closing.close_step_done.connected_to(step_done):
-            outcome = closing.close_campaign(campaign_id)
+            if profiler:
+                outcome = profiler.runcall(closing.close_campaign, campaign_id)
+            else:
+                outcome = closing.close_campaign(campaign_id)
         close = time.perf_counter() - start
+        if profiler:
+            report = io.StringIO()
+            pstats.Stats(profiler, stream=report).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler, stream=report).sort_stats("cumulative").print_stats(40)
+            print(report.getvalue(), file=sys.stderr)
         peak_mb = peak_rss_mb()
 
         start = time.perf_counter()
@@ -387,11 +402,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--base-url", default=os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--profile", action="store_true", help="cProfile the close job; its report goes to stderr")
     parser.add_argument("--child", nargs=2, metavar=("URL", "CAMPAIGN"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("PINBANG_ENV", "testing")
     if args.child:
-        measure_child(args.child[0], int(args.child[1]))
+        measure_child(args.child[0], int(args.child[1]), args.profile)
         return
     os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="pinbang-bench-")
     from backends import create_scratch_postgres, drop_scratch_postgres
@@ -404,8 +420,13 @@ def main():
             campaign_id, lines = build(url, size)
             load = time.perf_counter() - started
             out = subprocess.run(
-                [sys.executable, __file__, "--child", url, str(campaign_id)], capture_output=True, text=True, check=True
+                [sys.executable, __file__, "--child", url, str(campaign_id), *["--profile"] * args.profile],
+                capture_output=True,
+                text=True,
+                check=True,
             )
+            if args.profile:
+                print(out.stderr, file=sys.stderr)
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result.update(lines=lines, load_s=load)
             assert result["outcome"] == "allocated" and result["allocated"] == result["live_demand"], result

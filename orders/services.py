@@ -12,12 +12,13 @@ orders.locks describes; capacity moves only through orders.capacity. A rule ther
 """
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 import after_commit
 from accounts.models import User
@@ -123,10 +124,28 @@ def reserve_and_write_order(
     return order
 
 
+_ORDERED_ITEM_COLUMNS = (
+    CampaignItem.campaign_id,
+    CampaignItem.title,
+    CampaignItem.unit,
+    CampaignItem.price_fen,
+    CampaignItem.per_buyer_limit,
+    CampaignItem.cancelled_below_minimum,
+)
+
+
 def orderable_items(campaign_id, item_ids) -> dict[int, CampaignItem]:
     """The campaign's items among ``item_ids``, read afresh; an unknown id, another campaign's or a withdrawn item
-    is a field error."""
-    query = sa.select(CampaignItem).where(CampaignItem.id.in_(sorted(item_ids))).execution_options(populate_existing=True)
+    is a field error.
+
+    Only the columns an order reads are loaded (capacity moves in SQL, never through these objects).
+    """
+    query = (
+        sa.select(CampaignItem)
+        .options(load_only(*_ORDERED_ITEM_COLUMNS))
+        .where(CampaignItem.id.in_(sorted(item_ids)))
+        .execution_options(populate_existing=True)
+    )
     by_id = {item.id: item for item in db.session.scalars(query)}
     problems = []
     for item_id in sorted(item_ids):
@@ -176,7 +195,7 @@ def place_order(
     # written, and any refusal before that looks for a first order made with the key (a retry after closing or
     # selling out still gets its order back).
     try:
-        with transaction():
+        with _kept_loaded_after_commit(), transaction():
             order = reserve_and_write_order(
                 actor,
                 campaign_id,
@@ -197,6 +216,19 @@ def place_order(
             raise
         return PlacedOrder(existing, False)
     return PlacedOrder(order, True)
+
+
+@contextmanager
+def _kept_loaded_after_commit():
+    """Commit without expiring the session's objects: the new order and its lines hold exactly what was just
+    written, so the answer is built from them rather than read back row by row (order, lines, items, campaign)."""
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expiring
 
 
 def _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source):

@@ -42,10 +42,13 @@ def recipient_channels(*, user=None, producer=None):
 def queue_notification(*, kind, subject, title, body, user=None, producer=None, new_subject=False):
     """Add outbox rows for every channel the recipient has (in-app always); nothing is added twice.
 
-    Does not commit: the caller's transaction holds the state change and the message together.
+    Does not commit: the caller's transaction holds the state change and the message together. The rows go in at
+    once (nothing is left pending for a later flush): given as many parameter sets with RETURNING, SQLAlchemy
+    sends them as one INSERT with a VALUES row each, a statement compiled once (a ``.values([...])`` list is not).
     :param subject: what the message is about, e.g. ``campaign:7``; with kind and recipient it is the uniqueness key.
     :param new_subject: the subject was created in this very transaction (``order:<new id>:placed``), so nothing
         can be queued for it yet: the lookup is skipped (the unique constraint still forbids a duplicate).
+    :returns: the ids of the rows added (empty: everything was queued already).
     """
     recipient, channels = recipient_channels(user=user, producer=producer)
     existing = set()
@@ -57,24 +60,25 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
                 )
             )
         )
-    added = []
-    for channel, address in channels:
-        if channel in existing:
-            continue
-        row = Notification(
-            recipient=recipient,
-            user_id=user.id if user is not None else None,
-            producer_id=producer.id if producer is not None else None,
-            channel=channel,
-            address=address,
-            kind=kind,
-            subject=subject,
-            title=title,
-            body=body,
-        )
-        db.session.add(row)
-        added.append(row)
-    return added
+    rows = [
+        {
+            "recipient": recipient,
+            "user_id": user.id if user is not None else None,
+            "producer_id": producer.id if producer is not None else None,
+            "channel": channel,
+            "address": address,
+            "kind": kind,
+            "subject": subject,
+            "title": title,
+            "body": body,
+        }
+        for channel, address in channels
+        if channel not in existing
+    ]
+    if not rows:
+        return []
+    outbox = Notification.__table__
+    return list(db.session.scalars(sa.insert(outbox).returning(outbox.c.id), rows))
 
 
 def outbox_rows(*, kind, subject, messages, now=None):

@@ -16,6 +16,12 @@ MAX_ATTEMPTS = 6
 BASE_DELAY_SECONDS = 30
 CLAIM_SECONDS = 120
 
+_outbox = Notification.__table__
+# Built once: SQLAlchemy then reuses its cache key and compiled form for every message queued. Given many parameter
+# sets, an INSERT with RETURNING is sent as one statement with a VALUES row each (a ``.values([...])`` list would be
+# compiled anew every time).
+_QUEUE = sa.insert(_outbox).returning(_outbox.c.id)
+
 
 def retry_delay(attempts: int) -> timedelta:
     """Exponential back-off: 30 s, 1 min, 2 min, 4 min, 8 min."""
@@ -43,8 +49,7 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
     """Add outbox rows for every channel the recipient has (in-app always); nothing is added twice.
 
     Does not commit: the caller's transaction holds the state change and the message together. The rows go in at
-    once (nothing is left pending for a later flush): given as many parameter sets with RETURNING, SQLAlchemy
-    sends them as one INSERT with a VALUES row each, a statement compiled once (a ``.values([...])`` list is not).
+    once, one INSERT for every channel, rather than waiting as ORM objects for the next flush.
     :param subject: what the message is about, e.g. ``campaign:7``; with kind and recipient it is the uniqueness key.
     :param new_subject: the subject was created in this very transaction (``order:<new id>:placed``), so nothing
         can be queued for it yet: the lookup is skipped (the unique constraint still forbids a duplicate).
@@ -77,8 +82,7 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
     ]
     if not rows:
         return []
-    outbox = Notification.__table__
-    return list(db.session.scalars(sa.insert(outbox).returning(outbox.c.id), rows))
+    return list(db.session.scalars(_QUEUE, rows))
 
 
 def outbox_rows(*, kind, subject, messages, now=None):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm import load_only, selectinload
+from sqlalchemy.orm import selectinload
 
 import after_commit
 from accounts.models import User
@@ -124,29 +124,18 @@ def reserve_and_write_order(
     return order
 
 
-_ORDERED_ITEM_COLUMNS = (
-    CampaignItem.campaign_id,
-    CampaignItem.title,
-    CampaignItem.unit,
-    CampaignItem.price_fen,
-    CampaignItem.per_buyer_limit,
-    CampaignItem.cancelled_below_minimum,
+# Built once (see orders.locks): the item ids are one expanding parameter.
+_ORDERABLE_ITEMS = (
+    sa.select(CampaignItem)
+    .where(CampaignItem.id.in_(sa.bindparam("item_ids", expanding=True)))
+    .execution_options(populate_existing=True)
 )
 
 
 def orderable_items(campaign_id, item_ids) -> dict[int, CampaignItem]:
     """The campaign's items among ``item_ids``, read afresh; an unknown id, another campaign's or a withdrawn item
-    is a field error.
-
-    Only the columns an order reads are loaded (capacity moves in SQL, never through these objects).
-    """
-    query = (
-        sa.select(CampaignItem)
-        .options(load_only(*_ORDERED_ITEM_COLUMNS))
-        .where(CampaignItem.id.in_(sorted(item_ids)))
-        .execution_options(populate_existing=True)
-    )
-    by_id = {item.id: item for item in db.session.scalars(query)}
+    is a field error."""
+    by_id = {item.id: item for item in db.session.scalars(_ORDERABLE_ITEMS, {"item_ids": sorted(item_ids)})}
     problems = []
     for item_id in sorted(item_ids):
         item = by_id.get(item_id)

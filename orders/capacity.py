@@ -12,6 +12,18 @@ _items = CampaignItem.__table__
 _orders = Order.__table__
 _lines = OrderLine.__table__
 
+# Built once (see orders.locks), with the item and the quantity as parameters.
+_TAKE = (
+    sa.update(_items)
+    .where(_items.c.id == sa.bindparam("item_id"), _items.c.capacity - _items.c.ordered >= sa.bindparam("quantity"))
+    .values(ordered=_items.c.ordered + sa.bindparam("quantity"))
+)
+_GIVE_BACK = (
+    sa.update(_items)
+    .where(_items.c.id == sa.bindparam("item_id"), _items.c.ordered >= sa.bindparam("quantity"))
+    .values(ordered=_items.c.ordered - sa.bindparam("quantity"))
+)
+
 
 def reserve(items_by_id, deltas: dict[int, int]) -> None:
     """Move each item's ``ordered`` by its delta (positive: reserve, negative: release), in ascending item id order.
@@ -30,10 +42,8 @@ def reserve(items_by_id, deltas: dict[int, int]) -> None:
         delta = deltas[item_id]
         if delta == 0:
             continue
-        enough = _items.c.capacity - _items.c.ordered >= delta if delta > 0 else _items.c.ordered >= -delta
-        result = db.session.execute(
-            sa.update(_items).where(_items.c.id == item_id, enough).values(ordered=_items.c.ordered + delta)
-        )
+        statement = _TAKE if delta > 0 else _GIVE_BACK
+        result = db.session.execute(statement, {"item_id": item_id, "quantity": abs(delta)})
         if delta > 0 and result.rowcount != 1:
             raise _insufficient(items_by_id[item_id])
         _forget_counter(item_id)

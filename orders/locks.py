@@ -53,6 +53,16 @@ def _advisory_lock(session, namespace: LockNamespace, key: int) -> None:
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(int(namespace), key)))
 
 
+# Built once, as the hot statements of an order are: SQLAlchemy then reuses its cache key and compiled form, where a
+# statement built anew for every order has them derived again (costing more than running it).
+_OPEN_CAMPAIGN = (
+    sa.select(Campaign, open_to_unit_clause(sa.bindparam("unit_id")).label("open_to_unit"))
+    .where(Campaign.id == sa.bindparam("campaign_id"))
+    .with_for_update(read=True, of=Campaign)
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
     """Start an order transaction: lock out a concurrent close, and check the campaign takes orders (from this unit).
 
@@ -67,13 +77,7 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
         raise NotFound(_("No such campaign."))
     session = db.session
     begin_write(session)
-    query = (
-        sa.select(Campaign, open_to_unit_clause(unit_id or 0).label("open_to_unit"))
-        .where(Campaign.id == campaign_id)
-        .with_for_update(read=True, of=Campaign)
-        .execution_options(populate_existing=True)
-    )
-    row = session.execute(query).first()
+    row = session.execute(_OPEN_CAMPAIGN, {"campaign_id": campaign_id, "unit_id": unit_id or 0}).first()
     campaign = row[0] if row else None
     if campaign is None or not visible_to_buyers(campaign.status):
         raise NotFound(_("No such campaign."))

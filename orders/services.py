@@ -12,6 +12,7 @@ orders.locks describes; capacity moves only through orders.capacity. A rule ther
 """
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -123,11 +124,18 @@ def reserve_and_write_order(
     return order
 
 
+# Built once (see orders.locks): the item ids are one expanding parameter.
+_ORDERABLE_ITEMS = (
+    sa.select(CampaignItem)
+    .where(CampaignItem.id.in_(sa.bindparam("item_ids", expanding=True)))
+    .execution_options(populate_existing=True)
+)
+
+
 def orderable_items(campaign_id, item_ids) -> dict[int, CampaignItem]:
     """The campaign's items among ``item_ids``, read afresh; an unknown id, another campaign's or a withdrawn item
     is a field error."""
-    query = sa.select(CampaignItem).where(CampaignItem.id.in_(sorted(item_ids))).execution_options(populate_existing=True)
-    by_id = {item.id: item for item in db.session.scalars(query)}
+    by_id = {item.id: item for item in db.session.scalars(_ORDERABLE_ITEMS, {"item_ids": sorted(item_ids)})}
     problems = []
     for item_id in sorted(item_ids):
         item = by_id.get(item_id)
@@ -176,7 +184,7 @@ def place_order(
     # written, and any refusal before that looks for a first order made with the key (a retry after closing or
     # selling out still gets its order back).
     try:
-        with transaction():
+        with _kept_loaded_after_commit(), transaction():
             order = reserve_and_write_order(
                 actor,
                 campaign_id,
@@ -197,6 +205,19 @@ def place_order(
             raise
         return PlacedOrder(existing, False)
     return PlacedOrder(order, True)
+
+
+@contextmanager
+def _kept_loaded_after_commit():
+    """Commit without expiring the session's objects: the new order and its lines hold exactly what was just
+    written, so the answer is built from them rather than read back row by row (order, lines, items, campaign)."""
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = expiring
 
 
 def _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source):

@@ -196,6 +196,21 @@ def order_allocated(campaign):
     return title, body
 
 
+# Running campaigns
+
+
+def campaign_rescheduled(campaign):
+    """To everyone with a live order: the campaign's closing time or delivery date moved. Returns (title, body)."""
+    title = _("“%(campaign)s”: new dates", campaign=campaign.title)
+    body = _(
+        "“%(campaign)s” now takes orders until %(closes)s, delivery on %(date)s. Your order stands; you may change it until then.",
+        campaign=campaign.title,
+        closes=local_datetime(campaign.closes_at),
+        date=delivery_date(campaign.delivery_on),
+    )
+    return title, body
+
+
 # Producers and settlement
 
 

@@ -91,6 +91,11 @@ def still_editable(campaign, now=None) -> bool:
     return campaign_phase(campaign, now) in ("draft", "scheduled")
 
 
+def accepts_changes(campaign, now=None) -> bool:
+    """Operators may change texts and times, add items and top up supplies until orders end; then the close owns it."""
+    return campaign_phase(campaign, now) in ("draft", "scheduled", "open")
+
+
 def open_to_unit(campaign, unit_id) -> bool:
     """A unit may order in a campaign that lists it, or that lists no units at all (open to every unit)."""
     ids = {unit.id for unit in campaign.units}

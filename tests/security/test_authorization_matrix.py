@@ -196,7 +196,9 @@ row("GET", "/api/v1/campaigns/<int:campaign_id>", "/api/v1/campaigns/{open}", (4
 row("GET", "/api/v1/campaigns/<int:campaign_id>/allocations", "/api/v1/campaigns/{done}/allocations", (401, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/api/v1/campaigns/<int:campaign_id>/close", "/api/v1/campaigns/{open}/close", (401, 403, 403, 403, 403, 202, 403, 403))
 row("POST", "/api/v1/campaigns/<int:campaign_id>/group-orders", "/api/v1/campaigns/{open}/group-orders", (401, 403, 403, 201, 403, 403, 403, 201), data=_sheet)
-row("POST", "/api/v1/campaigns/<int:campaign_id>/items", "/api/v1/campaigns/{open}/items", (401, 403, 403, 403, 403, 409, 403, 403), json=BODY["item"])
+row("PATCH", "/api/v1/campaigns/<int:campaign_id>", "/api/v1/campaigns/{open}", (401, 403, 403, 403, 403, 200, 403, 403), json={"title": "新标题"})
+row("POST", "/api/v1/campaigns/<int:campaign_id>/items", "/api/v1/campaigns/{open}/items", (401, 403, 403, 403, 403, 201, 403, 403), json=BODY["item"])
+row("PUT", "/api/v1/items/<int:item_id>/supplies/<int:listing_id>", "/api/v1/items/{item}/supplies/{listing}", (401, 403, 403, 403, 403, 200, 403, 403), json={"quantity": 150, "reason": "破损"})
 row("POST", "/api/v1/campaigns/<int:campaign_id>/orders", "/api/v1/campaigns/{open}/orders", (401, 201, 201, 201, 403, 403, 403, 201), json=BODY["lines"], headers_for=_idempotency)
 row("POST", "/api/v1/campaigns/<int:campaign_id>/publish", "/api/v1/campaigns/{open}/publish", (401, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/api/v1/campaigns/<int:campaign_id>/sheet-template", "/api/v1/campaigns/{open}/sheet-template", (401, 403, 403, 200, 403, 403, 403, 200))
@@ -244,8 +246,11 @@ row("GET", "/c/<slug>/qr.svg", "/c/{open_slug}/qr.svg", (L, 200, 200, 200, 200, 
 row("GET", "/campaigns", "/campaigns", (L, 200, 200, 200, 403, 200, 403, 200))
 # the campaign has no cover photo: 404 for everyone logged in
 row("GET", "/campaigns/<int:campaign_id>/cover", "/campaigns/{open}/cover", (L, 404, 404, 404, 404, 404, 404, 404))
+row("GET", "/campaigns/<int:campaign_id>/change", "/campaigns/{open}/change", (L, 403, 403, 403, 403, 200, 403, 403))
+row("POST", "/campaigns/<int:campaign_id>/change", "/campaigns/{open}/change", (L, 403, 403, 403, 403, 422, 403, 403))
 row("GET", "/campaigns/<int:campaign_id>/edit", "/campaigns/{open}/edit", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/edit", "/campaigns/{open}/edit", (L, 403, 403, 403, 403, 422, 403, 403))
+row("POST", "/campaigns/<int:campaign_id>/items/<int:item_id>/supply", "/campaigns/{open}/items/{item}/supply", (L, 403, 403, 403, 403, 302, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/items/<int:item_id>/remove", "/campaigns/{open}/items/{item}/remove", (L, 403, 403, 403, 403, 302, 403, 403))
 row("GET", "/campaigns/<int:campaign_id>/items/new", "/campaigns/{open}/items/new", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/items/new", "/campaigns/{open}/items/new", (L, 403, 403, 403, 403, 422, 403, 403))
@@ -267,7 +272,9 @@ row("GET", "/dashboard/results/<slug>", "/dashboard/results/{done_slug}", (200, 
 row("GET", "/dashboard/sales", "/dashboard/sales?campaign_id={done}&group_by=unit", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/fulfilment/", "/fulfilment/", (L, 403, 403, 403, 302, 200, 302, 403))
 row("GET", "/fulfilment/campaigns/<int:campaign_id>", "/fulfilment/campaigns/{done}", (L, 403, 403, 403, 403, 200, 403, 403))
-row("POST", "/fulfilment/campaigns/<int:campaign_id>/close", "/fulfilment/campaigns/{open}/close", (L, 403, 403, 403, 403, 302, 403, 403))
+row("GET", "/fulfilment/campaigns/<int:campaign_id>/close", "/fulfilment/campaigns/{open}/close", (L, 403, 403, 403, 403, 200, 403, 403))
+# without confirm=yes the POST only shows the question again
+row("POST", "/fulfilment/campaigns/<int:campaign_id>/close", "/fulfilment/campaigns/{open}/close", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/fulfilment/picklists", "/fulfilment/picklists", (L, 403, 403, 403, 200, 403, 200, 403))
 # a producer always gets its own pick list (?producer= is for operators): Q's shows none of P's lines
 row("GET", "/fulfilment/picklists/<int:campaign_id>", "/fulfilment/picklists/{done}?producer={producer}", (L, 403, 403, 403, 200, 200, 200, 403), absent=OTHER_PICKLIST)

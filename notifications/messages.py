@@ -211,6 +211,29 @@ def campaign_rescheduled(campaign):
     return title, body
 
 
+def campaign_cancelled_to_buyer(campaign):
+    """To everyone whose order the cancellation took. Returns (title, body)."""
+    title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
+    body = _(
+        "“%(campaign)s” has been cancelled: %(reason)s. Your pre-order is cancelled and nothing will be charged.",
+        campaign=campaign.title,
+        reason=campaign.cancel_reason,
+    )
+    return title, body
+
+
+def campaign_cancelled_to_producer(producer_name, campaign):
+    """To each producer that supplied the campaign: nothing to prepare, the quantities are theirs again."""
+    title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
+    body = _(
+        "%(producer)s: “%(campaign)s” has been cancelled: %(reason)s. Nothing needs preparing; what you offered to it is available for other campaigns again.",
+        producer=producer_name,
+        campaign=campaign.title,
+        reason=campaign.cancel_reason,
+    )
+    return title, body
+
+
 # Producers and settlement
 
 

@@ -85,6 +85,8 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
     if campaign is None or not visible_to_buyers(campaign.status):
         raise NotFound(_("No such campaign."))
     now = utcnow()
+    if campaign.status == CampaignStatus.CANCELLED:
+        raise CampaignNotOpen(_("This campaign was cancelled: %(reason)s.", reason=campaign.cancel_reason))
     if campaign.status != CampaignStatus.PUBLISHED or now >= campaign.closes_at:
         raise CampaignNotOpen(_("Orders for this campaign closed at %(time)s.", time=local_datetime(campaign.closes_at)))
     if now < campaign.opens_at:

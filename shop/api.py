@@ -10,7 +10,7 @@ from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
 from database import local_zone
 from measures import kg_decimal
-from shop import catalogue, editing, lifecycle, running
+from shop import cancellation, catalogue, editing, lifecycle, running
 from shop.models import ALLOCATION_POLICIES
 
 blp = Blueprint("shop_api", __name__, url_prefix="/api/v1", description="Campaigns and items")
@@ -127,6 +127,10 @@ class CampaignChangeSchema(ma.Schema):
             raise ma.ValidationError(_("Give at least one of title, description, closes_at, delivery_on."), "_schema")
 
 
+class CancelSchema(ma.Schema):
+    reason = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=cancellation.REASON_MAX))
+
+
 class SupplySetSchema(ma.Schema):
     quantity = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1, max=editing.MAX_QUANTITY))
     reason = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=running.REASON_MAX))
@@ -205,3 +209,14 @@ class ItemSupply(MethodView):
         listing, less given back, a new listing joins the item; never below what is ordered (409)."""
         supply = running.set_supply(g.api_user, item_id, listing_id, data["quantity"], reason=data["reason"])
         return next(view for view in catalogue.item_views(supply.item.campaign) if view.id == item_id)
+
+
+@blp.route("/campaigns/<int:campaign_id>/cancel")
+class CampaignCancel(MethodView):
+    @api_auth("operator")
+    @blp.arguments(CancelSchema)
+    @blp.response(200, CampaignSchema)
+    def post(self, data, campaign_id):
+        """Cancel a campaign before it closes (operators): every order cancelled and not charged, the stock back with
+        the producers, buyers and producers told. Repeating it changes nothing; a closed campaign answers 409."""
+        return cancellation.cancel_campaign(g.api_user, campaign_id, data["reason"])

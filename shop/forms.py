@@ -104,3 +104,8 @@ class SupplyForm(FlaskForm):
     quantity = IntegerField(_l("Quantity offered"), validators=[InputRequired(), NumberRange(min=1, max=MAX_QUANTITY)])
     reason = StringField(_l("Why (for the audit log)"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Set supply"))
+
+
+class CancelCampaignForm(FlaskForm):
+    reason = StringField(_l("Why it is cancelled (buyers and producers are told)"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Cancel the campaign"))

@@ -1,4 +1,5 @@
-"""The operator's pages for a running campaign: its texts and dates, and its items' supplies (shop.running)."""
+"""The operator's pages for a running campaign: its texts and dates, its items' supplies (shop.running), and its
+cancellation (shop.cancellation)."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,8 +9,8 @@ from accounts.access import role_required
 from accounts.routes import show_field_errors
 from database import local_zone
 from errors import DomainError, ValidationFailed
-from shop import catalogue, lifecycle, running
-from shop.forms import RunningCampaignForm, SupplyForm
+from shop import cancellation, catalogue, lifecycle, running
+from shop.forms import CancelCampaignForm, RunningCampaignForm, SupplyForm
 from shop.routes import bp
 
 
@@ -64,3 +65,30 @@ def set_supply(campaign_id, item_id):
             for message in messages:
                 flash(message, "danger")
     return redirect(url_for("shop.manage", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/cancel", methods=["GET", "POST"])
+@role_required("operator")
+def cancel_campaign(campaign_id):
+    """Cancelling cannot be undone, so the page says what it does and asks why before its button cancels."""
+    campaign = catalogue.get_campaign(campaign_id)
+    form = CancelCampaignForm()
+    if form.validate_on_submit():
+        try:
+            cancellation.cancel_campaign(current_user, campaign.id, form.reason.data)
+        except ValidationFailed as error:
+            show_field_errors(form, error)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(
+                _(
+                    "The campaign is cancelled: every order is cancelled, the stock is back with the producers, and everyone is told."
+                ),
+                "success",
+            )
+            return redirect(url_for("shop.manage", campaign_id=campaign.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "shop/cancel_confirm.html", form=form, campaign=campaign, cancellable=lifecycle.cancellable(campaign.status)
+    ), status

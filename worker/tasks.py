@@ -7,6 +7,10 @@ import after_commit
 from fulfilment import closing, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
+from shop import notices as campaign_notices
+
+# Each area renders its own fan-out notices: the close's, and a cancelled campaign's.
+RENDERERS = {**notices.RENDERERS, **campaign_notices.RENDERERS}
 
 # A database that is briefly unreachable or locked is worth retrying; anything else is a bug to look at.
 RETRY = {
@@ -23,7 +27,7 @@ def dispatch_notifications():
     """Expand pending fan-outs (a pooled campaign's notices to its producers and buyers), then send
     every due notification in the outbox; safe to run from several workers at once, and the sweep that finishes a
     fan-out a dead worker left."""
-    expand_fanouts(notices.RENDERERS)
+    expand_fanouts(RENDERERS)
     return dispatch_due()
 
 
@@ -52,7 +56,7 @@ def close_campaign_task(campaign_id):
     if outcome == "allocated":
         # The producers' and buyers' notices were queued as fan-out rows in the close; write them now rather than
         # at the next sweep, then send them.
-        expand_fanouts(notices.RENDERERS)
+        expand_fanouts(RENDERERS)
         after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
     return outcome
 

@@ -197,6 +197,7 @@ row("GET", "/api/v1/campaigns/<int:campaign_id>/allocations", "/api/v1/campaigns
 row("POST", "/api/v1/campaigns/<int:campaign_id>/close", "/api/v1/campaigns/{open}/close", (401, 403, 403, 403, 403, 202, 403, 403))
 row("POST", "/api/v1/campaigns/<int:campaign_id>/group-orders", "/api/v1/campaigns/{open}/group-orders", (401, 403, 403, 201, 403, 403, 403, 201), data=_sheet)
 row("PATCH", "/api/v1/campaigns/<int:campaign_id>", "/api/v1/campaigns/{open}", (401, 403, 403, 403, 403, 200, 403, 403), json={"title": "新标题"})
+row("POST", "/api/v1/campaigns/<int:campaign_id>/cancel", "/api/v1/campaigns/{open}/cancel", (401, 403, 403, 403, 403, 200, 403, 403), json={"reason": "暴雨"})
 row("POST", "/api/v1/campaigns/<int:campaign_id>/items", "/api/v1/campaigns/{open}/items", (401, 403, 403, 403, 403, 201, 403, 403), json=BODY["item"])
 row("PUT", "/api/v1/items/<int:item_id>/supplies/<int:listing_id>", "/api/v1/items/{item}/supplies/{listing}", (401, 403, 403, 403, 403, 200, 403, 403), json={"quantity": 150, "reason": "破损"})
 row("POST", "/api/v1/campaigns/<int:campaign_id>/orders", "/api/v1/campaigns/{open}/orders", (401, 201, 201, 201, 403, 403, 403, 201), json=BODY["lines"], headers_for=_idempotency)
@@ -246,6 +247,8 @@ row("GET", "/c/<slug>/qr.svg", "/c/{open_slug}/qr.svg", (L, 200, 200, 200, 200, 
 row("GET", "/campaigns", "/campaigns", (L, 200, 200, 200, 403, 200, 403, 200))
 # the campaign has no cover photo: 404 for everyone logged in
 row("GET", "/campaigns/<int:campaign_id>/cover", "/campaigns/{open}/cover", (L, 404, 404, 404, 404, 404, 404, 404))
+row("GET", "/campaigns/<int:campaign_id>/cancel", "/campaigns/{open}/cancel", (L, 403, 403, 403, 403, 200, 403, 403))
+row("POST", "/campaigns/<int:campaign_id>/cancel", "/campaigns/{open}/cancel", (L, 403, 403, 403, 403, 422, 403, 403))
 row("GET", "/campaigns/<int:campaign_id>/change", "/campaigns/{open}/change", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/change", "/campaigns/{open}/change", (L, 403, 403, 403, 403, 422, 403, 403))
 row("GET", "/campaigns/<int:campaign_id>/edit", "/campaigns/{open}/edit", (L, 403, 403, 403, 403, 200, 403, 403))

@@ -211,6 +211,17 @@ def campaign_rescheduled(campaign):
     return title, body
 
 
+def campaign_sold_out(campaign):
+    """To operators: a campaign sold out and closed by itself. Returns (title, body)."""
+    title = _("“%(campaign)s” sold out and closed", campaign=campaign.title)
+    body = _(
+        "Every item of “%(campaign)s” is sold out, so it closed early at %(time)s; pooling is under way and the producers will be told what to prepare.",
+        campaign=campaign.title,
+        time=local_datetime(campaign.closes_at),
+    )
+    return title, body
+
+
 def campaign_cancelled_to_buyer(campaign):
     """To everyone whose order the cancellation took. Returns (title, body)."""
     title = _("“%(campaign)s” is cancelled", campaign=campaign.title)

@@ -4,7 +4,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 import after_commit
-from fulfilment import closing, notices, picklists
+from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
 from shop import notices as campaign_notices
@@ -33,12 +33,14 @@ def dispatch_notifications():
 
 @shared_task(name="worker.tasks.close_due_campaigns", **RETRY)
 def close_due_campaigns():
-    """Beat's sweep: start the close job for every campaign past its closing time or closed but not yet pooled.
+    """Beat's sweep: close the open campaigns that sold out, then start the close job for every campaign past its
+    closing time or closed but not yet pooled.
 
     Also the safety net for a close job whose message was lost (broker down when an operator closed early)
     or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
     :returns: the campaign ids sent.
     """
+    early_close.close_sold_out_campaigns()
     campaign_ids = closing.campaigns_to_close()
     for campaign_id in campaign_ids:
         close_campaign_task.apply_async(args=[campaign_id])

@@ -89,6 +89,7 @@ def import_models():
     import orders.models  # noqa: F401
     import producers.models  # noqa: F401
     import shop.models  # noqa: F401
+    import units.models  # noqa: F401
 
 
 def register_extensions(app):
@@ -134,6 +135,7 @@ def register_blueprints(app):
     from shop.running_routes import change_campaign  # noqa: F401  (adds the running-campaign pages to shop_bp)
     from units.api import blp as units_api
     from units.routes import bp as units_bp
+    from units.target_routes import unit_target  # noqa: F401  (adds the targets pages to units_bp)
 
     for blueprint in (
         accounts_bp,

@@ -13,7 +13,7 @@ from accounts.access import api_auth
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
 from spreadsheets import XLSX_TYPE
-from units import payments, sheet_import, unit_orders
+from units import payments, sheet_import, targets, unit_orders
 from units.sheet_template import sheet_template
 
 blp = Blueprint("units_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
@@ -239,3 +239,40 @@ class OrderPayment(MethodView):
     def delete(self, order_id):
         """Undo a payment recorded by mistake: the order is unpaid again."""
         return payments.clear_payment(g.api_user, order_id)
+
+
+class TargetInSchema(ma.Schema):
+    canteen_budget_fen = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(0, targets.MAX_BUDGET_FEN))
+    canteen_share_pct = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(0, 100))
+    union_budget_fen = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(0, targets.MAX_BUDGET_FEN))
+    union_share_pct = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(0, 100))
+
+
+class TargetSchema(ma.Schema):
+    unit_id = ma.fields.Function(lambda p: p.unit.id)
+    year = ma.fields.Int()
+    canteen_budget_fen = ma.fields.Function(lambda p: p.target.canteen_budget_fen if p.target else 0)
+    canteen_share_pct = ma.fields.Function(lambda p: p.target.canteen_share_pct if p.target else 0)
+    union_budget_fen = ma.fields.Function(lambda p: p.target.union_budget_fen if p.target else 0)
+    union_share_pct = ma.fields.Function(lambda p: p.target.union_share_pct if p.target else 0)
+    target_fen = ma.fields.Int()
+    pledged_fen = ma.fields.Int(metadata={"description": "the unit's live orders in campaigns delivering that year"})
+    completed_fen = ma.fields.Int(metadata={"description": "of those, delivered and paid"})
+    expected_pct = ma.fields.Int(metadata={"description": "how much of the year has passed, in percent"})
+    lagging = ma.fields.Bool()
+
+
+@blp.route("/units/<int:unit_id>/targets/<int:year>")
+class UnitTargetResource(MethodView):
+    @api_auth()
+    @blp.response(200, TargetSchema)
+    def get(self, unit_id, year):
+        """A unit's yearly target and progress (its coordinator, operators): unit totals only, never a person's."""
+        return targets.unit_progress(g.api_user, unit_id, year)
+
+    @api_auth()
+    @blp.arguments(TargetInSchema)
+    @blp.response(200, TargetSchema)
+    def put(self, data, unit_id, year):
+        """Record a unit's budgets and shares for a year (its coordinator, operators); replaces an earlier one."""
+        return targets.set_target(g.api_user, unit_id, year, **data)

@@ -3,8 +3,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectChoice, SelectField, SubmitField
-from wtforms.validators import DataRequired
+from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 
 class SheetUploadForm(FlaskForm):
@@ -36,3 +36,17 @@ class PaymentForm(FlaskForm):
 
 class ClearPaymentForm(FlaskForm):
     submit = SubmitField(_l("Undo"))
+
+
+class TargetForm(FlaskForm):
+    """A unit's yearly budgets (in yuan, as they appear in the budget) and the share of each for such goods."""
+
+    canteen_budget = StringField(_l("Canteen food budget this year (yuan)"), validators=[InputRequired()])
+    canteen_share_pct = IntegerField(
+        _l("Share for goods from poverty areas (%)"), validators=[InputRequired(), NumberRange(0, 100)]
+    )
+    union_budget = StringField(_l("Union welfare budget this year (yuan)"), validators=[InputRequired()])
+    union_share_pct = IntegerField(
+        _l("Share for certified poverty-alleviation goods (%)"), validators=[InputRequired(), NumberRange(0, 100)]
+    )
+    submit = SubmitField(_l("Save target"))

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from accounts.access import coordinator_required
+from database import local_today
 from errors import CampaignNotOpen, DomainError, InvalidSheet, UploadTooLarge
 from measures import yuan
 from shop import lifecycle as shop_lifecycle
@@ -34,7 +35,9 @@ def _campaign(campaign_id):
 @coordinator_required
 def index():
     """The campaigns open to the coordinator's unit, with what the unit has ordered in each."""
-    return render_template("units/index.html", rows=campaigns.unit_campaigns(current_user), unit=current_user.unit)
+    return render_template(
+        "units/index.html", rows=campaigns.unit_campaigns(current_user), unit=current_user.unit, today_year=local_today().year
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>")

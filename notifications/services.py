@@ -136,48 +136,107 @@ def queued_for(*, kind, subject, recipients) -> set:
     return found
 
 
+def dispatch_due(limit=500) -> int:
+    """Send due pending notifications, each under a lease of its own; returns how many were sent.
+
+    Safe to run in several workers at once: a row is sent only by the dispatcher whose claim took it. Whatever one
+    send raises fails that message alone (its attempt counted, ``failed`` after the last) and the batch goes on.
+    """
+    due = db.session.execute(
+        sa.select(Notification.id, Notification.attempts)
+        .where(Notification.status == "pending", Notification.next_attempt_at <= utcnow())
+        .order_by(Notification.id)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    _fail_abandoned_last_attempts([(row_id, attempts) for row_id, attempts in due if attempts >= MAX_ATTEMPTS])
+    sent = 0
+    for row_id, attempts in due:
+        if attempts < MAX_ATTEMPTS and _claim(row_id, attempts):
+            sent += _send(row_id, attempts + 1)
+    return sent
+
+
 def _claim(row_id, attempts_seen) -> bool:
-    """Take a row for sending; a second worker that read the same row loses the race and skips it."""
-    now = utcnow()
+    """Take a row for sending under a lease of CLAIM_SECONDS, committed before anything is sent.
+
+    The claim adds one attempt; a second dispatcher that read the same row finds another count and skips it. A
+    dispatcher that dies holding the lease leaves the row pending: it is due again when the lease ends, and its
+    message id makes the gateway drop the repeat if the first send got through.
+    """
     result = db.session.execute(
         sa.update(Notification)
-        .where(Notification.id == row_id, Notification.status == "pending", Notification.attempts == attempts_seen)
-        .values(attempts=Notification.attempts + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+        .where(
+            Notification.id == row_id,
+            Notification.status == "pending",
+            Notification.attempts == attempts_seen,
+            Notification.attempts < MAX_ATTEMPTS,
+        )
+        .values(attempts=Notification.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
     )
     db.session.commit()
     return result.rowcount == 1
 
 
-def dispatch_due(limit=500) -> int:
-    """Send due pending notifications; returns how many were sent."""
-    now = utcnow()
-    due = db.session.execute(
-        sa.select(Notification.id, Notification.attempts)
-        .where(Notification.status == "pending", Notification.next_attempt_at <= now)
-        .order_by(Notification.id)
-        .limit(limit)
-    ).all()
-    sent = 0
-    for row_id, attempts in due:
-        if not _claim(row_id, attempts):
-            continue
-        notification = db.session.get(Notification, row_id)
-        try:
-            deliver(notification)
-        except DeliveryError as error:
-            notification.last_error = str(error)[:500]
-            if notification.attempts >= MAX_ATTEMPTS:
-                notification.status = "failed"
-                current_app.logger.warning("Notification %s failed for good: %s", row_id, error)
-            else:
-                notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
-        else:
-            notification.status = "sent"
-            notification.sent_at = utcnow()
-            notification.last_error = None
-            sent += 1
-        db.session.commit()
-    return sent
+def _send(row_id, attempt) -> int:
+    """Deliver one claimed row and record the outcome at once; 1 if it was sent."""
+    # A plain row, read once, and the transaction ended: nothing of the database is held while the gateway answers.
+    notification = db.session.execute(sa.select(_outbox).where(_outbox.c.id == row_id)).one()
+    db.session.commit()
+    try:
+        hang_up = deliver(notification)
+    except Exception as error:  # noqa: BLE001 - any fault of one message is that message's, not the batch's
+        db.session.rollback()
+        _record_failure(row_id, attempt, error)
+        return 0
+    try:
+        _record_sent(row_id, attempt)
+    finally:
+        hang_up()
+    return 1
+
+
+def _held(row_id, attempt):
+    """The row, while the lease its dispatcher claimed it with (the attempt count) is still the row's."""
+    return sa.update(Notification).where(
+        Notification.id == row_id, Notification.status == "pending", Notification.attempts == attempt
+    )
+
+
+def _record_sent(row_id, attempt):
+    # The gateway has the message: this one statement, committed, is all that stands between it and the outbox.
+    result = db.session.execute(_held(row_id, attempt).values(status="sent", sent_at=utcnow(), last_error=None))
+    db.session.commit()
+    if result.rowcount != 1:
+        current_app.logger.warning("Notification %s was sent after its lease ended; a later claim owns it", row_id)
+
+
+def _record_failure(row_id, attempt, error):
+    if isinstance(error, DeliveryError):
+        reason = str(error)
+    else:
+        reason = f"{type(error).__name__}: {error}"
+        current_app.logger.error("Notification %s could not be sent", row_id, exc_info=error)
+    values = {"last_error": reason[:500]}
+    if attempt >= MAX_ATTEMPTS:
+        values["status"] = "failed"
+        current_app.logger.warning("Notification %s failed for good: %s", row_id, reason)
+    else:
+        values["next_attempt_at"] = utcnow() + retry_delay(attempt)
+    db.session.execute(_held(row_id, attempt).values(**values))
+    db.session.commit()
+
+
+def _fail_abandoned_last_attempts(rows):
+    """A row due again with no attempt left lost its dispatcher during the last one (the lease ran out): it is
+    failed, for an operator to look at and resend, with the same message id, so a gateway that got it drops it."""
+    for row_id, attempts in rows:
+        db.session.execute(
+            _held(row_id, attempts).values(
+                status="failed", last_error="The dispatcher stopped during the last attempt; it may have been delivered."
+            )
+        )
+    db.session.commit()
 
 
 def resend(actor, notification) -> None:

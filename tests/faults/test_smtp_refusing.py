@@ -132,7 +132,7 @@ def test_mail_refused_on_every_attempt_is_listed_for_operators_and_a_resend_deli
         _pass_time()
     (row,) = _emails()
     assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
-    assert mail_server.attempts[f"<pinbang-{row.id}@pinbang.local>"] == MAX_ATTEMPTS
+    assert mail_server.attempts == {f"<{row.message_id}@pinbang.local>": MAX_ATTEMPTS}
     assert mail_server.accepted == []
 
     operator = make_user(role="operator")

@@ -9,6 +9,7 @@ import after_commit
 from accounts.services import record_audit
 from database import transaction, utcnow
 from extensions import db
+from notifications import messages
 from notifications.channels import DeliveryError, deliver
 from notifications.models import Notification
 
@@ -231,11 +232,7 @@ def _fail_abandoned_last_attempts(rows):
     """A row due again with no attempt left lost its dispatcher during the last one (the lease ran out): it is
     failed, for an operator to look at and resend, with the same message id, so a gateway that got it drops it."""
     for row_id, attempts in rows:
-        db.session.execute(
-            _held(row_id, attempts).values(
-                status="failed", last_error="The dispatcher stopped during the last attempt; it may have been delivered."
-            )
-        )
+        db.session.execute(_held(row_id, attempts).values(status="failed", last_error=messages.abandoned_last_attempt()[:500]))
     db.session.commit()
 
 

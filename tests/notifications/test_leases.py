@@ -159,4 +159,4 @@ def test_a_row_whose_last_attempt_lost_its_dispatcher_is_failed_and_listed_not_t
     operator = make_user(role="operator")
     client.post("/accounts/login", data={"login": operator.phone, "password": PASSWORD})
     page = client.get("/notifications/failed").get_data(as_text=True)
-    assert all(p.phone in page for p in producers) and "last attempt" in page
+    assert all(p.phone in page for p in producers) and "最后一次发送中途中断" in page

@@ -153,45 +153,45 @@ def dispatch_due(limit=500) -> int:
     _fail_abandoned_last_attempts([(row_id, attempts) for row_id, attempts in due if attempts >= MAX_ATTEMPTS])
     sent = 0
     for row_id, attempts in due:
-        if attempts < MAX_ATTEMPTS and _claim(row_id, attempts):
-            sent += _send(row_id, attempts + 1)
+        notification = _claim(row_id, attempts) if attempts < MAX_ATTEMPTS else None
+        if notification is not None:
+            sent += _send(notification)
     return sent
 
 
-def _claim(row_id, attempts_seen) -> bool:
+def _claim(row_id, attempts_seen):
     """Take a row for sending under a lease of CLAIM_SECONDS, committed before anything is sent.
 
     The claim adds one attempt; a second dispatcher that read the same row finds another count and skips it. A
     dispatcher that dies holding the lease leaves the row pending: it is due again when the lease ends, and its
     message id makes the gateway drop the repeat if the first send got through.
+    :returns: the claimed row as a plain row (nothing of the session is held while the gateway answers), or None.
     """
-    result = db.session.execute(
-        sa.update(Notification)
+    claimed = db.session.execute(
+        sa.update(_outbox)
         .where(
-            Notification.id == row_id,
-            Notification.status == "pending",
-            Notification.attempts == attempts_seen,
-            Notification.attempts < MAX_ATTEMPTS,
+            _outbox.c.id == row_id,
+            _outbox.c.status == "pending",
+            _outbox.c.attempts == attempts_seen,
+            _outbox.c.attempts < MAX_ATTEMPTS,
         )
-        .values(attempts=Notification.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
-    )
+        .values(attempts=_outbox.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
+        .returning(*_outbox.c)
+    ).first()
     db.session.commit()
-    return result.rowcount == 1
+    return claimed
 
 
-def _send(row_id, attempt) -> int:
+def _send(notification) -> int:
     """Deliver one claimed row and record the outcome at once; 1 if it was sent."""
-    # A plain row, read once, and the transaction ended: nothing of the database is held while the gateway answers.
-    notification = db.session.execute(sa.select(_outbox).where(_outbox.c.id == row_id)).one()
-    db.session.commit()
     try:
         hang_up = deliver(notification)
     except Exception as error:  # noqa: BLE001 - any fault of one message is that message's, not the batch's
         db.session.rollback()
-        _record_failure(row_id, attempt, error)
+        _record_failure(notification.id, notification.attempts, error)
         return 0
     try:
-        _record_sent(row_id, attempt)
+        _record_sent(notification.id, notification.attempts)
     finally:
         hang_up()
     return 1

@@ -93,7 +93,10 @@ def _send_sms(notification):
     text = f"【{config['SMS_SENDER']}】{notification.body}"
     if config["SMS_BACKEND"] == "log":
         with open(config["SMS_LOG_FILE"], "a", encoding="utf-8") as log:
-            log.write(f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\n")
+            # The message id last: a repeat of one text (a dispatcher that died before recording it) shows as such.
+            log.write(
+                f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\t{notification.message_id}\n"
+            )
         return
     payload = {"to": notification.address, "text": text, "reference": notification.id, "message_id": notification.message_id}
     request = urllib.request.Request(

@@ -39,7 +39,7 @@ def _nothing():
     pass
 
 
-def email_message_id(notification, sender) -> str:
+def _message_id_header(notification, sender) -> str:
     """The Message-ID every attempt of this email carries: a receiving system that already has it keeps one copy."""
     return f"<{notification.message_id}@{sender.split('@')[-1].rstrip('>')}>"
 
@@ -50,7 +50,7 @@ def _send_email(notification):
     message["From"] = config["MAIL_SENDER"]
     message["To"] = notification.address
     message["Subject"] = notification.title
-    message["Message-ID"] = email_message_id(notification, config["MAIL_SENDER"])
+    message["Message-ID"] = _message_id_header(notification, config["MAIL_SENDER"])
     message.set_content(notification.body)
     backend = config["MAIL_BACKEND"]
     if backend == "console":

@@ -13,7 +13,7 @@ CHANNELS = ("inapp", "email", "sms")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed")
 
 
-class new_message_id(sa.sql.functions.FunctionElement):  # noqa: N801 - named like the SQL functions it stands for
+class NewMessageId(sa.sql.functions.FunctionElement):
     """32 random hex digits, drawn by the database for every row however it is inserted (one by one, in bulk, or
     INSERT … SELECT by the fan-out)."""
 
@@ -21,12 +21,12 @@ class new_message_id(sa.sql.functions.FunctionElement):  # noqa: N801 - named li
     inherit_cache = True
 
 
-@compiles(new_message_id, "postgresql")
+@compiles(NewMessageId, "postgresql")
 def _new_message_id_postgresql(element, compiler, **kw):
     return "replace(gen_random_uuid()::text, '-', '')"
 
 
-@compiles(new_message_id, "sqlite")
+@compiles(NewMessageId, "sqlite")
 def _new_message_id_sqlite(element, compiler, **kw):
     return "lower(hex(randomblob(16)))"
 
@@ -49,7 +49,7 @@ class Notification(db.Model):
     # Travels with every send of the row (the SMS gateway's Idempotency-Key, the email's Message-ID), so a gateway
     # that already accepted it does not deliver a retry twice. Random rather than the row id, which a restored or
     # re-created database hands out again. Not indexed: nothing looks a row up by it.
-    message_id: Mapped[str] = mapped_column(sa.String(32), server_default=new_message_id())
+    message_id: Mapped[str] = mapped_column(sa.String(32), server_default=NewMessageId())
     # Each claim adds one: the attempts a row has had, and the lease of the dispatcher that holds it (a dispatcher
     # records its outcome only while the row still has the count it claimed it with).
     attempts: Mapped[int] = mapped_column(default=0)

@@ -3,6 +3,7 @@
 import json
 import smtplib
 import urllib.request
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -15,21 +16,32 @@ class DeliveryError(Exception):
     """A channel could not deliver; the dispatcher retries with back-off."""
 
 
-def deliver(notification) -> None:
-    """Send one notification through its channel.
+def deliver(notification) -> Callable[[], None]:
+    """Send one notification through its channel, carrying its message id so a gateway can drop a repeat.
 
+    :returns: the hang-up, to call once the delivery is recorded: closing a connection is no part of delivering, so
+        it waits until the outbox knows.
     :raises DeliveryError: the channel refused or could not be reached.
     """
     if notification.channel == "inapp":
-        return
+        return _nothing
     if not notification.address:
         raise DeliveryError("no address for this channel")
     if notification.channel == "email":
-        _send_email(notification)
-    elif notification.channel == "sms":
+        return _send_email(notification)
+    if notification.channel == "sms":
         _send_sms(notification)
-    else:
-        raise DeliveryError(f"unknown channel {notification.channel}")
+        return _nothing
+    raise DeliveryError(f"unknown channel {notification.channel}")
+
+
+def _nothing():
+    pass
+
+
+def _message_id_header(notification, sender) -> str:
+    """The Message-ID every attempt of this email carries: a receiving system that already has it keeps one copy."""
+    return f"<{notification.message_id}@{sender.split('@')[-1].rstrip('>')}>"
 
 
 def _send_email(notification):
@@ -38,17 +50,17 @@ def _send_email(notification):
     message["From"] = config["MAIL_SENDER"]
     message["To"] = notification.address
     message["Subject"] = notification.title
-    message["Message-ID"] = f"<pinbang-{notification.id}@{config['MAIL_SENDER'].split('@')[-1].rstrip('>')}>"
+    message["Message-ID"] = _message_id_header(notification, config["MAIL_SENDER"])
     message.set_content(notification.body)
     backend = config["MAIL_BACKEND"]
     if backend == "console":
         current_app.logger.info("Email to %s: %s\n%s", notification.address, notification.title, notification.body)
-        return
+        return _nothing
     if backend == "file":
         folder = Path(config["MAIL_FILE_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{notification.id:08d}.eml").write_bytes(bytes(message))
-        return
+        return _nothing
     try:
         smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
     except (OSError, smtplib.SMTPException) as error:
@@ -60,13 +72,20 @@ def _send_email(notification):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as error:
+        _quit(smtp)
         raise DeliveryError(f"SMTP: {error}") from error
-    finally:
-        # Once the server has accepted the message it is delivered: an odd answer to QUIT must not make us send it again.
-        try:
-            smtp.quit()
-        except (OSError, smtplib.SMTPException):
-            smtp.close()
+    except BaseException:
+        _quit(smtp)
+        raise
+    return lambda: _quit(smtp)
+
+
+def _quit(smtp):
+    # Once the server has accepted the message it is delivered: an odd answer to QUIT must not make us send it again.
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _send_sms(notification):
@@ -74,12 +93,21 @@ def _send_sms(notification):
     text = f"【{config['SMS_SENDER']}】{notification.body}"
     if config["SMS_BACKEND"] == "log":
         with open(config["SMS_LOG_FILE"], "a", encoding="utf-8") as log:
-            log.write(f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\n")
+            # The message id last: a repeat of one text (a dispatcher that died before recording it) shows as such.
+            log.write(
+                f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\t{notification.message_id}\n"
+            )
         return
+    payload = {"to": notification.address, "text": text, "reference": notification.id, "message_id": notification.message_id}
     request = urllib.request.Request(
         config["SMS_GATEWAY_URL"],
-        data=json.dumps({"to": notification.address, "text": text, "reference": notification.id}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {config['SMS_API_KEY'] or ''}"},
+        data=json.dumps(payload).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {config['SMS_API_KEY'] or ''}",
+            # Gateways keep what they accepted by this key and answer a repeat without sending it again.
+            "Idempotency-Key": notification.message_id,
+        },
         method="POST",
     )
     try:

@@ -328,3 +328,10 @@ def order_cancelled(order):
     title = _("Pre-order %(id)d cancelled", id=order.id)
     body = _("%(campaign)s: your pre-order has been cancelled.", campaign=order.campaign.title)
     return title, body
+
+
+def abandoned_last_attempt() -> str:
+    """The failure recorded for a message whose dispatcher died during its last attempt (shown to operators)."""
+    return _(
+        "Sending stopped during the last attempt: the message may have arrived. A resend is not delivered twice by a gateway that has it."
+    )

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database import UTCDateTime, utcnow
@@ -10,6 +11,24 @@ from extensions import db
 
 CHANNELS = ("inapp", "email", "sms")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed")
+
+
+class NewMessageId(sa.sql.functions.FunctionElement):
+    """32 random hex digits, drawn by the database for every row however it is inserted (one by one, in bulk, or
+    INSERT … SELECT by the fan-out)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(NewMessageId, "postgresql")
+def _new_message_id_postgresql(element, compiler, **kw):
+    return "replace(gen_random_uuid()::text, '-', '')"
+
+
+@compiles(NewMessageId, "sqlite")
+def _new_message_id_sqlite(element, compiler, **kw):
+    return "lower(hex(randomblob(16)))"
 
 
 class Notification(db.Model):
@@ -27,8 +46,15 @@ class Notification(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(8), default="pending")
+    # Travels with every send of the row (the SMS gateway's Idempotency-Key, the email's Message-ID), so a gateway
+    # that already accepted it does not deliver a retry twice. Random rather than the row id, which a restored or
+    # re-created database hands out again. Not indexed: nothing looks a row up by it.
+    message_id: Mapped[str] = mapped_column(sa.String(32), server_default=NewMessageId())
+    # Each claim adds one: the attempts a row has had, and the lease of the dispatcher that holds it (a dispatcher
+    # records its outcome only while the row still has the count it claimed it with).
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # When a pending row is due: its next retry, or, while a dispatcher holds it, the end of that lease.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

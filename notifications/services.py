@@ -9,6 +9,7 @@ import after_commit
 from accounts.services import record_audit
 from database import transaction, utcnow
 from extensions import db
+from notifications import messages
 from notifications.channels import DeliveryError, deliver
 from notifications.models import Notification
 
@@ -136,48 +137,103 @@ def queued_for(*, kind, subject, recipients) -> set:
     return found
 
 
-def _claim(row_id, attempts_seen) -> bool:
-    """Take a row for sending; a second worker that read the same row loses the race and skips it."""
-    now = utcnow()
-    result = db.session.execute(
-        sa.update(Notification)
-        .where(Notification.id == row_id, Notification.status == "pending", Notification.attempts == attempts_seen)
-        .values(attempts=Notification.attempts + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
-    )
-    db.session.commit()
-    return result.rowcount == 1
-
-
 def dispatch_due(limit=500) -> int:
-    """Send due pending notifications; returns how many were sent."""
-    now = utcnow()
+    """Send due pending notifications, each under a lease of its own; returns how many were sent.
+
+    Safe to run in several workers at once: a row is sent only by the dispatcher whose claim took it. Whatever one
+    send raises fails that message alone (its attempt counted, ``failed`` after the last) and the batch goes on.
+    """
     due = db.session.execute(
         sa.select(Notification.id, Notification.attempts)
-        .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+        .where(Notification.status == "pending", Notification.next_attempt_at <= utcnow())
         .order_by(Notification.id)
         .limit(limit)
     ).all()
+    db.session.commit()
+    _fail_abandoned_last_attempts([(row_id, attempts) for row_id, attempts in due if attempts >= MAX_ATTEMPTS])
     sent = 0
     for row_id, attempts in due:
-        if not _claim(row_id, attempts):
-            continue
-        notification = db.session.get(Notification, row_id)
-        try:
-            deliver(notification)
-        except DeliveryError as error:
-            notification.last_error = str(error)[:500]
-            if notification.attempts >= MAX_ATTEMPTS:
-                notification.status = "failed"
-                current_app.logger.warning("Notification %s failed for good: %s", row_id, error)
-            else:
-                notification.next_attempt_at = utcnow() + retry_delay(notification.attempts)
-        else:
-            notification.status = "sent"
-            notification.sent_at = utcnow()
-            notification.last_error = None
-            sent += 1
-        db.session.commit()
+        notification = _claim(row_id, attempts) if attempts < MAX_ATTEMPTS else None
+        if notification is not None:
+            sent += _send(notification)
     return sent
+
+
+def _claim(row_id, attempts_seen):
+    """Take a row for sending under a lease of CLAIM_SECONDS, committed before anything is sent.
+
+    The claim adds one attempt; a second dispatcher that read the same row finds another count and skips it. A
+    dispatcher that dies holding the lease leaves the row pending: it is due again when the lease ends, and its
+    message id makes the gateway drop the repeat if the first send got through.
+    :returns: the claimed row as a plain row (nothing of the session is held while the gateway answers), or None.
+    """
+    claimed = db.session.execute(
+        sa.update(_outbox)
+        .where(
+            _outbox.c.id == row_id,
+            _outbox.c.status == "pending",
+            _outbox.c.attempts == attempts_seen,
+            _outbox.c.attempts < MAX_ATTEMPTS,
+        )
+        .values(attempts=_outbox.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=CLAIM_SECONDS))
+        .returning(*_outbox.c)
+    ).first()
+    db.session.commit()
+    return claimed
+
+
+def _send(notification) -> int:
+    """Deliver one claimed row and record the outcome at once; 1 if it was sent."""
+    try:
+        hang_up = deliver(notification)
+    except Exception as error:  # noqa: BLE001 - any fault of one message is that message's, not the batch's
+        db.session.rollback()
+        _record_failure(notification.id, notification.attempts, error)
+        return 0
+    try:
+        _record_sent(notification.id, notification.attempts)
+    finally:
+        hang_up()
+    return 1
+
+
+def _held(row_id, attempt):
+    """The row, while the lease its dispatcher claimed it with (the attempt count) is still the row's."""
+    return sa.update(Notification).where(
+        Notification.id == row_id, Notification.status == "pending", Notification.attempts == attempt
+    )
+
+
+def _record_sent(row_id, attempt):
+    # The gateway has the message: this one statement, committed, is all that stands between it and the outbox.
+    result = db.session.execute(_held(row_id, attempt).values(status="sent", sent_at=utcnow(), last_error=None))
+    db.session.commit()
+    if result.rowcount != 1:
+        current_app.logger.warning("Notification %s was sent after its lease ended; a later claim owns it", row_id)
+
+
+def _record_failure(row_id, attempt, error):
+    if isinstance(error, DeliveryError):
+        reason = str(error)
+    else:
+        reason = f"{type(error).__name__}: {error}"
+        current_app.logger.error("Notification %s could not be sent", row_id, exc_info=error)
+    values = {"last_error": reason[:500]}
+    if attempt >= MAX_ATTEMPTS:
+        values["status"] = "failed"
+        current_app.logger.warning("Notification %s failed for good: %s", row_id, reason)
+    else:
+        values["next_attempt_at"] = utcnow() + retry_delay(attempt)
+    db.session.execute(_held(row_id, attempt).values(**values))
+    db.session.commit()
+
+
+def _fail_abandoned_last_attempts(rows):
+    """A row due again with no attempt left lost its dispatcher during the last one (the lease ran out): it is
+    failed, for an operator to look at and resend, with the same message id, so a gateway that got it drops it."""
+    for row_id, attempts in rows:
+        db.session.execute(_held(row_id, attempts).values(status="failed", last_error=messages.abandoned_last_attempt()[:500]))
+    db.session.commit()
 
 
 def resend(actor, notification) -> None:

@@ -84,3 +84,25 @@ def count_lines(path, *texts):
     path = Path(path)
     lines = path.read_text(errors="replace").splitlines() if path.exists() else []
     return sum(all(text in line for text in texts) for line in lines)
+
+
+def kill_process_tree(pid):
+    """SIGKILL ``pid`` and every process below it (a Celery worker and its pool's children), as a crash would: none
+    of them gets to finish what it was doing."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    doomed, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        doomed.append(current)
+        queue.extend(children.get(current, []))
+    for target in reversed(doomed):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

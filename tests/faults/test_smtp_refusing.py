@@ -132,7 +132,7 @@ def test_mail_refused_on_every_attempt_is_listed_for_operators_and_a_resend_deli
         _pass_time()
     (row,) = _emails()
     assert (row.status, row.attempts) == ("failed", MAX_ATTEMPTS)
-    assert mail_server.attempts[f"<pinbang-{row.id}@pinbang.local>"] == MAX_ATTEMPTS
+    assert mail_server.attempts == {f"<{row.message_id}@pinbang.local>": MAX_ATTEMPTS}
     assert mail_server.accepted == []
 
     operator = make_user(role="operator")
@@ -161,3 +161,47 @@ def test_the_dispatcher_leaves_not_yet_due_mail_alone(app, mail_server):
     dispatch_due()
     assert mail_server.attempts == {}
     assert [r.status for r in _emails()] == ["pending"]
+
+
+def test_every_attempt_of_an_email_carries_the_same_message_id_and_each_email_its_own(app, mail_server):
+    mail_server.refusals = 2
+    _queue_for_producers(3)
+    for _ in range(3):
+        dispatch_due()
+        _pass_time()
+    rows = _emails()
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 3)] * 3
+    # Three tries of each mail, all under its row's one Message-ID (a receiving system keeps one copy of a repeat).
+    assert mail_server.attempts == {f"<{r.message_id}@pinbang.local>": 3 for r in rows}
+    assert sorted(message_id for message_id, _to, _subject in mail_server.accepted) == sorted(mail_server.attempts)
+
+
+def test_a_title_with_a_line_break_fails_its_email_alone_after_the_last_attempt(app, mail_server, auth, client):
+    broken = make_producer(email="broken@example.cn")
+    queue_notification(
+        kind="picklist", subject="campaign:1", title="备货单：春季\r\n消费扶贫", body="请备货：雪毛鸡 × 30只", producer=broken
+    )
+    db.session.commit()
+    producers = _queue_for_producers(2)  # queued after it: the same batch, later in it
+
+    dispatch_due()
+    bad, *good = _emails()
+    assert (bad.status, bad.attempts) == ("pending", 1) and "linefeed" in bad.last_error
+    assert [(r.status, r.attempts) for r in good] == [("sent", 1)] * 2
+    assert sorted(to for _id, to, _subject in mail_server.accepted) == sorted(p.email for p in producers)
+    # Its text message and in-app message do not depend on the email's subject line.
+    others = db.session.scalars(
+        sa.select(Notification.status).where(Notification.recipient == f"producer:{broken.id}", Notification.channel != "email")
+    ).all()
+    assert others == ["sent", "sent"]
+
+    for _ in range(MAX_ATTEMPTS + 3):
+        _pass_time()
+        dispatch_due()
+    bad, *good = _emails()
+    assert (bad.status, bad.attempts) == ("failed", MAX_ATTEMPTS)
+    assert len(mail_server.accepted) == 2
+
+    auth.login(make_user(role="operator").phone)
+    page = client.get("/notifications/failed").get_data(as_text=True)
+    assert broken.email in page and "linefeed" in page

@@ -72,7 +72,11 @@ class Config:
         self.SMS_LOG_FILE = _env("SMS_LOG_FILE", str(instance / "sms.log"))
         self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        # Per client address, every attempt: a whole unit behind one office address logs in at a campaign's launch.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "300 per minute")
+        # Per account, wrong passwords and codes only.
+        self.LOGIN_FAILURE_LIMIT = _env("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
+        self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

@@ -30,9 +30,9 @@ migrate: setup
 seed: migrate
 	$(BIN)/flask seed-demo
 
+# The banner, then honcho starts web, worker and beat from the Procfile with PUBLIC_URL following PORT (demo/banner.py).
 run: seed
 	@$(BIN)/python -m demo.banner
-	$(BIN)/honcho start -f Procfile
 
 # The suite in parallel: one pytest-xdist worker per core, each with its own database, instance folder and Celery
 # queue (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process; PYTEST_ARGS adds pytest options or paths.

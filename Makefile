@@ -38,12 +38,10 @@ migrate: setup
 seed: migrate
 	$(BIN)/flask seed-demo
 
-# Honcho hands each process its own PORT (web gets the first), so the web port also travels as PINBANG_PORT, and
-# the links and QR codes Pinbang prints follow it unless PUBLIC_URL says otherwise.
-PORT ?= 5000
+# The banner, then honcho starts web, worker, beat and the "ready" banner from the Procfile, with PUBLIC_URL following
+# PORT (demo/banner.py).
 run: seed
-	@PINBANG_PORT=$(PORT) $(BIN)/python -m demo.banner
-	PINBANG_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho start -f Procfile -p $(PORT)
+	@$(BIN)/python -m demo.banner
 
 # The suite in parallel: one pytest-xdist worker per core, each with its own database, instance folder and Celery
 # queue (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process; PYTEST_ARGS adds pytest options or paths.

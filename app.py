@@ -4,9 +4,11 @@ from flask import Flask, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from accounts.access import bearer_user
+from accounts.services import user_for_session
 from config import load_config
 from errors import DomainError
 from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
@@ -25,6 +27,7 @@ def create_app(config=None, **overrides):
     app.session_interface = CookieSessionInterface()
     app.config.from_object(config)
     app.config.update(overrides)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -33,6 +36,15 @@ def create_app(config=None, **overrides):
     register_security_headers(app)
     celery_init_app(app)
     return app
+
+
+def trust_proxies(app):
+    """Behind ``TRUSTED_PROXIES`` proxies, take the client's address (and scheme) from the headers they add, and
+    only as many entries of X-Forwarded-For as there are proxies: what a client forges before them is ignored.
+    With none (the default) the headers are ignored and the socket's address counts."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 class IdConverter(IntegerConverter):
@@ -104,12 +116,7 @@ def register_extensions(app):
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from accounts.models import User
-
-    @login_manager.user_loader
-    def load_user(user_id):
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+    login_manager.user_loader(user_for_session)
 
     from flask_babel import lazy_gettext
 

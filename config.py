@@ -70,9 +70,15 @@ class Config:
         self.SMS_API_KEY = _env("SMS_API_KEY")
         self.SMS_SENDER = _env("SMS_SENDER", "拼帮")
         self.SMS_LOG_FILE = _env("SMS_LOG_FILE", str(instance / "sms.log"))
-        self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
+        self.PORT = int(_env("PORT", "5000"))
+        # By default short links and QR codes point where `flask run --port $PORT` (and so `make run`) serves.
+        self.PUBLIC_URL = _env("PUBLIC_URL", f"http://127.0.0.1:{self.PORT}")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        # Per client address, every attempt: a whole unit behind one office address logs in at a campaign's launch.
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "300 per minute")
+        # Per account, wrong passwords and codes only.
+        self.LOGIN_FAILURE_LIMIT = _env("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
+        self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from accounts import services
 from accounts.access import api_auth
 from accounts.models import ROLES, Unit, User
+from accounts.throttle import login_limited, note_wrong_login
 from api import PageArgs, page_of, page_schema
 from errors import NotLoggedIn
-from extensions import limiter
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log in, work units and users")
 
@@ -58,13 +58,9 @@ class UserCreateSchema(ma.Schema):
     producer_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/auth/token")
 class Token(MethodView):
-    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+    decorators = [login_limited]
 
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenSchema)
@@ -72,6 +68,7 @@ class Token(MethodView):
         """Exchange a phone or email and password for a bearer token."""
         user = services.authenticate(data["login"], data["password"])
         if user is None:
+            note_wrong_login()
             raise NotLoggedIn(_("Wrong phone/email or password."))
         return {"token": services.issue_token(user), "user": user}
 

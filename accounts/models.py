@@ -1,12 +1,13 @@
 """Work units, users, API tokens and the audit log."""
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from accounts.passwords import hash_password, password_matches
 from database import Timestamps, UTCDateTime, utcnow
 from extensions import db
 
@@ -24,7 +25,14 @@ class Unit(Timestamps, db.Model):
     users: Mapped[list["User"]] = relationship(back_populates="unit")
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, Timestamps, db.Model):
+    """An account. Its sessions and "remember me" cookies carry ``session_token``, not the id: a new token (logout,
+    a new password, deactivation) makes every cookie issued before it name nobody."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80))
     phone: Mapped[str] = mapped_column(sa.String(20), unique=True)
@@ -36,6 +44,7 @@ class User(UserMixin, Timestamps, db.Model):
     producer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("producer.id"), index=True)
     locale: Mapped[str | None] = mapped_column(sa.String(10))
     active: Mapped[bool] = mapped_column(default=True)
+    session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
 
     unit: Mapped[Unit | None] = relationship(back_populates="users")
     producer: Mapped["Producer | None"] = relationship()  # noqa: F821
@@ -47,10 +56,13 @@ class User(UserMixin, Timestamps, db.Model):
     )
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
+
+    def get_id(self) -> str:
+        return self.session_token
 
     @property
     def is_active(self) -> bool:

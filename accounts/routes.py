@@ -6,20 +6,18 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 from wtforms import SelectChoice
 
 from accounts import services
 from accounts.access import role_required
 from accounts.forms import ChangePasswordForm, LoginForm, UnitForm, UserForm
+from accounts.throttle import login_limited, note_wrong_login
 from errors import DomainError, ValidationFailed
-from extensions import db, limiter
+from extensions import db
 from producers.models import Producer
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
-
-
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _safe_next(target):
@@ -55,7 +53,7 @@ def _form_page(template, **context):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@login_limited
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
@@ -63,6 +61,7 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.login.data, form.password.data)
         if user is None:
+            note_wrong_login()
             flash(_("Wrong phone/email or password."), "danger")
         else:
             login_user(user, remember=form.remember.data)
@@ -75,6 +74,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        services.log_out(current_user)
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
@@ -90,9 +91,15 @@ def change_password():
         except ValidationFailed as error:
             show_field_errors(form, error)
         else:
+            _stay_logged_in(current_user._get_current_object())
             flash(_("Your password has been changed."), "success")
             return redirect(home_for(current_user))
     return _form_page("accounts/password.html", form=form)
+
+
+def _stay_logged_in(user):
+    """After the user's sessions were ended on purpose, keep this browser (the one that did it) logged in."""
+    login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
 
 
 @bp.route("/language/<lang>", methods=["POST"])
@@ -172,6 +179,8 @@ def edit_user(user_id=None):
                 services.create_user(current_user, password=form.password.data or "", **fields)
             else:
                 services.update_user(current_user, user, active=form.active.data, password=form.password.data, **fields)
+                if user is current_user._get_current_object():
+                    _stay_logged_in(user)
         except DomainError as error:
             db.session.rollback()
             if isinstance(error, ValidationFailed):

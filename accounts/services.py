@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User
+from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User, new_session_token
+from accounts.passwords import check_for_nobody, password_problem
 from database import utcnow
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
@@ -17,7 +18,6 @@ from producers.models import Producer
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH = 8
 
 
 def normalize_phone(raw) -> str | None:
@@ -44,17 +44,62 @@ def record_audit(actor, action, obj, on_behalf_of=None, **details):
     )
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """The active user whose phone or email is ``login`` and whose password matches, else None."""
+def find_login(login) -> User | None:
+    """The user whose phone or email is ``login`` (active or not), else None."""
     login = (login or "").strip()
     phone = normalize_phone(login)
     if phone:
-        user = db.session.scalar(sa.select(User).where(User.phone == phone))
-    else:
-        user = db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
-    if user is None or not user.active or not user.check_password(password or ""):
+        return db.session.scalar(sa.select(User).where(User.phone == phone))
+    return db.session.scalar(sa.select(User).where(sa.func.lower(User.email) == login.lower()))
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The active user whose phone or email is ``login`` and whose password matches, else None.
+
+    A password hash is checked whether or not the account exists, so a wrong login takes as long for an unknown
+    phone as for a known one and the answer's time does not tell which phones are registered.
+    """
+    user = find_login(login)
+    if user is None:
+        return check_for_nobody(password or "") or None
+    if not user.check_password(password or "") or not user.active:
         return None
     return user
+
+
+def login_account(login) -> str | None:
+    """Whose account an attempt to log in as ``login`` is, for counting wrong attempts per account: the user's
+    phone (also when ``login`` is their email), else ``login`` itself, cleaned, so unknown accounts are counted alike.
+    """
+    login = (login or "").strip()
+    if not login:
+        return None
+    phone = normalize_phone(login)
+    if phone:
+        return phone
+    user = find_login(login)
+    return user.phone if user is not None else login.lower()[:254]
+
+
+def end_sessions(user, *, api_tokens=True) -> None:
+    """End every session and "remember me" cookie of ``user`` at once, on every device, and (unless told
+    otherwise) revoke every bearer token. Part of the caller's transaction: the caller commits."""
+    user.session_token = new_session_token()
+    if api_tokens:
+        revoke_all_tokens(user)
+
+
+def log_out(user) -> None:
+    """Logging out in one browser ends the user's sessions in all of them; bearer tokens (the app's) stay."""
+    end_sessions(user, api_tokens=False)
+    db.session.commit()
+
+
+def user_for_session(session_token) -> User | None:
+    """The active user a session or "remember me" cookie names, else None (the token changed since it was issued)."""
+    if not session_token:
+        return None
+    return db.session.scalar(sa.select(User).where(User.session_token == str(session_token), User.active.is_(True)))
 
 
 def get_unit(unit_id) -> Unit:
@@ -166,8 +211,8 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
             errors["producer_id"] = [_("No such producer.")]
     elif producer_id is not None and role in ROLES:
         errors["producer_id"] = [_("Only producer accounts belong to a producer.")]
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [_("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)]
+    if password is not None and (problem := password_problem(password, clean_phone or phone)):
+        errors["password"] = [problem]
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
     return dict(
@@ -226,26 +271,31 @@ def update_user(
     )
     for key, value in fields.items():
         setattr(user, key, value)
+    deactivated = user.active and not active
     user.active = bool(active)
     if password:
         user.set_password(password)
-        revoke_all_tokens(user)
+    if password or deactivated:
+        end_sessions(user)
     record_audit(actor, "user.update", user, role=role, active=user.active)
     db.session.commit()
     return user
 
 
 def change_password(user, current_password, new_password):
-    """:raises ValidationFailed: the current password is wrong or the new one too short."""
+    """Set a new password; every other session, remember cookie and bearer token of the user ends.
+
+    :raises ValidationFailed: the current password is wrong or the new one breaks the password rule.
+    """
     errors = {}
     if not user.check_password(current_password or ""):
         errors["current_password"] = [_("The current password is not correct.")]
-    if len(new_password or "") < MIN_PASSWORD_LENGTH:
-        errors["new_password"] = [_("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH)]
+    if problem := password_problem(new_password, user.phone):
+        errors["new_password"] = [problem]
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
     user.set_password(new_password)
-    revoke_all_tokens(user)
+    end_sessions(user)
     record_audit(user, "user.password", user)
     db.session.commit()
 

@@ -99,7 +99,7 @@ def test_operator_creates_users_others_cannot(api_as):
     unit = make_unit()
     response = api_as(operator).post(
         "/users",
-        json={"name": "张伟", "phone": "13800138000", "password": "password123", "role": "buyer", "unit_id": unit.id},
+        json={"name": "张伟", "phone": "13800138000", "password": "tea-garden-2026", "role": "buyer", "unit_id": unit.id},
     )
     assert response.status_code == 201
     new_user = response.get_json()

@@ -116,7 +116,7 @@ BODY = {
     "user": lambda ids: {
         "name": "新职工",
         "phone": "13700001234",
-        "password": "password123",
+        "password": "tea-garden-2026",
         "role": "buyer",
         "unit_id": ids["unit"],
     },

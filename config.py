@@ -71,6 +71,8 @@ class Config:
         self.SMS_SENDER = _env("SMS_SENDER", "拼帮")
         self.SMS_LOG_FILE = _env("SMS_LOG_FILE", str(instance / "sms.log"))
         self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
+        # A font with Chinese glyphs for share posters; unset: the usual system places are searched (shop/poster.py).
+        self.POSTER_FONT = _env("POSTER_FONT")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
 

@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from accounts.access import bearer_user, role_required
 from accounts.routes import show_field_errors
 from errors import DomainError, UploadTooLarge, ValidationFailed
-from extensions import db, login_manager
+from extensions import db
 from producers import access, listing_photos, listings, profiles
 from producers import photos as photo_files
 from producers import review as listing_review
@@ -203,11 +203,9 @@ def _viewer():
 @bp.route("/photos/<int:photo_id>")
 @bp.route("/photos/<int:photo_id>/thumb", endpoint="photo_thumb")
 def photo(photo_id):
-    """A listing photo, for those who may see it (logged in by session or bearer token)."""
-    viewer = _viewer()
-    if viewer is None:
-        return login_manager.unauthorized()
-    item = listing_photos.get_photo(viewer, photo_id)
+    """A listing photo, for those who may see it (logged in by session or bearer token, or anyone for a photo on a
+    public campaign page)."""
+    item = listing_photos.get_photo(_viewer(), photo_id)
     name = item.thumbnail if request.endpoint == "producers.photo_thumb" else item.filename
     if not (photo_files.photo_dir() / name).is_file():
         abort(404)

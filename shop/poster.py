@@ -6,6 +6,7 @@ without one Pillow's own font is used: the poster is always made, the QR code al
 """
 
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ COVER_HEIGHT = 420
 BAND_HEIGHT = 140
 QR_SIDE = 440  # at most; the code is drawn at a whole number of pixels per module so every module stays sharp
 QR_BORDER = 4
+CAPTION_SPACE, FOOTER_SPACE = 60, 80
 GREEN, DARK, GREY = (25, 135, 84), (33, 37, 41), (108, 117, 125)
 
 # Where Debian/Ubuntu (fonts-wqy-microhei, fonts-wqy-zenhei, fonts-noto-cjk, fonts-droid-fallback), macOS and
@@ -76,20 +78,29 @@ def qr_box(url, top) -> tuple[int, int, int]:
     return (WIDTH - side * scale) // 2, top, scale
 
 
+def _tokens(text, draw, font, width):
+    """Latin words stay whole (unless one alone is too wide); Chinese may break between any two characters."""
+    for token in re.findall(r"[!-~]+ ?|.", " ".join(text.split())):
+        if len(token) > 1 and draw.textlength(token, font=font) > width:
+            yield from token
+        else:
+            yield token
+
+
 def _wrap(draw, text, font, width, max_lines):
-    """Lines of ``text`` no wider than ``width``: Chinese breaks between any two characters; an overflow ends in …"""
+    """Lines of ``text`` no wider than ``width``; an overflow ends in …"""
     lines, line = [], ""
-    for char in " ".join(text.split()):
-        if draw.textlength(line + char, font=font) <= width:
-            line += char
+    for token in _tokens(text, draw, font, width):
+        if draw.textlength((line + token).rstrip(), font=font) <= width:
+            line += token
             continue
         lines.append(line.rstrip())
-        line = char.lstrip()
+        line = token.lstrip()
         if len(lines) == max_lines:
             break
     else:
         if line:
-            lines.append(line)
+            lines.append(line.rstrip())
         return lines
     last = lines[-1]
     while last and draw.textlength(last + "…", font=font) > width:
@@ -134,7 +145,10 @@ def render_poster(*, title, url, closes_text, scan_text, brand, cover_path=None)
     y += 8
     draw.text((MARGIN, y), closes_text, font=_font(font, 32), fill=GREEN)
     y += 64
-    left, top, scale = qr_box(url, y)
+    # The code and its caption sit in the middle of the space left above the footer.
+    left, _top, scale = qr_box(url, y)
+    qr_height = _code(url).symbol_size(scale=scale, border=QR_BORDER)[1]
+    left, top, scale = qr_box(url, y + max(0, (HEIGHT - FOOTER_SPACE - y - qr_height - CAPTION_SPACE) // 2))
     out = io.BytesIO()
     _code(url).save(out, kind="png", scale=scale, border=QR_BORDER)
     qr_image = Image.open(io.BytesIO(out.getvalue())).convert("RGB")

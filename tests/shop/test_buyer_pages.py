@@ -180,8 +180,6 @@ def test_drafts_and_unknown_links_are_not_found(client, auth):
     assert client.get("/c/nosuchslug").status_code == 404
 
 
-
-
 def test_the_campaign_list_puts_open_ones_first(client, auth):
     make_campaign(title="已结束的活动", opens_in=timedelta(days=-5), closes_in=timedelta(days=-1), status="closed")
     make_campaign(title="即将开始的活动", opens_in=timedelta(days=1), closes_in=timedelta(days=3))

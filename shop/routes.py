@@ -84,7 +84,7 @@ def _ask_to_log_in(slug):
 
 
 def _buyer_campaign(slug):
-    """The campaign behind a short link, for a buyer who may order in it (operators see everything, as a preview)."""
+    """The campaign behind a short link, for a logged-in buyer about to order: refused (403) when their unit may not."""
     campaign = catalogue.get_public_campaign_by_slug(current_user, slug)
     if current_user.role == "buyer" and not lifecycle.open_to_unit(campaign, current_user.unit_id):
         return campaign, render_template("shop/not_eligible.html", campaign=campaign), 403

@@ -130,7 +130,12 @@ def test_the_api_serves_a_published_campaign_without_a_token(client, shop_window
 def test_drafts_are_not_found_by_visitors_anywhere(client):
     draft = make_campaign(status="draft", title="草稿活动")
     add_cover(draft)
-    make_item(draft, [(make_listing(), 10)])
+    listing = make_listing()
+    make_item(draft, [(listing, 10)])
+    photo = add_photo(listing)
+    # An approved listing's photo is public only once a published campaign shows it.
+    hidden = client.get(f"/producers/photos/{photo.id}/thumb")
+    assert hidden.status_code == 302 and "/accounts/login" in hidden.headers["Location"]
     for path in (
         f"/c/{draft.slug}",
         f"/c/{draft.slug}/poster.png",

@@ -99,6 +99,9 @@ def test_the_visitors_page_is_the_same_for_every_visitor(client, app, shop_windo
     second = page(app.test_client().get(f"/c/{campaign.slug}"))
     strip = re.compile(r'name="csrf_token" value="[^"]*"')  # base.html's language switch, until it stops needing one
     assert strip.sub("", first) == strip.sub("", second)
+    with client.session_transaction() as session:
+        # Nothing of this page's own (no cart, no message, no user); the language switch's token is base.html's.
+        assert set(session) <= {"csrf_token"}
 
 
 def test_a_logged_in_buyer_still_sees_the_households_name(client, auth, shop_window):
@@ -285,3 +288,12 @@ def test_a_campaign_for_some_units_says_so_to_visitors_and_only_they_order(clien
     auth.logout()
     auth.login(make_user(unit=federation).phone)
     assert client.post(f"/c/{campaign.slug}/cart/add", data={"item_id": item.id, "quantity": 1}).status_code == 302
+
+
+def test_operators_find_the_poster_beside_the_qr_codes(client, auth):
+    campaign = make_campaign()
+    make_item(campaign, [(make_listing(), 10)])
+    auth.login(make_user(role="operator").phone)
+    manage = page(client.get(f"/campaigns/{campaign.id}/manage"))
+    assert f"/c/{campaign.slug}/poster.png?download=1" in manage and "分享海报（PNG）" in manage
+    assert f"/c/{campaign.slug}/qr.png?download=1" in manage

@@ -73,6 +73,8 @@ class Config:
         self.PORT = int(_env("PORT", "5000"))
         # By default short links and QR codes point where `flask run --port $PORT` (and so `make run`) serves.
         self.PUBLIC_URL = _env("PUBLIC_URL", f"http://127.0.0.1:{self.PORT}")
+        # A font with Chinese glyphs for share posters; unset: the usual system places are searched (shop/poster.py).
+        self.POSTER_FONT = _env("POSTER_FONT")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         # Per client address, every attempt: a whole unit behind one office address logs in at a campaign's launch.
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "300 per minute")

@@ -46,12 +46,18 @@ def bearer_user():
     return user_for_token(token.strip())
 
 
-def api_auth(*roles, coordinator=False):
-    """API decorator: 401 without a valid token, 403 for the wrong role; the user is ``g.api_user``."""
+def api_auth(*roles, coordinator=False, anonymous=False):
+    """API decorator: 401 without a valid token, 403 for the wrong role; the user is ``g.api_user``.
+
+    ``anonymous``: a request that sends no token at all runs with ``g.api_user = None`` (public reading); a token
+    that is sent and not valid is still 401, so a client learns its token has expired."""
 
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
+            if anonymous and "Authorization" not in request.headers:
+                g.api_user = None
+                return view(*args, **kwargs)
             user = bearer_user()
             if user is None:
                 raise NotLoggedIn(_("Log in first: send a valid bearer token."))

@@ -21,10 +21,14 @@ bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
 
 def _safe_next(target):
-    """Only redirect back to a path on this site."""
-    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """Only redirect back to a path on this site: ``/...``, never ``//host``, ``/\\host`` or a path hiding one behind
+    a tab or newline (browsers read a backslash as a slash and drop those characters)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return None
+    parts = urlsplit(target)
+    return target if parts.scheme == "" and parts.netloc == "" else None
 
 
 def home_for(user):
@@ -56,7 +60,7 @@ def _form_page(template, **context):
 @login_limited
 def login():
     if current_user.is_authenticated:
-        return redirect(home_for(current_user))
+        return redirect(_safe_next(request.args.get("next")) or home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.login.data, form.password.data)

@@ -12,13 +12,17 @@ from producers.access import acting_for, check_may_change, get_listing, is_opera
 from producers.listings import MAX_PHOTOS
 from producers.models import Listing, ListingPhoto
 from producers.stock import ON_OFFER
+from shop import catalogue
 
 
 def photo_visible_to(user, photo: ListingPhoto) -> bool:
-    """Operators and the owner see every photo; any logged-in user sees approved and sold-out listings' photos,
-    because campaign pages show them."""
+    """Operators and the owner see every photo; any logged-in user sees approved and sold-out listings' photos;
+    anyone, visitors included (``user`` None), sees the photos of a listing in a campaign whose page they may see
+    (shop.catalogue.listing_visible_to), because that page shows them."""
     listing = photo.listing
-    return is_operator(user) or owns(user, listing.producer_id) or (user is not None and listing.status in ON_OFFER)
+    if is_operator(user) or owns(user, listing.producer_id) or (user is not None and listing.status in ON_OFFER):
+        return True
+    return catalogue.listing_visible_to(user, listing.id)
 
 
 def get_photo(user, photo_id) -> ListingPhoto:

@@ -7,7 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from accounts.access import bearer_user, role_required
 from accounts.routes import show_field_errors
-from errors import DomainError, UploadTooLarge, ValidationFailed
+from errors import DomainError, NotFound, UploadTooLarge, ValidationFailed
 from extensions import db, login_manager
 from producers import access, listing_photos, listings, profiles
 from producers import photos as photo_files
@@ -203,11 +203,15 @@ def _viewer():
 @bp.route("/photos/<int:photo_id>")
 @bp.route("/photos/<int:photo_id>/thumb", endpoint="photo_thumb")
 def photo(photo_id):
-    """A listing photo, for those who may see it (logged in by session or bearer token)."""
+    """A listing photo, for those who may see it (logged in by session or bearer token, or anyone for a photo on a
+    public campaign page)."""
     viewer = _viewer()
-    if viewer is None:
-        return login_manager.unauthorized()
-    item = listing_photos.get_photo(viewer, photo_id)
+    try:
+        item = listing_photos.get_photo(viewer, photo_id)
+    except NotFound:
+        if viewer is None:
+            return login_manager.unauthorized()  # perhaps the owner's own photo: log in to see it
+        raise
     name = item.thumbnail if request.endpoint == "producers.photo_thumb" else item.filename
     if not (photo_files.photo_dir() / name).is_file():
         abort(404)

@@ -86,7 +86,8 @@ class CampaignDetailSchema(CampaignSchema):
     items = ma.fields.Method("get_items")
 
     def get_items(self, campaign):
-        return ItemSchema(many=True).dump(catalogue.item_views(campaign))
+        # No token: an anonymous reader of the public catalogue.
+        return ItemSchema(many=True).dump(catalogue.item_views(campaign, public=g.get("api_user") is None))
 
 
 class CampaignCreateSchema(ma.Schema):
@@ -163,11 +164,15 @@ class Campaigns(MethodView):
 
 @blp.route("/campaigns/<int:campaign_id>")
 class CampaignDetail(MethodView):
-    @api_auth()
+    @api_auth(anonymous=True)
     @blp.response(200, CampaignDetailSchema)
+    @blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, campaign_id):
-        """A campaign with its items: price, what is left and ordered so far, and each item's producers."""
-        return catalogue.get_visible_campaign(g.api_user, campaign_id)
+        """A campaign with its items: price, what is left and ordered so far, and each item's producers.
+
+        Public for a published campaign (no token needed; nothing personal: households are named by town only);
+        drafts only for operators. Ordering stays for buyers of the campaign's units."""
+        return catalogue.get_public_campaign(g.api_user, campaign_id)
 
     @api_auth("operator")
     @blp.arguments(CampaignChangeSchema)

@@ -1,7 +1,13 @@
-"""What buyers see: the campaigns open to them, a campaign's items with their producers, and its short link."""
+"""What buyers see: the campaigns open to them, a campaign's items with their producers, and its short link.
+
+A published campaign's catalogue is public (anyone with the link, logged in or not, sees its items, prices, producers'
+towns and what is left); ordering stays for buyers of its units. :func:`campaign_visible_to` is that one rule, for the
+pages, the API and the photos they show.
+"""
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urljoin
 
 import sqlalchemy as sa
 from flask import current_app
@@ -44,6 +50,50 @@ def can_see(user, campaign) -> bool:
     return visible_to_buyers(campaign.status) and open_to_unit(campaign, user.unit_id)
 
 
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", True)
+
+
+def campaign_visible_to(user, campaign) -> bool:
+    """Who may read a campaign's catalogue: operators every campaign; anyone else, anonymous visitors included
+    (``user`` None or not authenticated), a published (or later) one, whatever its units: the catalogue holds
+    nothing personal, and only eligible units may order."""
+    if _signed_in(user) and user.role == "operator":
+        return True
+    return visible_to_buyers(campaign.status)
+
+
+def listing_visible_to(user, listing_id) -> bool:
+    """A listing is shown (its photos served) wherever a campaign it supplies is visible to ``user``."""
+    if _signed_in(user) and user.role == "operator":
+        return True
+    return bool(
+        db.session.scalar(
+            sa.select(
+                sa.exists()
+                .where(Supply.listing_id == listing_id, Supply.item_id == CampaignItem.id)
+                .where(CampaignItem.campaign_id == Campaign.id, visible_to_buyers(Campaign.status))
+            )
+        )
+    )
+
+
+def get_public_campaign(user, campaign_id) -> Campaign:
+    """:raises NotFound: no such campaign, or a draft (for anyone but operators)."""
+    campaign = db.session.get(Campaign, campaign_id) if valid_id(campaign_id) else None
+    if campaign is None or not campaign_visible_to(user, campaign):
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
+def get_public_campaign_by_slug(user, slug) -> Campaign:
+    """:raises NotFound: no such campaign, or a draft (for anyone but operators)."""
+    campaign = get_campaign_by_slug(slug)
+    if not campaign_visible_to(user, campaign):
+        raise NotFound(_("No such campaign."))
+    return campaign
+
+
 def get_campaign(campaign_id) -> Campaign:
     """:raises NotFound: no such campaign."""
     campaign = db.session.get(Campaign, campaign_id) if valid_id(campaign_id) else None
@@ -68,9 +118,14 @@ def get_campaign_by_slug(slug) -> Campaign:
     return campaign
 
 
+def absolute_url(path) -> str:
+    """``path`` on the public site (PUBLIC_URL, never the request's Host header, which anyone can forge)."""
+    return urljoin(current_app.config["PUBLIC_URL"].rstrip("/") + "/", path.lstrip("/"))
+
+
 def short_url(campaign) -> str:
     """The link to share in chat groups and print on posters."""
-    return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/c/{campaign.slug}"
+    return absolute_url(f"/c/{campaign.slug}")
 
 
 def price_per_kg_fen(price_fen, unit_weight_g):
@@ -78,6 +133,22 @@ def price_per_kg_fen(price_fen, unit_weight_g):
     if not unit_weight_g:
         return None
     return (price_fen * 1000 + unit_weight_g // 2) // unit_weight_g
+
+
+@dataclass(frozen=True)
+class PublicProducer:
+    """A producer as anonymous visitors see it: a household is a person, so it is named by its kind and town only."""
+
+    id: int
+    name: str
+    town: str
+    kind: str
+    poverty_household: bool
+
+    @classmethod
+    def of(cls, producer):
+        name = _("Household") if producer.kind == "household" else producer.name
+        return cls(producer.id, name, producer.town, producer.kind, producer.poverty_household)
 
 
 @dataclass
@@ -94,8 +165,9 @@ class ItemView:
         return getattr(self.item, name)
 
 
-def item_views(campaign) -> list[ItemView]:
-    """Every item of a campaign with its producers (in supply order, each once), ready date and first photo."""
+def item_views(campaign, public=False) -> list[ItemView]:
+    """Every item of a campaign with its producers (in supply order, each once), ready date and first photo;
+    ``public``: for a visitor who is not logged in, households unnamed (:class:`PublicProducer`)."""
     items = db.session.scalars(
         sa.select(CampaignItem)
         .where(CampaignItem.campaign_id == campaign.id)
@@ -112,7 +184,7 @@ def item_views(campaign) -> list[ItemView]:
         for supply in item.supplies:
             if supply.producer_id not in seen:
                 seen.add(supply.producer_id)
-                producers.append(supply.producer)
+                producers.append(PublicProducer.of(supply.producer) if public else supply.producer)
             if photo is None and supply.listing.photos:
                 photo = supply.listing.photos[0]
             ready = max(ready, supply.listing.ready_on) if ready else supply.listing.ready_on

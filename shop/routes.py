@@ -6,16 +6,14 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
-    send_from_directory,
     session,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from accounts.access import role_required
@@ -28,7 +26,7 @@ from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
 from orders.lines import MAX_LINE_QUANTITY
-from shop import catalogue, covers, editing, lifecycle, qr
+from shop import catalogue, editing, lifecycle, sharing
 from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, SupplyForm
 
 bp = Blueprint("shop", __name__)
@@ -74,50 +72,65 @@ def _save_cart(campaign_id, lines: dict[int, int]):
     session["cart"] = carts
 
 
+def _viewer():
+    """The logged-in user, or None for a visitor (who reads the public catalogue and is asked to log in to order)."""
+    return current_user if current_user.is_authenticated else None
+
+
+def _ask_to_log_in(slug):
+    """Ordering needs an account: the login page (which offers registering) brings the visitor back to the cart."""
+    flash(_("Log in or register to order; you come back to the cart afterwards."), "info")
+    return redirect(url_for("accounts.login", next=url_for("shop.cart", slug=slug)))
+
+
 def _buyer_campaign(slug):
-    """The campaign behind a short link, for a buyer who may see it (operators see everything, as a preview)."""
-    campaign = catalogue.get_campaign_by_slug(slug)
-    if current_user.role == "producer":
-        abort(403)
-    if current_user.role != "operator":
-        if not lifecycle.visible_to_buyers(campaign.status):
-            abort(404)
-        if not lifecycle.open_to_unit(campaign, current_user.unit_id):
-            return campaign, render_template("shop/not_eligible.html", campaign=campaign), 403
+    """The campaign behind a short link, for a logged-in buyer about to order: refused (403) when their unit may not."""
+    campaign = catalogue.get_public_campaign_by_slug(current_user, slug)
+    if current_user.role == "buyer" and not lifecycle.open_to_unit(campaign, current_user.unit_id):
+        return campaign, render_template("shop/not_eligible.html", campaign=campaign), 403
     return campaign, None, None
 
 
 def _campaign_page(campaign, *, preview=False, add_form=None, status=200):
-    views = catalogue.item_views(campaign)
-    cart = _cart(campaign.id) if not preview and current_user.role == "buyer" else {}
+    """The catalogue; a visitor's page holds nothing personal and writes nothing to the session (it is the same for
+    every visitor: no form, no cart)."""
+    viewer = _viewer()
+    buyer = not preview and viewer is not None and viewer.role == "buyer"
+    eligible = buyer and lifecycle.open_to_unit(campaign, viewer.unit_id)
+    cart = _cart(campaign.id) if eligible else {}
     return (
         render_template(
             "shop/campaign.html",
             campaign=campaign,
-            items=views,
+            items=catalogue.item_views(campaign, public=viewer is None),
             phase=lifecycle.campaign_phase(campaign),
             preview=preview,
+            visitor=viewer is None,
+            may_order=eligible,
+            not_eligible=buyer and not eligible,
             cart_count=sum(cart.values()),
-            add_form=add_form or CartAddForm(formdata=None),
+            add_form=(add_form or CartAddForm(formdata=None)) if eligible else None,
             short_url=catalogue.short_url(campaign),
+            share=sharing.share_card(campaign),
         ),
         status,
     )
 
 
 @bp.route("/c/<slug>")
-@login_required
 def campaign_page(slug):
-    """What a buyer opens from the link or QR code in a chat group."""
-    campaign, refusal, status = _buyer_campaign(slug)
-    if refusal:
-        return refusal, status
-    return _campaign_page(campaign, preview=current_user.role == "operator")
+    """What anyone opens from the link or QR code in a chat group: public for a published campaign."""
+    viewer = _viewer()
+    campaign = catalogue.get_public_campaign_by_slug(viewer, slug)
+    return _campaign_page(campaign, preview=viewer is not None and viewer.role == "operator")
 
 
 @bp.route("/c/<slug>/cart/add", methods=["POST"])
-@role_required("buyer")
 def add_to_cart(slug):
+    if not current_user.is_authenticated:
+        return _ask_to_log_in(slug)
+    if current_user.role != "buyer":
+        abort(403)
     campaign, refusal, status = _buyer_campaign(slug)
     if refusal:
         return refusal, status
@@ -159,9 +172,12 @@ def _cart_page(campaign, lines, form=None, status=200):
 
 
 @bp.route("/c/<slug>/cart", methods=["GET", "POST"])
-@role_required("buyer")
 def cart(slug):
     """The cart is also the checkout: change quantities, or place the pre-order. The form's one-time token makes a double click one order."""
+    if not current_user.is_authenticated:
+        return _ask_to_log_in(slug)
+    if current_user.role != "buyer":
+        abort(403)
     campaign, refusal, status = _buyer_campaign(slug)
     if refusal:
         return refusal, status
@@ -206,46 +222,12 @@ def cart(slug):
     return redirect(url_for("orders.confirmation", order_id=placed.order.id))
 
 
-# ---------------------------------------------------------------- short link material: QR codes and the cover photo
+# ---------------------------------------------------------------- short link material (shop/sharing.py)
 
-
-@bp.route("/c/<slug>/qr.svg")
-@login_required
-def qr_svg(slug):
-    campaign = catalogue.get_campaign_by_slug(slug)
-    response = _download(qr.qr_svg(catalogue.short_url(campaign)), "image/svg+xml", f"pinbang-{campaign.slug}.svg")
-    return response
-
-
-@bp.route("/c/<slug>/qr.png")
-@login_required
-def qr_png(slug):
-    campaign = catalogue.get_campaign_by_slug(slug)
-    return _download(qr.qr_png(catalogue.short_url(campaign)), "image/png", f"pinbang-{campaign.slug}.png")
-
-
-def _download(data, mimetype, filename):
-    response = make_response(data)
-    response.mimetype = mimetype
-    disposition = "attachment" if request.args.get("download") else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.cache_control.max_age = 3600
-    response.cache_control.private = True
-    return response
-
-
-@bp.route("/campaigns/<int:campaign_id>/cover")
-@login_required
-def cover(campaign_id):
-    campaign = catalogue.get_campaign(campaign_id)
-    if not catalogue.can_see(current_user, campaign) or not campaign.cover_photo:
-        abort(404)
-    path = covers.cover_path(campaign)
-    if not path.is_file():
-        abort(404)
-    response = send_from_directory(path.parent, path.name, mimetype="image/jpeg", max_age=3600, conditional=True)
-    response.cache_control.private = True
-    return response
+bp.add_url_rule("/c/<slug>/qr.svg", view_func=sharing.qr_svg)
+bp.add_url_rule("/c/<slug>/qr.png", view_func=sharing.qr_png)
+bp.add_url_rule("/c/<slug>/poster.png", view_func=sharing.poster_png)
+bp.add_url_rule("/campaigns/<int:campaign_id>/cover", view_func=sharing.cover)
 
 
 # ---------------------------------------------------------------- operators: build, preview, publish

@@ -8,6 +8,7 @@ from werkzeug.routing import IntegerConverter
 
 from accounts.access import bearer_user
 from config import load_config
+from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable
 from errors import DomainError
 from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 from worker import celery_init_app
@@ -67,9 +68,7 @@ def select_locale():
     asked = request.args.get("lang")
     if asked in languages:
         return asked
-    user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
-    if user is None and request.path.startswith("/api/"):
-        user = bearer_user()
+    user = _signed_in_user()
     if user is not None and user.locale in languages:
         return user.locale
     if session.get("lang") in languages:
@@ -78,6 +77,21 @@ def select_locale():
     if best and best.startswith("zh"):
         return "zh_CN"
     return best.replace("-", "_") if best else "zh_CN"
+
+
+def _signed_in_user():
+    """The request's user for their saved language; None when finding them would need a database that is down."""
+    if database_unavailable():
+        return None
+    try:
+        user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
+        if user is None and request.path.startswith("/api/"):
+            user = bearer_user()
+        return user
+    except CONNECTION_ERRORS:
+        # No rollback here: the request's own next statement fails too, and its error answer rolls back.
+        mark_database_unavailable()
+        return None
 
 
 def import_models():
@@ -107,6 +121,8 @@ def register_extensions(app):
 
     @login_manager.user_loader
     def load_user(user_id):
+        if database_unavailable():
+            return None  # an outage's error page is shown as to a visitor; the session stays for later
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.active else None
 
@@ -184,6 +200,8 @@ def register_template_helpers(app):
         return {
             "current_language": "en" if locale.language == "en" else "zh_CN",
             "html_lang": "en" if locale.language == "en" else "zh-CN",
+            # The menu shows who is logged in, which needs the database: left out of an outage's error page.
+            "database_unavailable": database_unavailable(),
         }
 
 

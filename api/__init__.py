@@ -58,7 +58,13 @@ def _http_message(status):
 
 
 class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.Str(required=True, metadata={"description": "machine-readable, e.g. insufficient_stock, validation_error"})
+    code = ma.fields.Str(
+        required=True,
+        metadata={
+            "description": "machine-readable, e.g. insufficient_stock, validation_error; on 503 service_unavailable "
+            "(nothing saved) or outcome_unknown (may have been saved: retry with the same Idempotency-Key)"
+        },
+    )
     message = ma.fields.Str(required=True, metadata={"description": "human text in the user's language"})
     details = ma.fields.Dict(
         required=True, metadata={"description": "fields: field → messages (422); rows: [{row, column, message}] (invalid_sheet)"}
@@ -128,12 +134,21 @@ class PinbangApi(Api):
 def handle_expired_form(error):
     """A form whose CSRF token is missing or stale: tell a phone user to reload, not that the request is malformed."""
     message = _("This form has expired or was sent from elsewhere. Go back, reload the page and try again.")
-    return render_template("errors/error.html", status=400, message=message), 400
+    return error_page(400, message), 400
 
 
 def render_error_page(status):
     status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
-    return render_template("errors/error.html", status=status, message=_http_message(status)), status
+    return error_page(status, _http_message(status)), status
+
+
+def error_page(status, message):
+    """The error page; if the database fails while it renders (the menu's user), again without what needs it."""
+    try:
+        return render_template("errors/error.html", status=status, message=message)
+    except CONNECTION_ERRORS:
+        mark_database_unavailable()
+        return render_template("errors/error.html", status=status, message=message)
 
 
 RETRY_AFTER_SECONDS = "5"
@@ -144,7 +159,7 @@ def handle_domain_error(error: DomainError):
     if is_api_request():
         message = _outcome_unknown_message() if isinstance(error, OutcomeUnknown) else error.message
         return error_response(error.status, error.code, message, error.details, headers)
-    page = render_template("errors/error.html", status=error.status, message=error.message)
+    page = error_page(error.status, error.message)
     return page, error.status, headers
 
 
@@ -187,7 +202,7 @@ def handle_unexpected_error(error):
         message = _("A number or text in the request is out of range.")
         if is_api_request():
             return error_response(400, "bad_request", message)
-        return render_template("errors/error.html", status=400, message=message), 400
+        return error_page(400, message), 400
     if database_unavailable():
         current_app.logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=True)
         return handle_database_unavailable()

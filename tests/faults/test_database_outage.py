@@ -93,6 +93,7 @@ def site(pg_app, pg_migrated, redis_url, tmp_path):
         SECRET_KEY="outage-test",
         INSTANCE_PATH=tmp_path,
         CELERY_QUEUE=f"pinbang-outage-{uuid.uuid4().hex[:8]}",
+        LOGIN_RATE_LIMIT="1000 per minute",  # every test logs in from 127.0.0.1, in one shared Redis
     )
     try:
         with gunicorn(env, log_path=tmp_path / "gunicorn.log") as base:
@@ -150,6 +151,9 @@ def test_postgresql_stopped_and_started_under_a_running_web_server(site):
         # The logged-in user chose English: the page is in English, read from the session, not the database.
         assert UNAVAILABLE_EN in page.text and '<html lang="en">' in page.text
         assert "Internal Server Error" not in page.text and "Traceback" not in page.text
+    # A page that does not exist still says so, though its menu would have needed the user.
+    missing = phone.request("GET", "/no-such-page")
+    assert missing.status_code == 404 and "Not found." in missing.text
 
     site.proxy.restore()
     assert _back_to_normal(lambda: site.api("GET", "/api/v1/orders")).status_code == 200

@@ -4,7 +4,7 @@ figures, and exits non-zero when a check fails.
 
 Run:
     .venv/bin/python bench/orders/load.py
-    .venv/bin/python bench/orders/load.py --clients 50 --attempts 6000 --workers 4 --pg postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/orders/load.py --clients 50 --attempts 5000 --workers 4 --pg postgresql://postgres@127.0.0.1:5432/test
 
 It reuses bench/orders/run.py's setup (a scratch database beside --pg, one open campaign, buyers with API tokens, a
 private redis-server, gunicorn with the README's production settings), with --items items of --capacity units each
@@ -49,7 +49,7 @@ def parse_args():
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (production: 4)")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--attempts", type=int, default=6000, help="requests in all, shared by the clients")
+    parser.add_argument("--attempts", type=int, default=5000, help="requests in all, shared by the clients")
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--capacity", type=int, default=60, help="units of each item, far below what is asked")
     parser.add_argument("--limit", type=int, default=6, help="per-buyer limit on every item")
@@ -69,6 +69,7 @@ class Client(threading.Thread):
         self.random = random.Random(n)
         self.http = requests.Session()
         self.answers = collections.Counter()  # (kind, status, code)
+        self.examples = {}  # (kind, status, code) -> the first such answer's error message
         self.latencies = []
         self.orders = {}  # order id -> {"token", "lines": {item: quantity}, "cancelled": bool}
         self.refused_keys = []
@@ -100,9 +101,13 @@ class Client(threading.Thread):
         code = ""
         if response.status_code >= 300:
             try:
-                code = response.json()["error"]["code"]
+                error = response.json()["error"]
+                code, example = error["code"], error["message"]
+                rows = error["details"].get("rows")
+                example += f" {rows[0]['message']}" if rows else ""
             except (ValueError, KeyError, TypeError):
-                code = response.text[:80]
+                code, example = "", response.text[:80]
+            self.examples.setdefault((kind, response.status_code, code), example)
         self.answers[kind, response.status_code, code] += 1
         if response.status_code >= 500 or response.status_code == 400:
             self.unexpected.append((kind, response.status_code, response.text[:300]))
@@ -238,8 +243,12 @@ def report(clients, seconds):
             f"p99 {1000 * run.percentile(times, 99):6.0f} ms"
         )
     print(f"  {'kind':<7} {'status':>6}  {'code':<20} {'count':>6}")
+    examples = {}
+    for client in clients:
+        examples = {**client.examples, **examples}
     for (kind, status, code), count in sorted(answers.items(), key=lambda a: (KINDS.index(a[0][0]), str(a[0][1]))):
-        print(f"  {kind:<7} {status!s:>6}  {code:<20} {count:>6}")
+        example = examples.get((kind, status, code), "")
+        print(f"  {kind:<7} {status!s:>6}  {code:<20} {count:>6}  {example[:110]}")
     return answers
 
 

@@ -10,6 +10,7 @@ from werkzeug.routing import IntegerConverter
 from accounts.access import bearer_user
 from accounts.services import user_for_session
 from config import load_config
+from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable
 from errors import DomainError
 from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 from worker import celery_init_app
@@ -79,9 +80,7 @@ def select_locale():
     asked = request.args.get("lang")
     if asked in languages:
         return asked
-    user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
-    if user is None and request.path.startswith("/api/"):
-        user = bearer_user()
+    user = _signed_in_user()
     if user is not None and user.locale in languages:
         return user.locale
     if session.get("lang") in languages:
@@ -90,6 +89,21 @@ def select_locale():
     if best and best.startswith("zh"):
         return "zh_CN"
     return best.replace("-", "_") if best else "zh_CN"
+
+
+def _signed_in_user():
+    """The request's user for their saved language; None when finding them would need a database that is down."""
+    if database_unavailable():
+        return None
+    try:
+        user = g.get("api_user") or (current_user if current_user and current_user.is_authenticated else None)
+        if user is None and request.path.startswith("/api/"):
+            user = bearer_user()
+        return user
+    except CONNECTION_ERRORS:
+        # No rollback here: the request's own next statement fails too, and its error answer rolls back.
+        mark_database_unavailable()
+        return None
 
 
 def import_models():
@@ -116,7 +130,11 @@ def register_extensions(app):
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    login_manager.user_loader(user_for_session)
+    @login_manager.user_loader
+    def load_user(session_token):
+        if database_unavailable():
+            return None  # an outage's error page is shown as to a visitor; the session stays for later
+        return user_for_session(session_token)
 
     from flask_babel import lazy_gettext
 
@@ -194,6 +212,8 @@ def register_template_helpers(app):
         return {
             "current_language": "en" if locale.language == "en" else "zh_CN",
             "html_lang": "en" if locale.language == "en" else "zh-CN",
+            # The menu shows who is logged in, which needs the database: left out of an outage's error page.
+            "database_unavailable": database_unavailable(),
         }
 
 

@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context, request
+from flask_babel import gettext as _
 from sqlalchemy.orm import Mapped, mapped_column
 
+from errors import OutcomeUnknown
 from extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -87,18 +89,80 @@ def begin_write(session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# What a lost or refused connection raises; the pool replaces the connection on the next checkout.
+CONNECTION_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError)
+# SQLSTATE classes the server answers a COMMIT with when it rolled the transaction back instead (a serialization
+# failure, a deadlock, a deferred constraint): the outcome is known then.
+ROLLED_BACK_CLASSES = ("40", "23")
+_UNAVAILABLE = "pinbang.database_unavailable"
+_OUTCOME_UNKNOWN = "pinbang.outcome_unknown"
+
+
+def mark_database_unavailable() -> None:
+    """Remember, for the rest of this request, that the database failed: its error answer must not ask it again
+    (for the user's language, their name in the menu)."""
+    if has_request_context():
+        request.environ[_UNAVAILABLE] = True
+
+
+def database_unavailable() -> bool:
+    return has_request_context() and request.environ.get(_UNAVAILABLE, False)
+
+
+def outcome_unknown_in_request() -> OutcomeUnknown | None:
+    """The OutcomeUnknown this request already met: a later failure must not tell the user nothing was saved."""
+    return request.environ.get(_OUTCOME_UNKNOWN) if has_request_context() else None
+
+
+def _commit_outcome_unknown(error) -> bool:
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, CONNECTION_ERRORS) and not (sqlstate or "").startswith(ROLLED_BACK_CLASSES)
+
+
+def _outcome_unknown() -> OutcomeUnknown:
+    """The page's words; the API answers its own (retry with the same Idempotency-Key)."""
+    message = _(
+        "The connection to the database broke while this was being saved, so it may have been saved. "
+        "Send this same form again: it will not be saved twice."
+    )
+    unknown = OutcomeUnknown(message)
+    if has_request_context():
+        request.environ[_OUTCOME_UNKNOWN] = unknown
+    mark_database_unavailable()
+    return unknown
+
+
 @contextmanager
 def transaction(session=None, *, write=False):
     """Commit what the block did, or roll it all back if it raised; the one commit/rollback of every service.
 
+    Everything is flushed before the COMMIT is sent, so a failure up to there saved nothing; a connection lost
+    during the COMMIT itself leaves the outcome unknown, and says so.
+
     :param write: take SQLite's write lock first (see begin_write), for a block that reads, checks, then writes.
+    :raises OutcomeUnknown: the connection broke during the COMMIT: it may or may not have been saved.
     """
     session = session or db.session
     try:
         if write:
             begin_write(session)
         yield session
-        session.commit()
+        session.flush()
     except BaseException:
         session.rollback()
         raise
+    try:
+        session.commit()
+    except BaseException as error:
+        _roll_back_quietly(session)
+        if _commit_outcome_unknown(error):
+            raise _outcome_unknown() from error
+        raise
+
+
+def _roll_back_quietly(session) -> None:
+    """Roll back after a failed COMMIT; a dead connection may refuse even that, and the pool replaces it."""
+    try:
+        session.rollback()
+    except CONNECTION_ERRORS:
+        current_app.logger.warning("Rollback failed after a failed commit", exc_info=True)

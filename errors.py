@@ -74,3 +74,12 @@ class InvalidSheet(DomainError):
 class UploadTooLarge(DomainError):
     status = 413
     code = "too_large"
+
+
+class OutcomeUnknown(DomainError):
+    """The connection to the database broke while it committed: the change may or may not have been saved.
+
+    Only a retry that the database recognises (the same Idempotency-Key, the same form token) is safe then."""
+
+    status = 503
+    code = "outcome_unknown"

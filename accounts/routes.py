@@ -71,6 +71,9 @@ def login():
             login_user(user, remember=form.remember.data)
             if user.locale is None and session.get("lang"):
                 services.set_locale(user, session["lang"])
+            elif user.locale:
+                # Kept in the session too, so an error page can speak it while the database is down.
+                session["lang"] = user.locale
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     return render_template("accounts/login.html", form=form), 200 if request.method == "GET" or not form.errors else 422

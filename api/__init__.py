@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from errors import DomainError
+from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable, outcome_unknown_in_request
+from errors import DomainError, OutcomeUnknown
 from extensions import db
 
 API_PREFIX = "/api/"
@@ -57,7 +58,13 @@ def _http_message(status):
 
 
 class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.Str(required=True, metadata={"description": "machine-readable, e.g. insufficient_stock, validation_error"})
+    code = ma.fields.Str(
+        required=True,
+        metadata={
+            "description": "machine-readable, e.g. insufficient_stock, validation_error; on 503 service_unavailable "
+            "(nothing saved) or outcome_unknown (may have been saved: retry with the same Idempotency-Key)"
+        },
+    )
     message = ma.fields.Str(required=True, metadata={"description": "human text in the user's language"})
     details = ma.fields.Dict(
         required=True, metadata={"description": "fields: field → messages (422); rows: [{row, column, message}] (invalid_sheet)"}
@@ -127,18 +134,53 @@ class PinbangApi(Api):
 def handle_expired_form(error):
     """A form whose CSRF token is missing or stale: tell a phone user to reload, not that the request is malformed."""
     message = _("This form has expired or was sent from elsewhere. Go back, reload the page and try again.")
-    return render_template("errors/error.html", status=400, message=message), 400
+    return error_page(400, message), 400
 
 
 def render_error_page(status):
     status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
-    return render_template("errors/error.html", status=status, message=_http_message(status)), status
+    return error_page(status, _http_message(status)), status
+
+
+def error_page(status, message):
+    """The error page; if the database fails while it renders (the menu's user), again without what needs it."""
+    try:
+        return render_template("errors/error.html", status=status, message=message)
+    except CONNECTION_ERRORS:
+        mark_database_unavailable()
+        return render_template("errors/error.html", status=status, message=message)
+
+
+RETRY_AFTER_SECONDS = "5"
 
 
 def handle_domain_error(error: DomainError):
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if error.status == 503 else {}
     if is_api_request():
-        return error_response(error.status, error.code, error.message, error.details)
-    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+        message = _outcome_unknown_message() if isinstance(error, OutcomeUnknown) else error.message
+        return error_response(error.status, error.code, message, error.details, headers)
+    page = error_page(error.status, error.message)
+    return page, error.status, headers
+
+
+def _outcome_unknown_message():
+    return _(
+        "The connection to the database broke while this was being saved, so it may have been saved. "
+        "Retry with the same Idempotency-Key: a retry with it is never saved twice."
+    )
+
+
+def handle_database_unavailable():
+    """The database was unreachable, dropped the connection or stayed locked: a 503 with Retry-After, in the
+    language the request itself says (the user's saved choice would need the database). Nothing was saved, unless
+    a COMMIT of this request was cut, whose outcome is unknown: then the answer says so."""
+    unknown = outcome_unknown_in_request()
+    if unknown is not None:
+        return handle_domain_error(unknown)
+    if is_api_request():
+        return error_response(503, "service_unavailable", _http_message(503), headers={"Retry-After": RETRY_AFTER_SECONDS})
+    page, status = render_error_page(503)
+    return page, status, {"Retry-After": RETRY_AFTER_SECONDS}
 
 
 def handle_unexpected_error(error):
@@ -147,6 +189,9 @@ def handle_unexpected_error(error):
 
     if isinstance(error, HTTPException):
         return api.handle_http_exception(error)
+    if isinstance(error, CONNECTION_ERRORS) or (isinstance(error, sa.exc.PendingRollbackError) and database_unavailable()):
+        # Before anything else asks the database again (the rollback below, the user's language).
+        mark_database_unavailable()
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection may refuse even the rollback; the pool replaces it
@@ -157,13 +202,10 @@ def handle_unexpected_error(error):
         message = _("A number or text in the request is out of range.")
         if is_api_request():
             return error_response(400, "bad_request", message)
-        return render_template("errors/error.html", status=400, message=message), 400
-    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
-        # The database was unreachable, dropped the connection or stayed locked: nothing was saved; retrying is safe.
+        return error_page(400, message), 400
+    if database_unavailable():
         current_app.logger.warning("Database unavailable on %s %s", request.method, request.path, exc_info=True)
-        if is_api_request():
-            return error_response(503, "service_unavailable", _http_message(503), headers={"Retry-After": "5"})
-        return render_error_page(503)
+        return handle_database_unavailable()
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     if is_api_request():
         return error_response(500, "internal_error", _http_message(500))

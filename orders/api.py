@@ -28,8 +28,10 @@ IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "required": False,
     "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
-    "description": "Send a fresh random key with each new order and the same key when retrying it: "
-    "a repeat with the same body returns the first order (200), with another body 409 idempotency_conflict.",
+    "description": "Clients must send one: a fresh random key with each new order, and the same key when retrying it. "
+    "A repeat with the same body returns the first order (200), with another body 409 idempotency_conflict. "
+    "Retry with the key after any 503 or lost answer: 503 outcome_unknown means the connection to the database "
+    "broke during the commit, so the order may have been saved; without a key, a retry may place it twice.",
 }
 
 
@@ -91,7 +93,11 @@ class CampaignOrders(MethodView):
     @blp.alt_response(200, schema=OrderSchema, description="A repeat of an earlier request with the same Idempotency-Key")
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, data, campaign_id):
-        """Place a pre-order (paid on delivery). A coordinator may give buyer_name and buyer_phone to order for a colleague."""
+        """Place a pre-order (paid on delivery). A coordinator may give buyer_name and buyer_phone to order for a colleague.
+
+        Always send an Idempotency-Key, and the same one when retrying: after 503 outcome_unknown (the database
+        connection broke during the commit) the order may have been saved, and only the key makes the retry safe.
+        """
         on_behalf = data["buyer_name"] is not None or data["buyer_phone"] is not None
         placed = services.place_order(
             g.api_user,

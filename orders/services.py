@@ -24,7 +24,7 @@ import after_commit
 from accounts.models import User
 from accounts.services import normalize_phone, record_audit
 from database import transaction, utcnow
-from errors import Conflict, DomainError, Forbidden, IdempotencyConflict, ValidationFailed
+from errors import Conflict, DomainError, Forbidden, IdempotencyConflict, OutcomeUnknown, ValidationFailed
 from extensions import db
 from notifications import messages
 from notifications.services import queue_notification
@@ -199,6 +199,8 @@ def place_order(
             if source != "buyer":
                 record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
             after_commit.dispatch_notifications()
+    except OutcomeUnknown:
+        raise  # looking for the order now could find the database gone: the answer says to retry with the key
     except (sa.exc.IntegrityError, DomainError):
         existing = _replay(actor, key, request_fingerprint) if key else None
         if existing is None:

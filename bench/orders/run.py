@@ -87,8 +87,9 @@ def parse_args():
     return parser.parse_args()
 
 
-def prepare(url, instance, args):
-    """Migrate the scratch database and fill it: one open campaign, its items, buyers with tokens.
+def prepare(url, instance, args, capacity=CAPACITY):
+    """Migrate the scratch database and fill it: one open campaign, its items of ``capacity`` units each, buyers with
+    tokens.
 
     :returns: the ids pgbench needs (campaign, unit, first item, first user; items and users are numbered without gaps).
     """
@@ -115,7 +116,7 @@ def prepare(url, instance, args):
         db.session.add(campaign)
         db.session.flush()
         for n in range(args.items):
-            add_item(campaign, producers[n % len(producers)], n, args.limit, now)
+            add_item(campaign, producers[n % len(producers)], n, args.limit, now, capacity)
         users = [
             User(name=f"职工{i}", phone=f"137{i:08d}", role="buyer", unit_id=unit.id, password_hash="-")
             for i in range(args.buyers)
@@ -138,8 +139,8 @@ def prepare(url, instance, args):
     return ids
 
 
-def add_item(campaign, producer, n, limit, now):
-    """One campaign item with a listing and a supply of CAPACITY units."""
+def add_item(campaign, producer, n, limit, now, capacity=CAPACITY):
+    """One campaign item with a listing and a supply of ``capacity`` units."""
     listing = Listing(
         producer_id=producer.id,
         name=f"鸡蛋{n}",
@@ -147,8 +148,8 @@ def add_item(campaign, producer, n, limit, now):
         unit="个",
         unit_weight_g=50,
         price_fen=PRICE_FEN,
-        quantity=CAPACITY,
-        quantity_committed=CAPACITY,
+        quantity=capacity,
+        quantity_committed=capacity,
         ready_on=now.date(),
         status="approved",
     )
@@ -158,14 +159,31 @@ def add_item(campaign, producer, n, limit, now):
         unit="个",
         unit_weight_g=50,
         price_fen=PRICE_FEN,
-        capacity=CAPACITY,
+        capacity=capacity,
         ordered=0,
         position=n,
         per_buyer_limit=limit,
     )
     db.session.add_all([listing, item])
     db.session.flush()
-    db.session.add(Supply(item_id=item.id, listing_id=listing.id, producer_id=producer.id, quantity=CAPACITY))
+    db.session.add(Supply(item_id=item.id, listing_id=listing.id, producer_id=producer.id, quantity=capacity))
+
+
+def server_env(url, redis_url, queue, instance):
+    """The environment of a production web server on the scratch database, with its own Celery queue."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_QUEUE")}
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url,
+            "CELERY_QUEUE": queue,
+            "PINBANG_ENV": "production",
+            "SECRET_KEY": "bench-only",
+            "INSTANCE_PATH": str(instance),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
 
 
 def start(command, env, cwd=ROOT, port=None, log=None):
@@ -438,18 +456,7 @@ def main():
         if redis_url is None:
             server, redis_url = start_redis(instance)
             processes.append(server)
-        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_QUEUE")}
-        env.update(
-            {
-                "DATABASE_URL": url,
-                "REDIS_URL": redis_url,
-                "CELERY_QUEUE": queue,
-                "PINBANG_ENV": "production",
-                "SECRET_KEY": "bench-only",
-                "INSTANCE_PATH": str(instance),
-                "PYTHONPATH": str(ROOT),
-            }
-        )
+        env = server_env(url, redis_url, queue, instance)
         bench = Bench(args, instance, database, url, engine, ids)
         bare_port, app_port = free_port(), free_port()
         bare_log, app_log = open(instance / "bare.log", "w"), open(instance / "app.log", "w")

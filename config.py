@@ -73,6 +73,11 @@ class Config:
         self.PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        # Photos per user (a listing form's five count as five), across pages and API.
+        self.PHOTO_UPLOAD_RATE_LIMIT = _env("PHOTO_UPLOAD_RATE_LIMIT", "20 per minute;120 per hour")
+        # Web workers of one machine that may decode photos at once; the others keep serving pages meanwhile.
+        self.PHOTO_SLOTS = int(_env("PHOTO_SLOTS", "1"))
+        self.PHOTO_SLOT_WAIT = float(_env("PHOTO_SLOT_WAIT", "5"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

@@ -74,3 +74,11 @@ class InvalidSheet(DomainError):
 class UploadTooLarge(DomainError):
     status = 413
     code = "too_large"
+
+
+class PhotosBusy(DomainError):
+    """Every photo slot of this machine stayed taken: try again shortly."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5

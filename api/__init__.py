@@ -106,7 +106,7 @@ class PinbangApi(Api):
 
     def handle_http_exception(self, error):
         if not is_api_request():
-            return render_error_page(error.code or 500)
+            return render_error_page(error.code or 500, _limit_message(error))
         status = error.code or 500
         details = {}
         data = getattr(error, "data", None) or {}
@@ -121,7 +121,15 @@ class PinbangApi(Api):
         headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
         if status == 429:
             headers.update(getattr(error, "headers", {}) or {})
-        return error_response(status, HTTP_CODES.get(status, "error"), _http_message(status), details, headers)
+        return error_response(
+            status, HTTP_CODES.get(status, "error"), _limit_message(error) or _http_message(status), details, headers
+        )
+
+
+def _limit_message(error):
+    """A rate limit's own message (e.g. the photo uploads'), when it has one."""
+    limit = getattr(error, "limit", None)
+    return error.description if limit is not None and limit.error_message else None
 
 
 def handle_expired_form(error):
@@ -130,15 +138,17 @@ def handle_expired_form(error):
     return render_template("errors/error.html", status=400, message=message), 400
 
 
-def render_error_page(status):
+def render_error_page(status, message=None):
     status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
-    return render_template("errors/error.html", status=status, message=_http_message(status)), status
+    return render_template("errors/error.html", status=status, message=message or _http_message(status)), status
 
 
 def handle_domain_error(error: DomainError):
+    retry_after = getattr(error, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if is_api_request():
-        return error_response(error.status, error.code, error.message, error.details)
-    return render_template("errors/error.html", status=error.status, message=error.message), error.status
+        return error_response(error.status, error.code, error.message, error.details, headers)
+    return render_template("errors/error.html", status=error.status, message=error.message), error.status, headers
 
 
 def handle_unexpected_error(error):

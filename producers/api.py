@@ -15,6 +15,7 @@ from errors import NotFound
 from measures import kg_decimal, parse_kg
 from producers import access, listing_photos, listings, profiles, review
 from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
+from producers.photo_limits import upload_limit
 
 blp = Blueprint("producers_api", __name__, url_prefix="/api/v1", description="Producers and their listings")
 
@@ -134,8 +135,8 @@ class ProducerQuerySchema(Schema, PageArgs):
 class PhotoSchema(ma.Schema):
     id = ma.fields.Int()
     position = ma.fields.Int()
-    url = ma.fields.Function(lambda photo: url_for("producers.photo", photo_id=photo.id))
-    thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", photo_id=photo.id))
+    url = ma.fields.Function(lambda photo: url_for("producers.photo", token=photo.token))
+    thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", token=photo.token))
 
 
 class ListingSchema(ma.Schema):
@@ -328,6 +329,8 @@ class WithdrawListing(MethodView):
 
 @blp.route("/listings/<int:listing_id>/photos")
 class ListingPhotos(MethodView):
+    decorators = [upload_limit]
+
     @api_auth("operator", "producer")
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, PhotoSchema)

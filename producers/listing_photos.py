@@ -1,4 +1,7 @@
-"""A listing's photos after it is created: who may see them, adding one (at most MAX_PHOTOS), removing one."""
+"""A listing's photos after it is created: who may see them (found by random tokens, never by id), adding one (at most
+MAX_PHOTOS), removing one."""
+
+import re
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -11,19 +14,45 @@ from producers import photos as photo_files
 from producers.access import acting_for, check_may_change, get_listing, is_operator, owns
 from producers.listings import MAX_PHOTOS
 from producers.models import Listing, ListingPhoto
-from producers.stock import ON_OFFER
+from shop.catalogue import visible_campaigns_query
+from shop.models import Campaign, CampaignItem, Supply
+
+PHOTO_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def photo_visible_to(user, photo: ListingPhoto) -> bool:
-    """Operators and the owner see every photo; any logged-in user sees approved and sold-out listings' photos,
-    because campaign pages show them."""
+    """Its producer and operators see every photo; anyone else only the photos of a listing supplying a campaign
+    they may see (campaign pages show them), whatever the listing's status."""
+    if user is None:
+        return False
     listing = photo.listing
-    return is_operator(user) or owns(user, listing.producer_id) or (user is not None and listing.status in ON_OFFER)
+    if is_operator(user) or owns(user, listing.producer_id):
+        return True
+    campaigns = visible_campaigns_query(user).with_only_columns(Campaign.id).order_by(None)
+    supplied = (
+        sa.select(Supply.id)
+        .join(CampaignItem, CampaignItem.id == Supply.item_id)
+        .where(Supply.listing_id == listing.id, CampaignItem.campaign_id.in_(campaigns))
+    )
+    return db.session.scalar(sa.select(sa.exists(supplied)))
 
 
 def get_photo(user, photo_id) -> ListingPhoto:
     """:raises NotFound: no such photo, or one the user may not see."""
     photo = db.session.get(ListingPhoto, photo_id)
+    if photo is None or not photo_visible_to(user, photo):
+        raise NotFound(_("No such photo."))
+    return photo
+
+
+def get_photo_by_token(user, token) -> ListingPhoto:
+    """The photo a URL names by its random token.
+
+    :raises NotFound: no such photo, or one the user may not see (the same answer, so nothing can be probed).
+    """
+    photo = None
+    if isinstance(token, str) and PHOTO_TOKEN.fullmatch(token):
+        photo = db.session.scalar(sa.select(ListingPhoto).where(ListingPhoto.filename == f"{token}.jpg"))
     if photo is None or not photo_visible_to(user, photo):
         raise NotFound(_("No such photo."))
     return photo

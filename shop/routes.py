@@ -28,6 +28,7 @@ from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
 from orders.lines import MAX_LINE_QUANTITY
+from producers.photo_limits import upload_limit
 from shop import catalogue, covers, editing, lifecycle, qr
 from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm
 
@@ -234,12 +235,11 @@ def _download(data, mimetype, filename):
     return response
 
 
-@bp.route("/campaigns/<int:campaign_id>/cover")
+@bp.route("/campaigns/covers/<token>")
 @login_required
-def cover(campaign_id):
-    campaign = catalogue.get_campaign(campaign_id)
-    if not catalogue.can_see(current_user, campaign) or not campaign.cover_photo:
-        abort(404)
+def cover(token):
+    """A campaign's cover by its random token, for those who may see the campaign."""
+    campaign = covers.get_visible_cover(current_user, token)
     path = covers.cover_path(campaign)
     if not path.is_file():
         abort(404)
@@ -262,6 +262,7 @@ def _fill_campaign_form(form, campaign=None):
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @role_required("operator")
+@upload_limit
 def edit_campaign(campaign_id=None):
     campaign = catalogue.get_campaign(campaign_id) if campaign_id else None
     form = CampaignForm(obj=campaign)

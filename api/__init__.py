@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from errors import DomainError
 from extensions import db
+from plain_text import PlainText
 
 API_PREFIX = "/api/"
 MAX_PER_PAGE = 200
@@ -57,8 +58,8 @@ def _http_message(status):
 
 
 class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.Str(required=True, metadata={"description": "machine-readable, e.g. insufficient_stock, validation_error"})
-    message = ma.fields.Str(required=True, metadata={"description": "human text in the user's language"})
+    code = PlainText(required=True, metadata={"description": "machine-readable, e.g. insufficient_stock, validation_error"})
+    message = PlainText(required=True, metadata={"description": "human text in the user's language"})
     details = ma.fields.Dict(
         required=True, metadata={"description": "fields: field → messages (422); rows: [{row, column, message}] (invalid_sheet)"}
     )

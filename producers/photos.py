@@ -118,7 +118,18 @@ def decode_photo(data: bytes, field="photo") -> Image.Image:
         raise _not_an_image(field) from None
     factor = max(image.size) // MAX_SIDE
     if factor > 1:
-        image = image.reduce(factor)
+        image = _reducible(image).reduce(factor)
+    return image
+
+
+def _reducible(image: Image.Image) -> Image.Image:
+    """reduce() takes neither palettes, nor 1-bit, nor 16-bit images: widen those first, keeping transparency."""
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "1":
+        return image.convert("L")
+    if image.mode.startswith("I;16"):
+        return image.convert("I")
     return image
 
 

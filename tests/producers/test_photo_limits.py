@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageCms, PngImagePlugin
 
@@ -91,6 +92,15 @@ def test_a_phone_photo_is_still_accepted_and_decoded_small(app, stored_files, ma
     photo = listing_photos.add_photo(operator, listing, make_image("JPEG", size=(4032, 3024)))
     assert time.process_time() - started < 1.0
     assert sorted(stored_files()) == sorted([photo.filename, photo.thumbnail])
+
+
+@pytest.mark.parametrize("mode", ["P", "1", "I;16", "LA", "RGBA"])
+def test_large_images_of_every_mode_are_shrunk_before_conversion(app, upload_dir, mode):
+    source = io.BytesIO()
+    Image.new(mode, (4600, 3400)).save(source, "PNG")
+    photo = listing_photos.add_photo(make_user(role="operator"), make_listing(status="pending"), source.getvalue())
+    with Image.open(upload_dir / "listings" / photo.filename) as stored:
+        assert stored.size == (1600, 1183) and stored.mode == "RGB"
 
 
 def test_no_metadata_segment_survives_in_the_photo_or_its_thumbnail(app, upload_dir, make_image):

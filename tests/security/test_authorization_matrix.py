@@ -242,8 +242,8 @@ row("POST", "/c/<slug>/cart/add", "/c/{open_slug}/cart/add", (L, 422, 422, 422, 
 row("GET", "/c/<slug>/qr.png", "/c/{open_slug}/qr.png", (L, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/c/<slug>/qr.svg", "/c/{open_slug}/qr.svg", (L, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/campaigns", "/campaigns", (L, 200, 200, 200, 403, 200, 403, 200))
-# the campaign has no cover photo: 404 for everyone logged in
-row("GET", "/campaigns/<int:campaign_id>/cover", "/campaigns/{open}/cover", (L, 404, 404, 404, 404, 404, 404, 404))
+# covers are named by random tokens; this one names none: 404 for everyone logged in
+row("GET", "/campaigns/covers/<token>", "/campaigns/covers/" + "0" * 32, (L, 404, 404, 404, 404, 404, 404, 404))
 row("GET", "/campaigns/<int:campaign_id>/edit", "/campaigns/{open}/edit", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/edit", "/campaigns/{open}/edit", (L, 403, 403, 403, 403, 422, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/items/<int:item_id>/remove", "/campaigns/{open}/items/{item}/remove", (L, 403, 403, 403, 403, 302, 403, 403))
@@ -294,11 +294,11 @@ row("POST", "/producers/listings/<int:listing_id>/withdraw", "/producers/listing
 row("GET", "/producers/listings/new", "/producers/listings/new", (L, 403, 403, 403, 200, 404, 200, 403))
 # an operator must name the producer (?producer_id=): 404 without it
 row("POST", "/producers/listings/new", "/producers/listings/new", (L, 403, 403, 403, 422, 404, 422, 403))
-# photos of approved listings show on campaign pages: any logged-in user may load them
-row("GET", "/producers/photos/<int:photo_id>", "/producers/photos/{photo}", (L, 200, 200, 200, 200, 200, 200, 200))
+# the listing supplies a campaign open to every unit, whose page shows it: anyone who may see that campaign loads it
+row("GET", "/producers/photos/<token>", "/producers/photos/{photo_token}", (L, 200, 200, 200, 200, 200, 200, 200))
 # the producer deletes its photo; it is gone (404) when the operator asks next
 row("POST", "/producers/photos/<int:photo_id>/delete", "/producers/photos/{photo}/delete", (L, 403, 403, 403, 302, 404, 404, 403))
-row("GET", "/producers/photos/<int:photo_id>/thumb", "/producers/photos/{photo}/thumb", (L, 200, 200, 200, 200, 200, 200, 200))
+row("GET", "/producers/photos/<token>/thumb", "/producers/photos/{photo_token}/thumb", (L, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/producers/profile", "/producers/profile", (L, 403, 403, 403, 200, 403, 200, 403))
 row("POST", "/producers/profile", "/producers/profile", (L, 403, 403, 403, 302, 403, 302, 403))
 row("GET", "/producers/registry", "/producers/registry", (L, 403, 403, 403, 403, 200, 403, 403))

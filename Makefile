@@ -5,19 +5,27 @@ BIN := $(VENV)/bin
 export FLASK_APP := app
 CATALOGUE := translations/zh_Hans_CN/LC_MESSAGES/messages
 
-.PHONY: run test setup install translations migrate seed i18n-extract i18n-fill lint clean browser
+.PHONY: run test setup install install-dev translations migrate seed i18n-extract i18n-fill lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt
+# Trying the app needs the runtime packages only; the test tool chain (pytest, Playwright, schemathesis, ruff …)
+# comes with `make test` and `make lint`.
+$(VENV)/.installed-runtime: $(BIN)/python requirements.txt
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-runtime requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-runtime
 
-$(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(CATALOGUE).mo: $(CATALOGUE).po $(VENV)/.installed-runtime
 	$(BIN)/pybabel -q compile -d translations
 
 translations: $(CATALOGUE).mo
@@ -30,14 +38,17 @@ migrate: setup
 seed: migrate
 	$(BIN)/flask seed-demo
 
+# Honcho hands each process its own PORT (web gets the first), so the web port also travels as PINBANG_PORT, and
+# the links and QR codes Pinbang prints follow it unless PUBLIC_URL says otherwise.
+PORT ?= 5000
 run: seed
-	@$(BIN)/python -m demo.banner
-	$(BIN)/honcho start -f Procfile
+	@PINBANG_PORT=$(PORT) $(BIN)/python -m demo.banner
+	PINBANG_PORT=$(PORT) PUBLIC_URL=$${PUBLIC_URL:-http://127.0.0.1:$(PORT)} $(BIN)/honcho start -f Procfile -p $(PORT)
 
 # The suite in parallel: one pytest-xdist worker per core, each with its own database, instance folder and Celery
 # queue (tests/conftest.py). PYTEST_WORKERS=0 runs it in one process; PYTEST_ARGS adds pytest options or paths.
 PYTEST_WORKERS ?= auto
-test: setup browser
+test: setup install-dev browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The browser for tests/e2e: Debian's Chromium (Playwright's own download cannot work here) and a CJK font.
@@ -58,7 +69,7 @@ i18n-extract: install
 i18n-fill: install
 	flock /tmp/pinbang-i18n.lock $(BIN)/python translations/fill.py $(FILE)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -131,6 +131,7 @@ def register_blueprints(app):
     from producers.routes import bp as producers_bp
     from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp
+    from shop.running_routes import change_campaign  # noqa: F401  (adds the running-campaign pages to shop_bp)
     from units.api import blp as units_api
     from units.routes import bp as units_bp
 

@@ -186,6 +186,3 @@ def seed_demo_command():
         click.echo("Demo data loaded.")
     else:
         click.echo("Demo data already present; nothing added.")
-    click.echo(f"Demo logins (password {DEMO_PASSWORD}):")
-    for role, phone in DEMO_LOGINS:
-        click.echo(f"  {role:<24} {phone}")

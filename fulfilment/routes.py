@@ -44,9 +44,15 @@ def campaign(campaign_id):
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>/close", methods=["POST"])
+@bp.route("/campaigns/<int:campaign_id>/close", methods=["GET", "POST"])
 @role_required("operator")
 def close(campaign_id):
+    """Closing early cannot be undone, so it asks first: the page says what stops, and only its button closes."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not visible_to_buyers(campaign.status):
+        abort(404)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("fulfilment/close_confirm.html", campaign=campaign)
     try:
         closing.request_close(current_user, campaign_id)
     except DomainError as error:

@@ -196,6 +196,55 @@ def order_allocated(campaign):
     return title, body
 
 
+# Running campaigns
+
+
+def campaign_rescheduled(campaign):
+    """To everyone with a live order: the campaign's closing time or delivery date moved. Returns (title, body)."""
+    title = _("“%(campaign)s”: new dates", campaign=campaign.title)
+    body = _(
+        "“%(campaign)s” now takes orders until %(closes)s, delivery on %(date)s. Your order stands; you may change it until then.",
+        campaign=campaign.title,
+        closes=local_datetime(campaign.closes_at),
+        date=delivery_date(campaign.delivery_on),
+    )
+    return title, body
+
+
+def campaign_sold_out(campaign):
+    """To operators: a campaign sold out and closed by itself. Returns (title, body)."""
+    title = _("“%(campaign)s” sold out and closed", campaign=campaign.title)
+    body = _(
+        "Every item of “%(campaign)s” is sold out, so it closed early at %(time)s; pooling is under way and the producers will be told what to prepare.",
+        campaign=campaign.title,
+        time=local_datetime(campaign.closes_at),
+    )
+    return title, body
+
+
+def campaign_cancelled_to_buyer(campaign):
+    """To everyone whose order the cancellation took. Returns (title, body)."""
+    title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
+    body = _(
+        "“%(campaign)s” has been cancelled: %(reason)s. Your pre-order is cancelled and nothing will be charged.",
+        campaign=campaign.title,
+        reason=campaign.cancel_reason,
+    )
+    return title, body
+
+
+def campaign_cancelled_to_producer(producer_name, campaign):
+    """To each producer that supplied the campaign: nothing to prepare, the quantities are theirs again."""
+    title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
+    body = _(
+        "%(producer)s: “%(campaign)s” has been cancelled: %(reason)s. Nothing needs preparing; what you offered to it is available for other campaigns again.",
+        producer=producer_name,
+        campaign=campaign.title,
+        reason=campaign.cancel_reason,
+    )
+    return title, body
+
+
 # Producers and settlement
 
 

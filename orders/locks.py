@@ -10,6 +10,9 @@ The order, for a single order, a change, a cancellation, a unit's sheet or grid 
 4. items, in ascending id order: a single order locks each by its guarded capacity UPDATE
    (``orders.capacity.reserve``); a sheet locks all of its items first (:func:`lock_items`), with the same lock.
 
+An operator's change to a running campaign (its times, items, supplies) takes the campaign row first too, for
+update (:func:`lock_campaign_for_change`), then items and listings.
+
 PostgreSQL takes row locks and transaction-scoped advisory locks (``pg_advisory_xact_lock(namespace, key)``, both
 int4, the namespace one of :class:`LockNamespace`). SQLite has neither: there every one of these takes the
 database's write lock (BEGIN IMMEDIATE, see database.begin_write) before anything it depends on is read.
@@ -82,6 +85,8 @@ def lock_open_campaign(campaign_id, unit_id=None) -> Campaign:
     if campaign is None or not visible_to_buyers(campaign.status):
         raise NotFound(_("No such campaign."))
     now = utcnow()
+    if campaign.status == CampaignStatus.CANCELLED:
+        raise CampaignNotOpen(_("This campaign was cancelled: %(reason)s.", reason=campaign.cancel_reason))
     if campaign.status != CampaignStatus.PUBLISHED or now >= campaign.closes_at:
         raise CampaignNotOpen(_("Orders for this campaign closed at %(time)s.", time=local_datetime(campaign.closes_at)))
     if now < campaign.opens_at:
@@ -138,3 +143,18 @@ def lock_items(item_ids) -> None:
     items = CampaignItem.__table__
     query = sa.select(items.c.id).where(items.c.id.in_(sorted(item_ids))).order_by(items.c.id)
     session.execute(query.with_for_update(key_share=True))
+
+
+def lock_campaign_for_change(campaign_id) -> Campaign | None:
+    """An operator changing a running campaign (its times, items, supplies): the campaign row before anything else.
+
+    FOR NO KEY UPDATE, as an UPDATE of the row takes: it waits for the orders in flight (they hold the row shared)
+    and the orders after it wait for the change, while the foreign-key checks of new order rows are not blocked.
+    The campaign is read afresh; None when there is none.
+    """
+    if not is_valid_id(campaign_id):
+        return None
+    session = db.session
+    begin_write(session)
+    query = sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update(key_share=True)
+    return session.scalar(query.execution_options(populate_existing=True))

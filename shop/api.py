@@ -3,6 +3,7 @@
 import marshmallow as ma
 from flask import g
 from flask.views import MethodView
+from flask_babel import lazy_gettext as _
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
@@ -10,7 +11,7 @@ from api import PageArgs, page_of, page_schema
 from database import local_zone
 from measures import kg_decimal
 from plain_text import PlainText
-from shop import catalogue, editing, lifecycle
+from shop import cancellation, catalogue, editing, lifecycle, running
 from shop.models import ALLOCATION_POLICIES
 
 blp = Blueprint("shop_api", __name__, url_prefix="/api/v1", description="Campaigns and items")
@@ -114,6 +115,28 @@ class ItemCreateSchema(ma.Schema):
     supplies = ma.fields.List(ma.fields.Nested(SupplyInSchema), required=True, validate=ma.validate.Length(min=1, max=100))
 
 
+class CampaignChangeSchema(ma.Schema):
+    title = PlainText(validate=ma.validate.Length(min=1, max=120))
+    description = PlainText(multiline=True, allow_none=False, validate=ma.validate.Length(max=5000))
+    closes_at = LocalDateTime()
+    delivery_on = ma.fields.Date()
+    reason = PlainText(validate=ma.validate.Length(max=running.REASON_MAX))
+
+    @ma.validates_schema
+    def something_to_change(self, data, **_kwargs):
+        if not data.keys() - {"reason"}:
+            raise ma.ValidationError(_("Give at least one of title, description, closes_at, delivery_on."), "_schema")
+
+
+class CancelSchema(ma.Schema):
+    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=cancellation.REASON_MAX))
+
+
+class SupplySetSchema(ma.Schema):
+    quantity = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1, max=editing.MAX_QUANTITY))
+    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=running.REASON_MAX))
+
+
 class CampaignListArgs(PageArgs):
     phase = PlainText(validate=ma.validate.OneOf(lifecycle.PHASES))
 
@@ -147,6 +170,14 @@ class CampaignDetail(MethodView):
         """A campaign with its items: price, what is left and ordered so far, and each item's producers."""
         return catalogue.get_visible_campaign(g.api_user, campaign_id)
 
+    @api_auth("operator")
+    @blp.arguments(CampaignChangeSchema)
+    @blp.response(200, CampaignSchema)
+    def patch(self, data, campaign_id):
+        """Change a draft's or a running campaign's texts and dates (operators); a published one's closing time only
+        moves later, and everyone with an order is told the new dates. An empty body is refused (422)."""
+        return running.change_campaign(g.api_user, campaign_id, **data)
+
 
 @blp.route("/campaigns/<int:campaign_id>/items")
 class CampaignItems(MethodView):
@@ -167,3 +198,26 @@ class CampaignPublish(MethodView):
     def post(self, campaign_id):
         """Publish a draft campaign (operators): buyers of its units see it; orders are taken between its times."""
         return editing.publish_campaign(g.api_user, campaign_id)
+
+
+@blp.route("/items/<int:item_id>/supplies/<int:listing_id>")
+class ItemSupply(MethodView):
+    @api_auth("operator")
+    @blp.arguments(SupplySetSchema)
+    @blp.response(200, ItemSchema)
+    def put(self, data, item_id, listing_id):
+        """Set how much of a listing supplies an item while its campaign runs (operators): more is taken from the
+        listing, less given back, a new listing joins the item; never below what is ordered (409)."""
+        supply = running.set_supply(g.api_user, item_id, listing_id, data["quantity"], reason=data["reason"])
+        return next(view for view in catalogue.item_views(supply.item.campaign) if view.id == item_id)
+
+
+@blp.route("/campaigns/<int:campaign_id>/cancel")
+class CampaignCancel(MethodView):
+    @api_auth("operator")
+    @blp.arguments(CancelSchema)
+    @blp.response(200, CampaignSchema)
+    def post(self, data, campaign_id):
+        """Cancel a campaign before it closes (operators): every order cancelled and not charged, the stock back with
+        the producers, buyers and producers told. Repeating it changes nothing; a closed campaign answers 409."""
+        return cancellation.cancel_campaign(g.api_user, campaign_id, data["reason"])

@@ -12,11 +12,12 @@ from accounts.services import record_audit
 from database import local_zone, transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
+from orders.locks import lock_campaign_for_change
 from producers.models import Listing
 from producers.stock import commit_listing_quantity, release_listing_quantity
 from shop.catalogue import get_campaign, is_int, valid_id
 from shop.covers import discard_cover, store_cover
-from shop.lifecycle import still_editable, transition
+from shop.lifecycle import accepts_changes, still_editable, transition
 from shop.models import ALLOCATION_POLICIES, Campaign, CampaignItem, CampaignStatus, Supply
 
 SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: slugs are read off posters
@@ -231,19 +232,19 @@ def add_item(
     policy="proportional",
     description=None,
 ) -> CampaignItem:
-    """Add an item to a campaign that has not opened yet, pooling one or more approved listings of the same product.
+    """Add an item to a campaign until its orders end, pooling one or more approved listings of the same product.
 
     Capacity is the sum of the supplies; each supply's quantity is taken from its listing at once,
     so two campaigns can never promise the same eggs.
     :param supplies: a list of (listing_id, quantity).
     :param title, unit, price_fen: default to the first listing's name, sale unit and price.
     :raises NotFound: no such campaign.
-    :raises Conflict: the campaign has opened already.
+    :raises Conflict: the campaign's orders have ended.
     :raises ValidationFailed: a bad field, a listing that is not approved, of another sale unit, or with too little left.
     """
     campaign = get_campaign(campaign_id)
-    if not still_editable(campaign):
-        raise Conflict(_("This campaign has opened already; items can no longer be added."))
+    if not accepts_changes(campaign):
+        raise Conflict(_("Orders for this campaign have ended; items can no longer be added."))
     errors = {}
     pairs = _clean_supply_pairs(errors, supplies)
     listings = _supplying_listings(errors, pairs)
@@ -261,6 +262,9 @@ def add_item(
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
     with transaction():
+        campaign = lock_campaign_for_change(campaign.id)
+        if not accepts_changes(campaign):
+            raise Conflict(_("Orders for this campaign have ended; items can no longer be added."))
         item = _new_item(campaign, first, listings, description=description, **terms)
         db.session.add(item)
         db.session.flush()

@@ -84,3 +84,28 @@ class ActionForm(PlainTextForm):
     """A button that posts (publish, remove, cancel): CSRF only."""
 
     submit = SubmitField(_l("Confirm"))
+
+
+class RunningCampaignForm(PlainTextForm):
+    """A published campaign's texts and dates while it runs; the closing time only moves later."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    closes_at = DateTimeLocalField(_l("Orders close (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    delivery_on = DateField(_l("Delivery date"), validators=[InputRequired()])
+    reason = StringField(_l("Why (for the audit log)"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Save changes"))
+
+
+class SupplyForm(PlainTextForm):
+    """How much of one listing supplies an item while the campaign runs."""
+
+    listing_id = IntegerField(_l("Listing"), validators=[InputRequired()])
+    quantity = IntegerField(_l("Quantity offered"), validators=[InputRequired(), NumberRange(min=1, max=MAX_QUANTITY)])
+    reason = StringField(_l("Why (for the audit log)"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Set supply"))
+
+
+class CancelCampaignForm(PlainTextForm):
+    reason = StringField(_l("Why it is cancelled (buyers and producers are told)"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Cancel the campaign"))

@@ -1,5 +1,5 @@
-"""A campaign's life, one step at a time: draft → published → closed → allocated → delivered → settled; and what each
-stage lets buyers see and do.
+"""A campaign's life, one step at a time: draft → published → closed → allocated → delivered → settled, or cancelled
+before it closes; and what each stage lets buyers see and do.
 
 Every status change goes through :func:`transition` (or, in a guarded bulk UPDATE, ``status == status_before(to)``);
 every "may buyers see it / does it take orders / may this unit order" asks the predicates here.
@@ -28,7 +28,7 @@ POOLED = (CampaignStatus.ALLOCATED.value, CampaignStatus.DELIVERED.value, Campai
 # Goods can be handed over from pooling until the money is settled.
 DELIVERABLE = (CampaignStatus.ALLOCATED.value, CampaignStatus.DELIVERED.value)
 # What a buyer sees of a campaign: the status, with "published" split by the clock.
-PHASES = ("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled")
+PHASES = ("draft", "scheduled", "open", "ended", "closed", "allocated", "delivered", "settled", "cancelled")
 
 
 class TransitionRefused(Conflict):
@@ -46,12 +46,21 @@ def status_before(to) -> CampaignStatus:
     return _BEFORE[to]
 
 
-def transition(campaign, to) -> None:
-    """Move ``campaign`` to the next stage of its life, ``to``; does not commit.
+def cancellable(status) -> bool:
+    """A campaign may be cancelled until it closes; after that the close and delivery own it."""
+    return status in (CampaignStatus.DRAFT.value, CampaignStatus.PUBLISHED.value)
 
-    :raises TransitionRefused: ``to`` is not the stage right after the campaign's status.
+
+def transition(campaign, to) -> None:
+    """Move ``campaign`` to the next stage of its life, ``to``, or cancel it; does not commit.
+
+    :raises TransitionRefused: ``to`` is neither the stage right after the campaign's status nor a cancellation
+        while :func:`cancellable`.
     """
     to = CampaignStatus(to)
+    if to is CampaignStatus.CANCELLED and cancellable(campaign.status):
+        campaign.status = to.value
+        return
     if _NEXT.get(CampaignStatus(campaign.status)) is not to:
         raise TransitionRefused(
             _("A campaign that is %(status)s cannot become %(next)s.", status=_(campaign.status), next=_(to.value))
@@ -89,6 +98,11 @@ def taking_orders(now: datetime):
 def still_editable(campaign, now=None) -> bool:
     """Operators may change a campaign and add items until it opens."""
     return campaign_phase(campaign, now) in ("draft", "scheduled")
+
+
+def accepts_changes(campaign, now=None) -> bool:
+    """Operators may change texts and times, add items and top up supplies until orders end; then the close owns it."""
+    return campaign_phase(campaign, now) in ("draft", "scheduled", "open")
 
 
 def open_to_unit(campaign, unit_id) -> bool:

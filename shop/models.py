@@ -19,6 +19,7 @@ class CampaignStatus(enum.StrEnum):
     ALLOCATED = "allocated"
     DELIVERED = "delivered"
     SETTLED = "settled"
+    CANCELLED = "cancelled"  # a side exit, from draft or published (shop.lifecycle.cancellable)
 
 
 CAMPAIGN_STATUSES = tuple(status.value for status in CampaignStatus)
@@ -45,6 +46,8 @@ class Campaign(Timestamps, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
 
     items: Mapped[list["CampaignItem"]] = relationship(
         back_populates="campaign", order_by="CampaignItem.position, CampaignItem.id"

@@ -30,7 +30,7 @@ from orders.forms import CheckoutForm, quantities_from_form
 from orders.lines import MAX_LINE_QUANTITY
 from producers.photo_limits import upload_limit
 from shop import catalogue, covers, editing, lifecycle, qr
-from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm
+from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, SupplyForm
 
 bp = Blueprint("shop", __name__)
 
@@ -307,8 +307,10 @@ def manage(campaign_id):
         items=catalogue.item_views(campaign),
         phase=lifecycle.campaign_phase(campaign),
         editable=lifecycle.still_editable(campaign),
+        running=lifecycle.accepts_changes(campaign),
         short_url=catalogue.short_url(campaign),
         action_form=ActionForm(),
+        supply_form=SupplyForm(),
     )
 
 

@@ -3,9 +3,11 @@
 The package never imports the Flask app: below the roof nothing does. Importing it reads config.py only.
 """
 
+import logging
 from pathlib import Path
 
 from celery import Celery, Task
+from celery.signals import after_setup_logger, task_success
 from kombu import pools
 
 import after_commit
@@ -13,6 +15,10 @@ from config import load_config
 from worker.schedule import BEAT_SCHEDULE
 
 _flask_app = None
+
+# Beat's ticks and every task's "received" and "succeeded" lines: thousands an hour that say nothing happened.
+ROUTINE_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+log = logging.getLogger("pinbang.worker")
 
 
 def celery_settings(config) -> dict:
@@ -95,3 +101,19 @@ celery.conf.update(celery_settings(load_config()))
 # The tasks are shared_task proxies: without this, a thread other than the one that created the app (a request in the
 # threaded development server, a gthread worker) sends through Celery's unconfigured default app and the message is lost.
 celery.set_default()
+
+
+@after_setup_logger.connect
+def quiet_routine_logs(loglevel=logging.INFO, **_kwargs):
+    """At INFO a task shows up only when it did something (below); DEBUG still shows every tick."""
+    level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else loglevel
+    if level >= logging.INFO:
+        for name in ROUTINE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@task_success.connect
+def log_work_done(sender=None, result=None, **_kwargs):
+    """A task's result is what it did (messages sent, campaigns closed, an outcome); nothing is not worth a line."""
+    if result:
+        log.info("%s: %s", sender.name.rsplit(".", 1)[-1], result)

@@ -4,9 +4,13 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 import after_commit
-from fulfilment import closing, notices, picklists
+from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
+from shop import notices as campaign_notices
+
+# Each area renders its own fan-out notices: the close's, and a cancelled campaign's.
+RENDERERS = {**notices.RENDERERS, **campaign_notices.RENDERERS}
 
 # A database that is briefly unreachable or locked is worth retrying; anything else is a bug to look at.
 RETRY = {
@@ -23,18 +27,20 @@ def dispatch_notifications():
     """Expand pending fan-outs (a pooled campaign's notices to its producers and buyers), then send
     every due notification in the outbox; safe to run from several workers at once, and the sweep that finishes a
     fan-out a dead worker left."""
-    expand_fanouts(notices.RENDERERS)
+    expand_fanouts(RENDERERS)
     return dispatch_due()
 
 
 @shared_task(name="worker.tasks.close_due_campaigns", **RETRY)
 def close_due_campaigns():
-    """Beat's sweep: start the close job for every campaign past its closing time or closed but not yet pooled.
+    """Beat's sweep: close the open campaigns that sold out, then start the close job for every campaign past its
+    closing time or closed but not yet pooled.
 
     Also the safety net for a close job whose message was lost (broker down when an operator closed early)
     or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
     :returns: the campaign ids sent.
     """
+    early_close.close_sold_out_campaigns()
     campaign_ids = closing.campaigns_to_close()
     for campaign_id in campaign_ids:
         close_campaign_task.apply_async(args=[campaign_id])
@@ -52,7 +58,7 @@ def close_campaign_task(campaign_id):
     if outcome == "allocated":
         # The producers' and buyers' notices were queued as fan-out rows in the close; write them now rather than
         # at the next sweep, then send them.
-        expand_fanouts(notices.RENDERERS)
+        expand_fanouts(RENDERERS)
         after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
     return outcome
 

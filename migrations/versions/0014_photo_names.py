@@ -3,7 +3,7 @@
 Photo URLs name a photo by the random stem of its file name instead of by its id, so the names are looked up.
 
 Revision ID: 0014_photo_names
-Revises: 0011_campaign_without_cancelled
+Revises: 0018_campaign_cancellation
 Create Date: 2026-12-02 00:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '0014_photo_names'
-down_revision = '0011_campaign_without_cancelled'
+down_revision = '0018_campaign_cancellation'
 branch_labels = None
 depends_on = None
 

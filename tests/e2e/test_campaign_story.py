@@ -148,6 +148,23 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     story.fits_phone(buyer)
     story.shot(buyer, "buyer-confirmation")
 
+    # 2b. Mid-campaign the operator tops up the cooperative's chickens and extends the closing time by a day.
+    operator.goto(f"/campaigns/{campaign_id}/manage")
+    supply = operator.locator(".card", has_text="春雪毛鸡").locator("li", has_text="秀水镇雪毛鸡养殖合作社")
+    supply.locator("input[name=quantity]").fill("70")
+    supply.locator("input[name=reason]").fill("合作社加供 10 只")
+    supply.locator("button[type=submit]").click()
+    operator.wait_for_load_state()
+    assert "供应量已设为 70。" in operator.content()
+    assert "总量 110，已订 2，剩余 108" in operator.content()
+    operator.click("a[href$='/change']")
+    operator.fill("#closes_at", _local(now + timedelta(days=2)))
+    operator.fill("#reason", "应各单位要求延长一天")
+    operator.click("#submit")
+    operator.wait_for_url(re.compile(r"/campaigns/\d+/manage$"))
+    assert (now + timedelta(days=2)).strftime("%Y-%m-%d %H:%M") in operator.content()
+    story.shot(operator, "operator-extended-and-topped-up")
+
     # 3. The coordinator fills in the unit's sign-up sheet and uploads it.
     coordinator = story.person(COORDINATOR, PHONE)
     coordinator.goto("/units/")
@@ -186,7 +203,10 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     # 4. The operator closes the campaign; the worker pools the orders and allocates them.
     operator.goto(f"/fulfilment/campaigns/{campaign_id}")
     story.shot(operator, "operator-before-close")
-    operator.click("form[action$='/close'] button")
+    operator.click("a[href$='/close']")
+    operator.wait_for_load_state()
+    assert "无法撤销" in operator.content()
+    operator.click("button[name=confirm]")
     operator.wait_for_load_state()
     deadline = datetime.now() + timedelta(seconds=40)
     while "秀水镇雪毛鸡养殖合作社" not in operator.content() and datetime.now() < deadline:

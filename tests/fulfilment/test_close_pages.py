@@ -21,7 +21,12 @@ def test_an_operator_closes_early_from_the_campaign_page(client, auth):
 
     page = client.get(f"/fulfilment/campaigns/{s.campaign.id}").get_data(as_text=True)
     assert "立即截止" in page
-    response = client.post(f"/fulfilment/campaigns/{s.campaign.id}/close", follow_redirects=True)
+    question = client.get(f"/fulfilment/campaigns/{s.campaign.id}/close").get_data(as_text=True)
+    assert "无法撤销" in question and "是，立即截止" in question
+    unconfirmed = client.post(f"/fulfilment/campaigns/{s.campaign.id}/close")
+    assert unconfirmed.status_code == 200 and "是，立即截止" in unconfirmed.get_data(as_text=True)
+    assert db.session.get(Campaign, s.campaign.id).status == "published"
+    response = client.post(f"/fulfilment/campaigns/{s.campaign.id}/close", data={"confirm": "yes"}, follow_redirects=True)
     text = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "活动已截止，不再接受订购" in text

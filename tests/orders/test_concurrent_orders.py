@@ -407,3 +407,61 @@ def _item_row_held(url, item_id):
                 holder.execute(sa.text("COMMIT"))
     finally:
         admin.dispose()
+
+
+def test_a_supply_lowered_while_buyers_order_never_oversells(backend_app):
+    """An operator takes 10 of 20 back from a running item while 30 buyers order one each: whichever comes first,
+    nothing is sold beyond what the item offers and the listing gives exactly what the item holds."""
+    from accounts.models import User
+    from accounts.services import issue_token
+    from producers.models import Listing
+
+    campaign = make_campaign()
+    listing = make_listing(quantity=100)
+    item = make_item(campaign, [(listing, 20)])
+    unit = make_unit()
+    tokens = make_buyers(unit, 30)
+    operator = User(name="运营", phone="13600000001", role="operator", password_hash="-")
+    db.session.add(operator)
+    db.session.commit()
+    order = {"lines": [{"item_id": item.id, "quantity": 1}]}
+    requests = [(token, f"/campaigns/{campaign.id}/orders", order, None) for token in tokens]
+    lowering = (issue_token(operator), f"/items/{item.id}/supplies/{listing.id}", {"quantity": 10, "reason": "破损"}, None, "put")
+    requests.insert(15, lowering)
+    results = fire(backend_app, requests)
+
+    lowered_status = results[15][0]
+    orders = [status for index, (status, _body) in enumerate(results) if index != 15]
+    assert lowered_status in (200, 409) and set(orders) <= {201, 409}, results
+    db.session.expire_all()
+    capacity = db.session.scalar(sa.select(CampaignItem.capacity).where(CampaignItem.id == item.id))
+    assert capacity == (10 if lowered_status == 200 else 20)
+    assert totals(item.id) == (orders.count(201), orders.count(201)) and orders.count(201) <= capacity
+    assert db.session.scalar(sa.select(Listing.quantity_committed).where(Listing.id == listing.id)) == capacity
+
+
+def test_a_campaign_cancelled_while_buyers_order_keeps_no_live_order(backend_app):
+    """An operator cancels while 30 buyers order: each order is either refused or cancelled with the campaign, the
+    counters are back to 0 and the listing holds nothing for it."""
+    from accounts.models import User
+    from accounts.services import issue_token
+    from producers.models import Listing
+
+    campaign = make_campaign()
+    listing = make_listing(quantity=100)
+    item = make_item(campaign, [(listing, 40)])
+    tokens = make_buyers(make_unit(), 30)
+    operator = User(name="运营", phone="13600000002", role="operator", password_hash="-")
+    db.session.add(operator)
+    db.session.commit()
+    order = {"lines": [{"item_id": item.id, "quantity": 1}]}
+    requests = [(token, f"/campaigns/{campaign.id}/orders", order, None) for token in tokens]
+    requests.insert(15, (issue_token(operator), f"/campaigns/{campaign.id}/cancel", {"reason": "暴雨"}, None))
+    results = fire(backend_app, requests)
+
+    assert results[15][0] == 200, results[15]
+    assert {status for index, (status, _body) in enumerate(results) if index != 15} <= {201, 409}, results
+    assert totals(item.id) == (0, 0)
+    live = db.session.scalar(sa.select(sa.func.count()).select_from(Order).where(Order.stored_status != "cancelled"))
+    assert live == 0
+    assert db.session.scalar(sa.select(Listing.quantity_committed).where(Listing.id == listing.id)) == 0

@@ -77,9 +77,9 @@ def test_a_post_with_the_pages_token_goes_through(csrf_app):
 
     world = build_world()
     client = session_client(csrf_app, world.users["operator"])
-    page = client.get(f"/fulfilment/campaigns/{world.ids['open']}").get_data(as_text=True)
+    page = client.get(f"/fulfilment/campaigns/{world.ids['open']}/close").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post(f"/fulfilment/campaigns/{world.ids['open']}/close", data={"csrf_token": token})
+    response = client.post(f"/fulfilment/campaigns/{world.ids['open']}/close", data={"csrf_token": token, "confirm": "yes"})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Campaign, world.ids["open"]).status != "published"

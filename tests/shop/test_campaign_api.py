@@ -169,8 +169,8 @@ def test_campaign_detail_has_the_documented_shape(api_as):
     assert entry["price_per_kg_fen"] == 6533 and entry["ready_on"] == str(chicken.ready_on)
 
 
-def test_items_cannot_be_added_once_open(operator):
-    campaign = make_campaign()
+def test_items_cannot_be_added_once_orders_end(operator):
+    campaign = make_campaign(closes_in=timedelta(minutes=-1))
     response = operator.post(
         f"/campaigns/{campaign.id}/items", json={"supplies": [{"listing_id": make_listing().id, "quantity": 1}]}
     )

@@ -79,3 +79,25 @@ def test_redis_broker_runs_a_real_worker(migrated, redis_url):
             assert wait_for(_all_sent, timeout=40)
         db.session.remove()
     empty_tables(redis_app)
+
+
+def test_the_worker_log_shows_work_done_not_routine(migrated, tmp_path):
+    """`make run`'s terminal: a dispatch that sent messages says so in one line; empty sweeps and the "received" and
+    "succeeded" lines of every task stay out at INFO."""
+    from app import create_app
+    from worker.tasks import dispatch_notifications
+
+    embedded_app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, REDIS_URL=None)
+    log_path = tmp_path / "worker.log"
+    with embedded_app.app_context():
+        user = make_user(email="li@example.cn")
+        with celery_process("worker", migrated, log_path=log_path):
+            dispatch_notifications.apply_async(retry=False)
+            _queue_and_dispatch(user)
+            assert wait_for(_all_sent, timeout=40)
+            assert wait_for(lambda: "dispatch_notifications: 3" in log_path.read_text(), timeout=10)
+        db.session.remove()
+    log = log_path.read_text()
+    assert "received" not in log and "succeeded in" not in log
+    assert log.count("dispatch_notifications:") == 1
+    empty_tables(embedded_app)

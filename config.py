@@ -81,6 +81,11 @@ class Config:
         # Per account, wrong passwords and codes only.
         self.LOGIN_FAILURE_LIMIT = _env("LOGIN_FAILURE_LIMIT", "10 per 15 minutes")
         self.TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+        # Photos per user (a listing form's five count as five), across pages and API.
+        self.PHOTO_UPLOAD_RATE_LIMIT = _env("PHOTO_UPLOAD_RATE_LIMIT", "20 per minute;120 per hour")
+        # Web workers of one machine that may decode photos at once; the others keep serving pages meanwhile.
+        self.PHOTO_SLOTS = int(_env("PHOTO_SLOTS", "1"))
+        self.PHOTO_SLOT_WAIT = float(_env("PHOTO_SLOT_WAIT", "5"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

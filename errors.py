@@ -83,3 +83,11 @@ class OutcomeUnknown(DomainError):
 
     status = 503
     code = "outcome_unknown"
+
+
+class PhotosBusy(DomainError):
+    """Every photo slot of this machine stayed taken: try again shortly."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5

@@ -9,10 +9,11 @@ import io
 from dataclasses import dataclass, field
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+
+from plain_text import strip_controls
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -68,7 +69,7 @@ class Sheet:
 
 def sheet_title(text) -> str:
     """A worksheet name Excel accepts: at most 31 characters, none of []:*?/\\."""
-    return "".join(ch for ch in str(text) if ch not in "[]:*?/\\")[:31] or "Sheet1"
+    return "".join(ch for ch in strip_controls(str(text)) if ch not in "[]:*?/\\")[:31] or "Sheet1"
 
 
 def write_workbook(sheets) -> bytes:
@@ -83,10 +84,13 @@ def write_workbook(sheets) -> bytes:
 
 
 def _put(worksheet, row, column, value, *, bold=False, number_format=None):
-    """Write one cell (1-based row and column): text as a string cell by the one rule, anything else as it is."""
+    """Write one cell (1-based row and column): text as a string cell by the one rule, anything else as it is.
+
+    Control characters that older rows may still hold (typed before forms refused them) are left out: the file
+    must open, whatever the database holds."""
     cell = worksheet.cell(row=row, column=column)
     if isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = strip_controls(value)
         cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
         if looks_like_formula(value):
             cell.quotePrefix = True

@@ -13,46 +13,47 @@ from accounts.models import ROLES, Unit, User
 from accounts.throttle import login_limited, note_wrong_login
 from api import PageArgs, page_of, page_schema
 from errors import NotLoggedIn
+from plain_text import PlainText
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log in, work units and users")
 
 
 class TokenRequestSchema(ma.Schema):
-    login = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=254))
+    login = PlainText(required=True, validate=ma.validate.Length(min=1, max=254))
     password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
 
 
 class UserSchema(ma.Schema):
     id = ma.fields.Int()
-    name = ma.fields.Str()
-    phone = ma.fields.Str()
-    email = ma.fields.Str(allow_none=True)
-    role = ma.fields.Str()
+    name = PlainText()
+    phone = PlainText()
+    email = PlainText(allow_none=True)
+    role = PlainText()
     unit_id = ma.fields.Int(allow_none=True)
     producer_id = ma.fields.Int(allow_none=True)
     coordinator = ma.fields.Bool()
     active = ma.fields.Bool()
-    locale = ma.fields.Str(allow_none=True)
+    locale = PlainText(allow_none=True)
 
 
 class TokenSchema(ma.Schema):
-    token = ma.fields.Str()
+    token = PlainText()
     user = ma.fields.Nested(UserSchema)
 
 
 class UnitSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
-    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
-    address = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=255))
-    contact_phone = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=20))
+    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=120))
+    address = PlainText(required=True, validate=ma.validate.Length(min=1, max=255))
+    contact_phone = PlainText(allow_none=True, load_default=None, validate=ma.validate.Length(max=20))
 
 
 class UserCreateSchema(ma.Schema):
-    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=80))
-    phone = ma.fields.Str(required=True, validate=ma.validate.Length(max=20))
-    email = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=254))
+    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=80))
+    phone = PlainText(required=True, validate=ma.validate.Length(max=20))
+    email = PlainText(allow_none=True, load_default=None, validate=ma.validate.Length(max=254))
     password = ma.fields.Str(required=True, validate=ma.validate.Length(max=200))
-    role = ma.fields.Str(required=True, validate=ma.validate.OneOf(ROLES))
+    role = PlainText(required=True, validate=ma.validate.OneOf(ROLES))
     unit_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
     coordinator = ma.fields.Bool(load_default=False)
     producer_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)

@@ -1,25 +1,26 @@
 """Forms for logging in, passwords, units and users."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
+from plain_text import PlainTextForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(PlainTextForm):
     login = StringField(_l("Phone or email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
     remember = BooleanField(_l("Keep me logged in"))
     submit = SubmitField(_l("Log in"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PlainTextForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
     new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Change password"))
 
 
-class UnitForm(FlaskForm):
+class UnitForm(PlainTextForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     address = StringField(_l("Delivery address or pickup point"), validators=[DataRequired(), Length(max=255)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=20)])
@@ -30,7 +31,7 @@ def _optional_int(value):
     return int(value) if value not in (None, "", "None") else None
 
 
-class UserForm(FlaskForm):
+class UserForm(PlainTextForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     phone = StringField(_l("Mobile phone"), validators=[DataRequired(), Length(max=20)])
     email = StringField(_l("Email (optional)"), validators=[Optional(), Length(max=254)])

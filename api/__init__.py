@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable, outcome_unknown_in_request
 from errors import DomainError, OutcomeUnknown
 from extensions import db
+from plain_text import PlainText
 
 API_PREFIX = "/api/"
 MAX_PER_PAGE = 200
@@ -58,14 +59,14 @@ def _http_message(status):
 
 
 class ErrorDetailSchema(ma.Schema):
-    code = ma.fields.Str(
+    code = PlainText(
         required=True,
         metadata={
             "description": "machine-readable, e.g. insufficient_stock, validation_error; on 503 service_unavailable "
             "(nothing saved) or outcome_unknown (may have been saved: retry with the same Idempotency-Key)"
         },
     )
-    message = ma.fields.Str(required=True, metadata={"description": "human text in the user's language"})
+    message = PlainText(required=True, metadata={"description": "human text in the user's language"})
     details = ma.fields.Dict(
         required=True, metadata={"description": "fields: field → messages (422); rows: [{row, column, message}] (invalid_sheet)"}
     )
@@ -113,7 +114,7 @@ class PinbangApi(Api):
 
     def handle_http_exception(self, error):
         if not is_api_request():
-            return render_error_page(error.code or 500)
+            return render_error_page(error.code or 500, _limit_message(error))
         status = error.code or 500
         details = {}
         data = getattr(error, "data", None) or {}
@@ -128,7 +129,15 @@ class PinbangApi(Api):
         headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
         if status == 429:
             headers.update(getattr(error, "headers", {}) or {})
-        return error_response(status, HTTP_CODES.get(status, "error"), _http_message(status), details, headers)
+        return error_response(
+            status, HTTP_CODES.get(status, "error"), _limit_message(error) or _http_message(status), details, headers
+        )
+
+
+def _limit_message(error):
+    """A rate limit's own message (e.g. the photo uploads'), when it has one."""
+    limit = getattr(error, "limit", None)
+    return error.description if limit is not None and limit.error_message else None
 
 
 def handle_expired_form(error):
@@ -137,9 +146,9 @@ def handle_expired_form(error):
     return error_page(400, message), 400
 
 
-def render_error_page(status):
+def render_error_page(status, message=None):
     status = status if status in (400, 401, 403, 404, 405, 413, 429, 500, 503) else 500
-    return error_page(status, _http_message(status)), status
+    return error_page(status, message or _http_message(status)), status
 
 
 def error_page(status, message):
@@ -155,7 +164,8 @@ RETRY_AFTER_SECONDS = "5"
 
 
 def handle_domain_error(error: DomainError):
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if error.status == 503 else {}
+    retry_after = getattr(error, "retry_after", None) or (RETRY_AFTER_SECONDS if error.status == 503 else None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
     if is_api_request():
         message = _outcome_unknown_message() if isinstance(error, OutcomeUnknown) else error.message
         return error_response(error.status, error.code, message, error.details, headers)

@@ -7,13 +7,14 @@ from flask_smorest import Blueprint
 from accounts.access import api_auth
 from dashboard.sales import GROUPINGS
 from dashboard.totals import sales_summary
+from plain_text import PlainText
 
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1", description="Sales statistics")
 
 
 class SummaryArgs(ma.Schema):
     campaign_id = ma.fields.Int(load_default=None, validate=ma.validate.Range(min=1, max=2**31 - 1))
-    group_by = ma.fields.Str(load_default="product", validate=ma.validate.OneOf(GROUPINGS))
+    group_by = PlainText(load_default="product", validate=ma.validate.OneOf(GROUPINGS))
 
 
 class TotalsSchema(ma.Schema):
@@ -48,24 +49,24 @@ class ReachSchema(ma.Schema):
 
 
 class RowSchema(ma.Schema):
-    key = ma.fields.Str()
-    label = ma.fields.Str()
+    key = PlainText()
+    label = PlainText()
     quantity = ma.fields.Int(allow_none=True, metadata={"description": "null when the row mixes sale units"})
-    unit = ma.fields.Str(allow_none=True)
+    unit = PlainText(allow_none=True)
     weight_kg = ma.fields.Float()
     weight_g = ma.fields.Int()
     units_without_weight = ma.fields.Int()
     revenue_fen = ma.fields.Int()
     orders = ma.fields.Int()
     buyers = ma.fields.Int()
-    town = ma.fields.Str()
-    kind = ma.fields.Str()
+    town = PlainText()
+    kind = PlainText()
     poverty_household = ma.fields.Bool()
     unallocated = ma.fields.Bool()
 
 
 class SummarySchema(ma.Schema):
-    group_by = ma.fields.Str()
+    group_by = PlainText()
     campaign_id = ma.fields.Int(allow_none=True)
     totals = ma.fields.Nested(TotalsSchema)
     reach = ma.fields.Nested(ReachSchema)

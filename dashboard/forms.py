@@ -3,11 +3,11 @@
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, DecimalField, HiddenField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from measures import parse_yuan
+from plain_text import PlainTextForm
 
 
 def _optional_int(value):
@@ -17,7 +17,7 @@ def _optional_int(value):
         return None
 
 
-class MarkDeliveredForm(FlaskForm):
+class MarkDeliveredForm(PlainTextForm):
     """One button per unit (all producers) or per producer at a unit."""
 
     unit_id = HiddenField(validators=[DataRequired()])
@@ -33,7 +33,7 @@ class MarkDeliveredForm(FlaskForm):
         return _optional_int(self.unit_id.data), _optional_int(self.producer_id.data)
 
 
-class PayoutForm(FlaskForm):
+class PayoutForm(PlainTextForm):
     producer_id = SelectField(_l("Producer"), coerce=_optional_int, validate_choice=False, validators=[DataRequired()])
     amount = DecimalField(_l("Amount (yuan)"), places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))])
     method = SelectField(_l("Method"), choices=[SelectChoice("transfer", _l("Bank transfer")), SelectChoice("cash", _l("Cash"))])

@@ -7,35 +7,36 @@ from flask_smorest import Blueprint
 
 from accounts.access import api_auth
 from fulfilment import closing, picklists
+from plain_text import PlainText
 
 blp = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1", description="Closing, allocations and pick lists")
 
 
 class CloseResultSchema(ma.Schema):
     campaign_id = ma.fields.Int()
-    status = ma.fields.Str()
+    status = PlainText()
     closes_at = ma.fields.DateTime()
     closed_at = ma.fields.DateTime(allow_none=True)
 
 
 class AllocationUnitSchema(ma.Schema):
     unit_id = ma.fields.Int()
-    unit_name = ma.fields.Str()
+    unit_name = PlainText()
     quantity = ma.fields.Int()
 
 
 class AllocationProducerSchema(ma.Schema):
     producer_id = ma.fields.Int()
-    producer_name = ma.fields.Str()
-    town = ma.fields.Str()
+    producer_name = PlainText()
+    town = PlainText()
     quantity = ma.fields.Int()
     units = ma.fields.List(ma.fields.Nested(AllocationUnitSchema))
 
 
 class AllocationItemSchema(ma.Schema):
     item_id = ma.fields.Int()
-    title = ma.fields.Str()
-    unit = ma.fields.Str()
+    title = PlainText()
+    unit = PlainText()
     ordered = ma.fields.Int()
     capacity = ma.fields.Int()
     min_total = ma.fields.Int(allow_none=True)
@@ -45,16 +46,16 @@ class AllocationItemSchema(ma.Schema):
 
 class ConfirmationSchema(ma.Schema):
     producer_id = ma.fields.Int()
-    producer_name = ma.fields.Str()
-    town = ma.fields.Str()
+    producer_name = PlainText()
+    town = PlainText()
     quantity = ma.fields.Int()
     acked_at = ma.fields.DateTime(allow_none=True)
 
 
 class AllocationsSchema(ma.Schema):
     campaign_id = ma.fields.Int()
-    title = ma.fields.Str()
-    status = ma.fields.Str()
+    title = PlainText()
+    status = PlainText()
     delivery_on = ma.fields.Date()
     allocated_at = ma.fields.DateTime(allow_none=True)
     items = ma.fields.List(ma.fields.Nested(AllocationItemSchema))
@@ -63,16 +64,16 @@ class AllocationsSchema(ma.Schema):
 
 class PicklistUnitSchema(ma.Schema):
     unit_id = ma.fields.Int()
-    unit_name = ma.fields.Str()
-    address = ma.fields.Str()
-    contact_phone = ma.fields.Str(allow_none=True)
+    unit_name = PlainText()
+    address = PlainText()
+    contact_phone = PlainText(allow_none=True)
     quantity = ma.fields.Int()
 
 
 class PicklistLineSchema(ma.Schema):
     item_id = ma.fields.Int()
-    title = ma.fields.Str()
-    unit = ma.fields.Str()
+    title = PlainText()
+    unit = PlainText()
     unit_weight_kg = ma.fields.Method("weight_kg", allow_none=True)
     quantity = ma.fields.Int()
     units = ma.fields.List(ma.fields.Nested(PicklistUnitSchema))
@@ -84,11 +85,11 @@ class PicklistLineSchema(ma.Schema):
 
 class PicklistSchema(ma.Schema):
     campaign_id = ma.fields.Int()
-    campaign_title = ma.fields.Str()
-    status = ma.fields.Str()
+    campaign_title = PlainText()
+    status = PlainText()
     delivery_on = ma.fields.Date()
     producer_id = ma.fields.Int()
-    producer_name = ma.fields.Str()
+    producer_name = PlainText()
     acked_at = ma.fields.DateTime(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(PicklistLineSchema))
 

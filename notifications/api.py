@@ -8,16 +8,17 @@ from flask_smorest import Blueprint
 from accounts.access import api_auth
 from api import PageArgs, page_schema
 from notifications.services import inbox
+from plain_text import PlainText
 
 blp = Blueprint("notifications_api", __name__, url_prefix="/api/v1", description="Notifications")
 
 
 class NotificationSchema(ma.Schema):
     id = ma.fields.Int()
-    kind = ma.fields.Str()
-    subject = ma.fields.Str()
-    title = ma.fields.Str()
-    body = ma.fields.Str()
+    kind = PlainText()
+    subject = PlainText()
+    title = PlainText()
+    body = PlainText()
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)
 

@@ -11,6 +11,7 @@ from database import local_zone
 from extensions import limiter
 from orders import reading, services
 from orders.lines import MAX_IDEMPOTENCY_KEY
+from plain_text import PlainText
 from shop.api import LocalDateTime
 
 blp = Blueprint("orders_api", __name__, url_prefix="/api/v1", description="Orders")
@@ -42,13 +43,11 @@ class LineInSchema(ma.Schema):
 
 class OrderPlaceSchema(ma.Schema):
     lines = ma.fields.List(ma.fields.Nested(LineInSchema), required=True)
-    note = ma.fields.Str(allow_none=True, load_default=None)
-    buyer_name = ma.fields.Str(
+    note = PlainText(multiline=True, allow_none=True, load_default=None)
+    buyer_name = PlainText(
         allow_none=True, load_default=None, metadata={"description": "coordinators: a colleague's name, to order for them"}
     )
-    buyer_phone = ma.fields.Str(
-        allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"}
-    )
+    buyer_phone = PlainText(allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"})
 
 
 class OrderChangeSchema(ma.Schema):
@@ -60,23 +59,23 @@ class LineSchema(ma.Schema):
     quantity = ma.fields.Int()
     price_fen = ma.fields.Int()
     cancelled = ma.fields.Bool()
-    cancel_reason = ma.fields.Str(allow_none=True)
+    cancel_reason = PlainText(allow_none=True)
 
 
 class OrderSchema(ma.Schema):
     id = ma.fields.Int()
     campaign_id = ma.fields.Int()
-    status = ma.fields.Str()
+    status = PlainText()
     unit_id = ma.fields.Int()
     user_id = ma.fields.Int(allow_none=True)
-    buyer_name = ma.fields.Str()
-    buyer_phone = ma.fields.Str()
+    buyer_name = PlainText()
+    buyer_phone = PlainText()
     placed_by_id = ma.fields.Int()
-    source = ma.fields.Str()
-    note = ma.fields.Str(allow_none=True)
+    source = PlainText()
+    note = PlainText(multiline=True, allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(LineSchema))
     total_fen = ma.fields.Int()
-    payment_status = ma.fields.Str()
+    payment_status = PlainText()
     created_at = LocalDateTime()
     cancelled_at = LocalDateTime(allow_none=True)
 

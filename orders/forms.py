@@ -2,14 +2,14 @@
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from orders.lines import MAX_LINE_QUANTITY, MAX_NOTE
+from plain_text import PlainTextForm
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(PlainTextForm):
     """The cart page's form; ``token`` is a one-time key: a double click or a resubmission makes one order."""
 
     token = HiddenField(validators=[DataRequired(), Length(max=80)])
@@ -18,11 +18,11 @@ class CheckoutForm(FlaskForm):
     place = SubmitField(_l("Place pre-order"))
 
 
-class ChangeOrderForm(FlaskForm):
+class ChangeOrderForm(PlainTextForm):
     submit = SubmitField(_l("Save changes"))
 
 
-class CancelOrderForm(FlaskForm):
+class CancelOrderForm(PlainTextForm):
     submit = SubmitField(_l("Yes, cancel this order"))
 
 

@@ -13,8 +13,10 @@ from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
 from errors import NotFound
 from measures import kg_decimal, parse_kg
+from plain_text import PlainText
 from producers import access, listing_photos, listings, profiles, review
 from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
+from producers.photo_limits import upload_limit
 
 blp = Blueprint("producers_api", __name__, url_prefix="/api/v1", description="Producers and their listings")
 
@@ -90,28 +92,28 @@ class Kilograms(ma.fields.Field):
 
 class ProducerSchema(ma.Schema):
     id = ma.fields.Int()
-    name = ma.fields.Str()
-    kind = ma.fields.Str(metadata={"enum": list(PRODUCER_KINDS)})
-    town = ma.fields.Str()
-    village = ma.fields.Str()
-    phone = ma.fields.Str()
-    email = ma.fields.Str(allow_none=True)
+    name = PlainText()
+    kind = PlainText(metadata={"enum": list(PRODUCER_KINDS)})
+    town = PlainText()
+    village = PlainText()
+    phone = PlainText()
+    email = PlainText(allow_none=True)
     poverty_household = ma.fields.Bool()
-    poverty_id = ma.fields.Str(allow_none=True)
+    poverty_id = PlainText(allow_none=True)
     linked_households = ma.fields.Int()
-    status = ma.fields.Str(metadata={"enum": list(PRODUCER_STATUSES)})
+    status = PlainText(metadata={"enum": list(PRODUCER_STATUSES)})
     created_at = ma.fields.AwareDateTime()
 
 
 class ProducerInSchema(Schema):
-    name = ma.fields.Str(required=True)
-    kind = ma.fields.Str(required=True, metadata={"enum": list(PRODUCER_KINDS)})
-    town = ma.fields.Str(required=True)
-    village = ma.fields.Str(required=True)
-    phone = ma.fields.Str(required=True)
-    email = ma.fields.Str(allow_none=True)
+    name = PlainText(required=True)
+    kind = PlainText(required=True, metadata={"enum": list(PRODUCER_KINDS)})
+    town = PlainText(required=True)
+    village = PlainText(required=True)
+    phone = PlainText(required=True)
+    email = PlainText(allow_none=True)
     poverty_household = StrictBool(required=True)
-    poverty_id = ma.fields.Str(allow_none=True)
+    poverty_id = PlainText(allow_none=True)
     linked_households = ma.fields.Int(strict=True, allow_none=True)
 
 
@@ -124,37 +126,37 @@ class ProducerPatchSchema(ProducerInSchema):
 
 
 class ProducerQuerySchema(Schema, PageArgs):
-    town = ma.fields.Str()
-    kind = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_KINDS))
+    town = PlainText()
+    kind = PlainText(validate=ma.validate.OneOf(PRODUCER_KINDS))
     poverty = ma.fields.Bool()
-    status = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_STATUSES))
-    q = ma.fields.Str(validate=ma.validate.Length(max=120))
+    status = PlainText(validate=ma.validate.OneOf(PRODUCER_STATUSES))
+    q = PlainText(validate=ma.validate.Length(max=120))
 
 
 class PhotoSchema(ma.Schema):
     id = ma.fields.Int()
     position = ma.fields.Int()
-    url = ma.fields.Function(lambda photo: url_for("producers.photo", photo_id=photo.id))
-    thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", photo_id=photo.id))
+    url = ma.fields.Function(lambda photo: url_for("producers.photo", token=photo.token))
+    thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", token=photo.token))
 
 
 class ListingSchema(ma.Schema):
     id = ma.fields.Int()
     producer_id = ma.fields.Int()
     producer_name = ma.fields.Function(lambda listing: listing.producer.name)
-    name = ma.fields.Str()
-    category = ma.fields.Str()
-    variety = ma.fields.Str(allow_none=True)
-    unit = ma.fields.Str()
+    name = PlainText()
+    category = PlainText()
+    variety = PlainText(allow_none=True)
+    unit = PlainText()
     unit_weight_kg = Kilograms(attribute="unit_weight_g", allow_none=True)
     price_fen = ma.fields.Int()
     quantity = ma.fields.Int()
     quantity_committed = ma.fields.Int()
     quantity_left = ma.fields.Int()
     ready_on = ma.fields.Date()
-    description = ma.fields.Str(allow_none=True)
-    status = ma.fields.Str(metadata={"enum": list(LISTING_STATUSES)})
-    reject_reason = ma.fields.Str(allow_none=True)
+    description = PlainText(multiline=True, allow_none=True)
+    status = PlainText(metadata={"enum": list(LISTING_STATUSES)})
+    reject_reason = PlainText(allow_none=True)
     photos = ma.fields.List(ma.fields.Nested(PhotoSchema))
     created_at = ma.fields.AwareDateTime()
     updated_at = ma.fields.AwareDateTime()
@@ -162,15 +164,15 @@ class ListingSchema(ma.Schema):
 
 class ListingInSchema(Schema):
     producer_id = ma.fields.Int(strict=True, metadata={"description": "Required for operators; a producer's own by default."})
-    name = ma.fields.Str(required=True)
-    category = ma.fields.Str(required=True)
-    variety = ma.fields.Str(allow_none=True)
-    unit = ma.fields.Str(required=True)
+    name = PlainText(required=True)
+    category = PlainText(required=True)
+    variety = PlainText(allow_none=True)
+    unit = PlainText(required=True)
     unit_weight_g = Kilograms(data_key="unit_weight_kg", allow_none=True, metadata={"type": "number", "example": 1.5})
     price_fen = ma.fields.Int(strict=True, required=True)
     quantity = ma.fields.Int(strict=True, required=True)
     ready_on = ma.fields.Date(required=True)
-    description = ma.fields.Str(allow_none=True)
+    description = PlainText(multiline=True, allow_none=True)
 
 
 class ListingPatchSchema(ListingInSchema):
@@ -185,12 +187,12 @@ class ListingPatchSchema(ListingInSchema):
 
 
 class ListingQuerySchema(Schema, PageArgs):
-    status = ma.fields.Str(validate=ma.validate.OneOf(LISTING_STATUSES))
+    status = PlainText(validate=ma.validate.OneOf(LISTING_STATUSES))
     producer_id = ma.fields.Int()
 
 
 class RejectSchema(Schema):
-    reason = ma.fields.Str(required=True)
+    reason = PlainText(required=True)
 
 
 class PhotoUploadSchema(Schema):
@@ -328,6 +330,8 @@ class WithdrawListing(MethodView):
 
 @blp.route("/listings/<int:listing_id>/photos")
 class ListingPhotos(MethodView):
+    decorators = [upload_limit]
+
     @api_auth("operator", "producer")
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, PhotoSchema)

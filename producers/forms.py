@@ -1,12 +1,12 @@
 """Forms for producers, listings, photos and reviews; the service checks the rules, these only read the fields."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional, ValidationError
 
 from measures import kg_decimal, parse_kg, parse_yuan, yuan_amount
+from plain_text import PlainTextForm
 from producers.towns import town_names
 
 KIND_LABELS = {"cooperative": _l("Cooperative"), "enterprise": _l("Enterprise"), "household": _l("Household")}
@@ -21,7 +21,7 @@ def _set_town_choices(field):
         field.choices.append(SelectChoice(field.data))
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PlainTextForm):
     """What a producer may change about itself."""
 
     name = StringField(_l("Name"))
@@ -41,7 +41,7 @@ class ProfileForm(FlaskForm):
         )
 
 
-class ProducerForm(FlaskForm):
+class ProducerForm(PlainTextForm):
     """Operators: the whole registry entry."""
 
     name = StringField(_l("Name"))
@@ -79,7 +79,7 @@ class ProducerForm(FlaskForm):
         )
 
 
-class ListingForm(FlaskForm):
+class ListingForm(PlainTextForm):
     """Phone-friendly: one column, numeric keyboards, a date picker, photos from the camera."""
 
     name = StringField(_l("Product"), render_kw={"placeholder": _l("e.g. eggs")})
@@ -138,10 +138,10 @@ class EditListingForm(ListingForm):
     photos = None
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(PlainTextForm):
     photo = FileField(_l("Add a photo"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
     submit = SubmitField(_l("Upload"))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(PlainTextForm):
     reason = StringField(_l("Reason"))

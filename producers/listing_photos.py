@@ -1,4 +1,7 @@
-"""A listing's photos after it is created: who may see them, adding one (at most MAX_PHOTOS), removing one."""
+"""A listing's photos after it is created: who may see them (found by random tokens, never by id), adding one (at most
+MAX_PHOTOS), removing one."""
+
+import re
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -11,16 +14,17 @@ from producers import photos as photo_files
 from producers.access import acting_for, check_may_change, get_listing, is_operator, owns
 from producers.listings import MAX_PHOTOS
 from producers.models import Listing, ListingPhoto
-from producers.stock import ON_OFFER
 from shop import catalogue
+
+PHOTO_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def photo_visible_to(user, photo: ListingPhoto) -> bool:
-    """Operators and the owner see every photo; any logged-in user sees approved and sold-out listings' photos;
-    anyone, visitors included (``user`` None), sees the photos of a listing in a campaign whose page they may see
-    (shop.catalogue.listing_visible_to), because that page shows them."""
+    """Its producer and operators see every photo; anyone else, visitors included (``user`` None), only the photos
+    of a listing supplying a campaign whose page they may see (shop.catalogue.listing_visible_to), whatever the
+    listing's status: campaign pages show them."""
     listing = photo.listing
-    if is_operator(user) or owns(user, listing.producer_id) or (user is not None and listing.status in ON_OFFER):
+    if is_operator(user) or owns(user, listing.producer_id):
         return True
     return catalogue.listing_visible_to(user, listing.id)
 
@@ -28,6 +32,19 @@ def photo_visible_to(user, photo: ListingPhoto) -> bool:
 def get_photo(user, photo_id) -> ListingPhoto:
     """:raises NotFound: no such photo, or one the user may not see."""
     photo = db.session.get(ListingPhoto, photo_id)
+    if photo is None or not photo_visible_to(user, photo):
+        raise NotFound(_("No such photo."))
+    return photo
+
+
+def get_photo_by_token(user, token) -> ListingPhoto:
+    """The photo a URL names by its random token.
+
+    :raises NotFound: no such photo, or one the user may not see (the same answer, so nothing can be probed).
+    """
+    photo = None
+    if isinstance(token, str) and PHOTO_TOKEN.fullmatch(token):
+        photo = db.session.scalar(sa.select(ListingPhoto).where(ListingPhoto.filename == f"{token}.jpg"))
     if photo is None or not photo_visible_to(user, photo):
         raise NotFound(_("No such photo."))
     return photo

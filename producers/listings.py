@@ -126,12 +126,15 @@ def check_listing_fields(values, listing=None, photos=()) -> None:
 
 
 def _photo_problems(photos):
-    """What is wrong with a set of uploads (nothing is stored); an empty list if nothing is."""
+    """What is wrong with a set of uploads (nothing is stored, no pixel decoded); an empty list if nothing is."""
     photos = [p for p in photos if p]
     problems = [_("At most %(n)d photos.", n=MAX_PHOTOS)] if len(photos) > MAX_PHOTOS else []
     for upload in photos:
         try:
-            photo_files.decode_photo(photo_files.read_upload(upload, "photos"), "photos")
+            data = photo_files.read_upload(upload, "photos")
+            if hasattr(upload, "seek"):
+                upload.seek(0)
+            photo_files.inspect_photo(data, "photos")
         except DomainError as error:
             if error.message not in problems:
                 problems.append(error.message)

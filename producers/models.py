@@ -76,12 +76,17 @@ class Listing(Timestamps, db.Model):
 class ListingPhoto(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     listing_id: Mapped[int] = mapped_column(sa.ForeignKey("listing.id"), index=True)
-    filename: Mapped[str] = mapped_column(sa.String(80))
+    filename: Mapped[str] = mapped_column(sa.String(80), unique=True, index=True)
     thumbnail: Mapped[str] = mapped_column(sa.String(80))
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     listing: Mapped[Listing] = relationship(back_populates="photos")
+
+    @property
+    def token(self) -> str:
+        """The photo's name in its URL: the random stem of its file name, never its id."""
+        return self.filename.removesuffix(".jpg")
 
 
 class PicklistAck(db.Model):

@@ -13,6 +13,7 @@ from producers import access, listing_photos, listings, profiles
 from producers import photos as photo_files
 from producers import review as listing_review
 from producers.forms import KIND_LABELS, EditListingForm, ListingForm, PhotoForm, ProducerForm, ProfileForm, RejectForm
+from producers.photo_limits import upload_limit
 from producers.towns import town_names
 
 bp = Blueprint("producers", __name__, url_prefix="/producers")
@@ -103,6 +104,7 @@ def _listing_home(listing):
 
 @bp.route("/listings/new", methods=["GET", "POST"])
 @role_required("producer", "operator")
+@upload_limit
 def new_listing():
     if current_user.role == "operator":
         producer = access.get_producer(current_user, request.args.get("producer_id", type=int) or 0)
@@ -168,6 +170,7 @@ def withdraw_listing(listing_id):
 
 @bp.route("/listings/<int:listing_id>/photos", methods=["POST"])
 @role_required("producer", "operator")
+@upload_limit
 def add_photo(listing_id):
     listing = access.get_listing(current_user, listing_id)
     form = PhotoForm()
@@ -200,14 +203,14 @@ def _viewer():
     return bearer_user()
 
 
-@bp.route("/photos/<int:photo_id>")
-@bp.route("/photos/<int:photo_id>/thumb", endpoint="photo_thumb")
-def photo(photo_id):
-    """A listing photo, for those who may see it (logged in by session or bearer token, or anyone for a photo on a
-    public campaign page)."""
+@bp.route("/photos/<token>")
+@bp.route("/photos/<token>/thumb", endpoint="photo_thumb")
+def photo(token):
+    """A listing photo by its random token, for those who may see it (logged in by session or bearer token, or
+    anyone for a photo on a public campaign page)."""
     viewer = _viewer()
     try:
-        item = listing_photos.get_photo(viewer, photo_id)
+        item = listing_photos.get_photo_by_token(viewer, token)
     except NotFound:
         if viewer is None:
             return login_manager.unauthorized()  # perhaps the owner's own photo: log in to see it

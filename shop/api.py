@@ -10,6 +10,7 @@ from accounts.access import api_auth
 from api import PageArgs, page_of, page_schema
 from database import local_zone
 from measures import kg_decimal
+from plain_text import PlainText
 from shop import cancellation, catalogue, editing, lifecycle, running
 from shop.models import ALLOCATION_POLICIES
 
@@ -33,22 +34,22 @@ class LocalDateTime(ma.fields.AwareDateTime):
 
 class ProducerRefSchema(ma.Schema):
     id = ma.fields.Int()
-    name = ma.fields.Str()
-    town = ma.fields.Str()
+    name = PlainText()
+    town = PlainText()
 
 
 class ItemSchema(ma.Schema):
     id = ma.fields.Int()
-    title = ma.fields.Str()
-    category = ma.fields.Str(allow_none=True)
-    description = ma.fields.Str(allow_none=True)
+    title = PlainText()
+    category = PlainText(allow_none=True)
+    description = PlainText(multiline=True, allow_none=True)
     price_fen = ma.fields.Int()
-    unit = ma.fields.Str()
+    unit = PlainText()
     unit_weight_kg = ma.fields.Method("weight_kg", allow_none=True)
     price_per_kg_fen = ma.fields.Int(allow_none=True)
     per_buyer_limit = ma.fields.Int(allow_none=True)
     min_total = ma.fields.Int(allow_none=True)
-    policy = ma.fields.Str()
+    policy = PlainText()
     capacity = ma.fields.Int()
     remaining = ma.fields.Int()
     ordered = ma.fields.Int()
@@ -61,10 +62,10 @@ class ItemSchema(ma.Schema):
 
 class CampaignSchema(ma.Schema):
     id = ma.fields.Int()
-    slug = ma.fields.Str()
-    title = ma.fields.Str()
-    description = ma.fields.Str(allow_none=True)
-    status = ma.fields.Str()
+    slug = PlainText()
+    title = PlainText()
+    description = PlainText(multiline=True, allow_none=True)
+    status = PlainText()
     phase = ma.fields.Method("get_phase", metadata={"description": "draft, scheduled, open, ended (awaiting close), closed, …"})
     opens_at = LocalDateTime()
     closes_at = LocalDateTime()
@@ -91,8 +92,8 @@ class CampaignDetailSchema(CampaignSchema):
 
 
 class CampaignCreateSchema(ma.Schema):
-    title = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
-    description = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
+    title = PlainText(required=True, validate=ma.validate.Length(min=1, max=120))
+    description = PlainText(multiline=True, allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
     opens_at = LocalDateTime(required=True)
     closes_at = LocalDateTime(required=True)
     delivery_on = ma.fields.Date(required=True)
@@ -105,22 +106,22 @@ class SupplyInSchema(ma.Schema):
 
 
 class ItemCreateSchema(ma.Schema):
-    title = ma.fields.Str(load_default=None, validate=ma.validate.Length(min=1, max=120))
+    title = PlainText(load_default=None, validate=ma.validate.Length(min=1, max=120))
     price_fen = ma.fields.Int(strict=True, load_default=None)
-    unit = ma.fields.Str(load_default=None, validate=ma.validate.Length(min=1, max=8))
+    unit = PlainText(load_default=None, validate=ma.validate.Length(min=1, max=8))
     per_buyer_limit = ma.fields.Int(strict=True, allow_none=True, load_default=None)
     min_total = ma.fields.Int(strict=True, allow_none=True, load_default=None)
-    policy = ma.fields.Str(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
-    description = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
+    policy = PlainText(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
+    description = PlainText(multiline=True, allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
     supplies = ma.fields.List(ma.fields.Nested(SupplyInSchema), required=True, validate=ma.validate.Length(min=1, max=100))
 
 
 class CampaignChangeSchema(ma.Schema):
-    title = ma.fields.Str(validate=ma.validate.Length(min=1, max=120))
-    description = ma.fields.Str(allow_none=False, validate=ma.validate.Length(max=5000))
+    title = PlainText(validate=ma.validate.Length(min=1, max=120))
+    description = PlainText(multiline=True, allow_none=False, validate=ma.validate.Length(max=5000))
     closes_at = LocalDateTime()
     delivery_on = ma.fields.Date()
-    reason = ma.fields.Str(validate=ma.validate.Length(max=running.REASON_MAX))
+    reason = PlainText(validate=ma.validate.Length(max=running.REASON_MAX))
 
     @ma.validates_schema
     def something_to_change(self, data, **_kwargs):
@@ -129,16 +130,16 @@ class CampaignChangeSchema(ma.Schema):
 
 
 class CancelSchema(ma.Schema):
-    reason = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=cancellation.REASON_MAX))
+    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=cancellation.REASON_MAX))
 
 
 class SupplySetSchema(ma.Schema):
     quantity = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1, max=editing.MAX_QUANTITY))
-    reason = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=running.REASON_MAX))
+    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=running.REASON_MAX))
 
 
 class CampaignListArgs(PageArgs):
-    phase = ma.fields.Str(validate=ma.validate.OneOf(lifecycle.PHASES))
+    phase = PlainText(validate=ma.validate.OneOf(lifecycle.PHASES))
 
 
 @blp.route("/campaigns")

@@ -1,7 +1,6 @@
 """Forms for building campaigns and their items, and for adding goods to the cart."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     DateField,
@@ -18,13 +17,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from plain_text import PlainTextForm
 from shop.editing import MAX_QUANTITY
 
 # An item's price is at most ¥9,999,999.99 as typed here; measures.parse_yuan reads it.
 YUAN_PATTERN = r"^\s*\d{1,7}(\.\d{1,2})?\s*$"
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(PlainTextForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     cover = FileField(
@@ -49,7 +49,7 @@ def _optional_positive(form, field):
         raise ValidationError(_l("Leave empty, or enter at least 1."))
 
 
-class ItemForm(FlaskForm):
+class ItemForm(PlainTextForm):
     """The item's own fields; the supplies are quantities typed beside each listing (``supply-<listing id>``)."""
 
     title = StringField(_l("Title shown to buyers"), validators=[Optional(), Length(max=120)])
@@ -74,19 +74,19 @@ class ItemForm(FlaskForm):
     submit = SubmitField(_l("Add item"))
 
 
-class CartAddForm(FlaskForm):
+class CartAddForm(PlainTextForm):
     item_id = HiddenField(validators=[DataRequired()])
     quantity = IntegerField(_l("Quantity"), default=1, validators=[InputRequired(), NumberRange(min=1, max=10_000)])
     submit = SubmitField(_l("Add to cart"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(PlainTextForm):
     """A button that posts (publish, remove, cancel): CSRF only."""
 
     submit = SubmitField(_l("Confirm"))
 
 
-class RunningCampaignForm(FlaskForm):
+class RunningCampaignForm(PlainTextForm):
     """A published campaign's texts and dates while it runs; the closing time only moves later."""
 
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
@@ -97,7 +97,7 @@ class RunningCampaignForm(FlaskForm):
     submit = SubmitField(_l("Save changes"))
 
 
-class SupplyForm(FlaskForm):
+class SupplyForm(PlainTextForm):
     """How much of one listing supplies an item while the campaign runs."""
 
     listing_id = IntegerField(_l("Listing"), validators=[InputRequired()])
@@ -106,6 +106,6 @@ class SupplyForm(FlaskForm):
     submit = SubmitField(_l("Set supply"))
 
 
-class CancelCampaignForm(FlaskForm):
+class CancelCampaignForm(PlainTextForm):
     reason = StringField(_l("Why it is cancelled (buyers and producers are told)"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Cancel the campaign"))

@@ -38,7 +38,7 @@ class Campaign(Timestamps, db.Model):
     slug: Mapped[str] = mapped_column(sa.String(16), unique=True)
     title: Mapped[str] = mapped_column(sa.String(120))
     description: Mapped[str | None] = mapped_column(sa.Text)
-    cover_photo: Mapped[str | None] = mapped_column(sa.String(80))
+    cover_photo: Mapped[str | None] = mapped_column(sa.String(80), unique=True, index=True)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     delivery_on: Mapped[date]
@@ -53,6 +53,11 @@ class Campaign(Timestamps, db.Model):
         back_populates="campaign", order_by="CampaignItem.position, CampaignItem.id"
     )
     units: Mapped[list["Unit"]] = relationship(secondary=campaign_unit)  # noqa: F821
+
+    @property
+    def cover_token(self) -> str | None:
+        """The cover's name in its URL: the random stem of its file name, never the campaign's id."""
+        return self.cover_photo.removesuffix(".jpg") if self.cover_photo else None
 
     __table_args__ = (
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),

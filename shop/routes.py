@@ -26,6 +26,7 @@ from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
 from orders.lines import MAX_LINE_QUANTITY
+from producers.photo_limits import upload_limit
 from shop import catalogue, editing, lifecycle, sharing
 from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, SupplyForm
 
@@ -227,7 +228,7 @@ def cart(slug):
 bp.add_url_rule("/c/<slug>/qr.svg", view_func=sharing.qr_svg)
 bp.add_url_rule("/c/<slug>/qr.png", view_func=sharing.qr_png)
 bp.add_url_rule("/c/<slug>/poster.png", view_func=sharing.poster_png)
-bp.add_url_rule("/campaigns/<int:campaign_id>/cover", view_func=sharing.cover)
+bp.add_url_rule("/campaigns/covers/<token>", view_func=sharing.cover)
 
 
 # ---------------------------------------------------------------- operators: build, preview, publish
@@ -244,6 +245,7 @@ def _fill_campaign_form(form, campaign=None):
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @role_required("operator")
+@upload_limit
 def edit_campaign(campaign_id=None):
     campaign = catalogue.get_campaign(campaign_id) if campaign_id else None
     form = CampaignForm(obj=campaign)

@@ -71,8 +71,9 @@ def poster_png(slug):
     return _download(campaign, data, "image/png", f"pinbang-{campaign.slug}-poster.png")
 
 
-def cover(campaign_id):
-    campaign = catalogue.get_public_campaign(_viewer(), campaign_id)
+def cover(token):
+    """A campaign's cover by its random token, for whoever may see the campaign (anyone, once it is published)."""
+    campaign = covers.get_visible_cover(_viewer(), token)
     path = covers.cover_path(campaign)
     if path is None or not path.is_file():
         abort(404)
@@ -91,7 +92,7 @@ def share_card(campaign) -> dict:
     if len(description) > DESCRIPTION_CHARS:
         description = description[:DESCRIPTION_CHARS].rstrip() + "…"
     if campaign.cover_photo:
-        image = url_for("shop.cover", campaign_id=campaign.id)
+        image = url_for("shop.cover", token=campaign.cover_token)
     else:
         image = url_for("shop.poster_png", slug=campaign.slug)
     return {

@@ -12,6 +12,7 @@ from flask_smorest.fields import Upload
 from accounts.access import api_auth
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
+from plain_text import PlainText
 from spreadsheets import XLSX_TYPE
 from units import payments, sheet_import, targets, unit_orders
 from units.sheet_template import sheet_template
@@ -32,11 +33,11 @@ class SheetUploadArgs(ma.Schema):
 
 
 class PersonChangeSchema(ma.Schema):
-    kind = ma.fields.Str(metadata={"description": "added, changed, removed or unchanged"})
-    name = ma.fields.Str()
-    phone = ma.fields.Str()
-    before = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int(), metadata={"description": "item id → quantity"})
-    after = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Int())
+    kind = PlainText(metadata={"description": "added, changed, removed or unchanged"})
+    name = PlainText()
+    phone = PlainText()
+    before = ma.fields.Dict(keys=PlainText(), values=ma.fields.Int(), metadata={"description": "item id → quantity"})
+    after = ma.fields.Dict(keys=PlainText(), values=ma.fields.Int())
     before_fen = ma.fields.Int()
     after_fen = ma.fields.Int()
     was_paid = ma.fields.Bool()
@@ -66,27 +67,27 @@ class UnitOrdersArgs(ma.Schema):
 
 class PersonLineSchema(ma.Schema):
     item_id = ma.fields.Int()
-    title = ma.fields.Str()
-    unit = ma.fields.Str()
+    title = PlainText()
+    unit = PlainText()
     quantity = ma.fields.Int()
 
 
 class PersonSchema(ma.Schema):
     campaign_id = ma.fields.Int()
-    name = ma.fields.Str()
-    phone = ma.fields.Str()
+    name = PlainText()
+    phone = PlainText()
     lines = ma.fields.List(ma.fields.Nested(PersonLineSchema))
     due_fen = ma.fields.Int()
     paid_fen = ma.fields.Int()
     outstanding_fen = ma.fields.Int()
-    payment_status = ma.fields.Str(metadata={"description": "paid, partly_paid or unpaid"})
+    payment_status = PlainText(metadata={"description": "paid, partly_paid or unpaid"})
     orders = ma.fields.List(ma.fields.Nested(OrderSchema))
 
 
 class ItemTotalSchema(ma.Schema):
     item_id = ma.fields.Int()
-    title = ma.fields.Str()
-    unit = ma.fields.Str()
+    title = PlainText()
+    unit = PlainText()
     quantity = ma.fields.Int()
     amount_fen = ma.fields.Int()
 
@@ -103,11 +104,11 @@ class UnitOrdersSchema(ma.Schema):
 
 
 class PaymentSchema(ma.Schema):
-    method = ma.fields.Str(required=True, validate=ma.validate.OneOf(PAYMENT_METHODS))
+    method = PlainText(required=True, validate=ma.validate.OneOf(PAYMENT_METHODS))
 
 
 class PaymentOrderSchema(OrderSchema):
-    payment_method = ma.fields.Str(allow_none=True)
+    payment_method = PlainText(allow_none=True)
     payment_recorded_by_id = ma.fields.Int(allow_none=True)
 
 

@@ -1,18 +1,19 @@
 """The coordinator's forms: sheet upload and its confirmation, the grid's buttons, payments."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from plain_text import PlainTextForm
 
-class SheetUploadForm(FlaskForm):
+
+class SheetUploadForm(PlainTextForm):
     file = FileField(_l("Filled-in sheet (xlsx or csv)"), validators=[FileRequired(_l("Choose a file."))])
     submit = SubmitField(_l("Upload and check"))
 
 
-class ConfirmSheetForm(FlaskForm):
+class ConfirmSheetForm(PlainTextForm):
     """Carries the checked file back (base64), so the confirmation imports exactly what was previewed."""
 
     sheet = HiddenField(validators=[DataRequired()])
@@ -20,12 +21,12 @@ class ConfirmSheetForm(FlaskForm):
     submit = SubmitField(_l("Replace the previous sheet"))
 
 
-class GridForm(FlaskForm):
+class GridForm(PlainTextForm):
     save = SubmitField(_l("Save these orders"))
     more = SubmitField(_l("More rows"))
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(PlainTextForm):
     method = SelectField(
         _l("Paid by"),
         choices=[SelectChoice("cash", _l("cash")), SelectChoice("transfer", _l("transfer"))],
@@ -34,11 +35,11 @@ class PaymentForm(FlaskForm):
     submit = SubmitField(_l("Mark paid"))
 
 
-class ClearPaymentForm(FlaskForm):
+class ClearPaymentForm(PlainTextForm):
     submit = SubmitField(_l("Undo"))
 
 
-class TargetForm(FlaskForm):
+class TargetForm(PlainTextForm):
     """A unit's yearly budgets (in yuan, as they appear in the budget) and the share of each for such goods."""
 
     canteen_budget = StringField(_l("Canteen food budget this year (yuan)"), validators=[InputRequired()])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 
 from orders.lines import MAX_LINE_QUANTITY
+from plain_text import line_break_message, strip_controls
 from units.sheets import column_letter, header_label, is_blank, normalize_heading, problem
 
 MAX_NAME = 80
@@ -130,7 +131,7 @@ def _text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return unicodedata.normalize("NFC", str(value)).strip()
+    return strip_controls(unicodedata.normalize("NFC", str(value))).strip()
 
 
 def parse_quantity(value):
@@ -222,6 +223,9 @@ def _parse_row(row_number, values, columns, roles, by_id, headers, normalize_pho
         row_ok = False
     elif len(name) > MAX_NAME:
         report(name_index, _("The name is longer than %(n)d characters.", n=MAX_NAME))
+        row_ok = False
+    elif "\n" in name or "\r" in name:
+        report(name_index, str(line_break_message()))
         row_ok = False
     phone = normalize_phone(raw_phone)
     if not raw_phone:

@@ -61,7 +61,7 @@ def test_producer_adds_goods_with_photos_from_the_phone_form(client, auth, jpeg,
     assert (listing.price_fen, listing.unit_weight_g, listing.quantity, listing.status) == (150, 50, 12000, "pending")
     assert len(listing.photos) == 2 and len(stored_files()) == 4
     page = client.get("/producers/").get_data(as_text=True)
-    assert "待审核" in page and f"/producers/photos/{listing.photos[0].id}/thumb" in page
+    assert "待审核" in page and f"/producers/photos/{listing.photos[0].token}/thumb" in page
 
 
 def test_bad_input_on_the_form_is_shown_beside_the_fields_and_nothing_saved(client, auth, stored_files):

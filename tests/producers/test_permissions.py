@@ -15,7 +15,7 @@ def victim(app, jpeg):
     listing = make_listing(status="pending", name="雪毛鸡")
     owner = make_user(role="producer", producer=listing.producer)
     photo = listing_photos.add_photo(owner, listing, jpeg)
-    return {"producer": listing.producer.id, "listing": listing.id, "photo": photo.id}
+    return {"producer": listing.producer.id, "listing": listing.id, "photo": photo.id, "photo_token": photo.token}
 
 
 # Pages a producer may use, for data that is someone else's: 404 for another producer.
@@ -25,8 +25,8 @@ PRODUCER_PAGES = [
     ("POST", "/producers/listings/{listing}/withdraw"),
     ("POST", "/producers/listings/{listing}/photos"),
     ("POST", "/producers/photos/{photo}/delete"),
-    ("GET", "/producers/photos/{photo}"),
-    ("GET", "/producers/photos/{photo}/thumb"),
+    ("GET", "/producers/photos/{photo_token}"),
+    ("GET", "/producers/photos/{photo_token}/thumb"),
 ]
 # Operators' pages: 403 for any producer and any buyer.
 OPERATOR_PAGES = [
@@ -118,8 +118,8 @@ def test_another_producer_gets_404_on_each_page(client, auth, victim, jpeg, meth
 @pytest.mark.parametrize("method,path", PRODUCER_PAGES + OPERATOR_PAGES + OWN_PAGES)
 def test_a_buyer_gets_403_on_each_page(client, auth, victim, jpeg, method, path):
     auth.login(make_user(role="buyer").phone)
-    expected = 404 if path.startswith("/producers/photos/{photo}") and method == "GET" else 403
-    # Photo files are the one exception: a buyer sees approved listings' photos, so a pending one's is "not found".
+    expected = 404 if path.startswith("/producers/photos/{photo_token}") and method == "GET" else 403
+    # Photo files are the one exception: a buyer sees photos of listings in campaigns they see, others are "not found".
     assert _page(client, method, path.format(**victim), jpeg).status_code == expected
     _unchanged(victim)
 
@@ -167,7 +167,7 @@ def test_the_owner_and_an_operator_do_reach_them(client, auth, api_as, victim):
     owner = make_user(role="producer", producer=db.session.get(Producer, victim["producer"]))
     auth.login(owner.phone)
     assert client.get(f"/producers/listings/{victim['listing']}/edit").status_code == 200
-    assert client.get(f"/producers/photos/{victim['photo']}").status_code == 200
+    assert client.get(f"/producers/photos/{victim['photo_token']}").status_code == 200
     assert api_as(owner).get(f"/listings/{victim['listing']}").status_code == 200
     operator = api_as(make_user(role="operator"))
     assert operator.get(f"/producers/{victim['producer']}").status_code == 200

@@ -2,6 +2,7 @@
 those who may see them."""
 
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image
 
 from errors import UploadTooLarge, ValidationFailed
 from extensions import db
-from factories import make_listing, make_user
+from factories import make_campaign, make_item, make_listing, make_unit, make_user
 from producers import listing_photos, listings
 from producers.models import Listing, ListingPhoto
 
@@ -135,35 +136,91 @@ def test_deleting_a_photo_removes_its_files(app, stored_files, jpeg):
 
 def test_who_sees_a_photo(app, client, auth, jpeg):
     pending = make_listing(status="pending")
-    approved = make_listing(status="approved")
     owner = make_user(role="producer", producer=pending.producer)
     operator = make_user(role="operator")
     pending_photo = listing_photos.add_photo(operator, pending, jpeg)
-    approved_photo = listing_photos.add_photo(operator, approved, jpeg)
-    url = f"/producers/photos/{pending_photo.id}"
+    url = f"/producers/photos/{pending_photo.token}"
 
     assert client.get(url).status_code == 302  # not logged in: to the login page
-    auth.login(owner.phone)
-    response = client.get(url)
-    assert response.status_code == 200 and response.mimetype == "image/jpeg"
-    assert "private" in response.headers["Cache-Control"]
-    assert client.get(url + "/thumb").status_code == 200
-    auth.logout()
+    for allowed in (owner, operator):
+        auth.login(allowed.phone)
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "image/jpeg"
+        assert "private" in response.headers["Cache-Control"]
+        assert client.get(url + "/thumb").status_code == 200
+        assert client.get(f"/producers/photos/{pending_photo.id}").status_code == 404  # never by id
+        auth.logout()
 
     for other in (make_user(role="buyer"), make_user(role="producer")):
         auth.login(other.phone)
         assert client.get(url).status_code == 404  # a pending listing's photo is nobody else's business
-        assert client.get(f"/producers/photos/{approved_photo.id}").status_code == 200  # campaign pages show these
         auth.logout()
-    assert client.get("/producers/photos/999999").status_code == 302
+    assert client.get("/producers/photos/" + "0" * 32).status_code == 302
+
+
+def test_an_approved_listing_in_no_campaign_shows_its_photos_to_nobody_else(app, client, auth, jpeg):
+    listing = make_listing(status="approved")
+    photo = listing_photos.add_photo(make_user(role="operator"), listing, jpeg)
+    rival = make_user(role="producer")
+    buyer = make_user(role="buyer")
+    for other in (rival, buyer):
+        auth.login(other.phone)
+        assert client.get(f"/producers/photos/{photo.token}").status_code == 404
+        assert client.get(f"/producers/photos/{photo.token}/thumb").status_code == 404
+        auth.logout()
+
+
+def test_buyers_see_photos_of_the_campaigns_they_see_and_no_others(app, client, auth, jpeg):
+    ours, theirs = make_unit(), make_unit()
+    listing = make_listing(status="approved")
+    photo = listing_photos.add_photo(make_user(role="operator"), listing, jpeg)
+    campaign = make_campaign(units=[ours])
+    make_item(campaign, [(listing, 10)])
+    inside, outside = make_user(role="buyer", unit=ours), make_user(role="buyer", unit=theirs)
+    rival = make_user(role="producer")
+
+    auth.login(inside.phone)
+    page = client.get(f"/c/{campaign.slug}", follow_redirects=True).get_data(as_text=True)
+    assert f"/producers/photos/{photo.token}/thumb" in page
+    assert client.get(f"/producers/photos/{photo.token}/thumb").status_code == 200
+    auth.logout()
+    for other in (outside, rival):  # the campaign is open to another unit only
+        auth.login(other.phone)
+        assert client.get(f"/producers/photos/{photo.token}").status_code == 404
+        assert client.get(f"/producers/photos/{photo.token}/thumb").status_code == 404
+        auth.logout()
+
+    draft = make_campaign(status="draft")
+    other_listing = make_listing(status="approved")
+    draft_photo = listing_photos.add_photo(make_user(role="operator"), other_listing, jpeg)
+    make_item(draft, [(other_listing, 5)])
+    auth.login(inside.phone)
+    assert client.get(f"/producers/photos/{draft_photo.token}").status_code == 404  # not published yet
+
+
+def test_photo_names_cannot_be_guessed_from_ids(app, jpeg):
+    listing = make_listing(status="pending")
+    operator = make_user(role="operator")
+    photos = [listing_photos.add_photo(operator, listing, jpeg) for _ in range(3)]
+    tokens = [photo.token for photo in photos]
+    assert len(set(tokens)) == 3
+    for photo in photos:
+        assert re.fullmatch(r"[0-9a-f]{32}", photo.token) and str(photo.id) != photo.token
+    assert int(tokens[1], 16) - int(tokens[0], 16) not in (1, -1)
 
 
 def test_photos_by_bearer_token_for_the_mini_program(app, client, api_as, jpeg):
     listing = make_listing(status="approved")
     photo = listing_photos.add_photo(make_user(role="operator"), listing, jpeg)
+    make_item(make_campaign(), [(listing, 10)])
     buyer = api_as(make_user(role="buyer"))
-    response = client.get(f"/producers/photos/{photo.id}/thumb", headers={"Authorization": f"Bearer {buyer.token}"})
+    response = client.get(f"/producers/photos/{photo.token}/thumb", headers={"Authorization": f"Bearer {buyer.token}"})
     assert response.status_code == 200 and response.data[:2] == b"\xff\xd8"
+    outsider = api_as(make_user(role="producer"))
+    elsewhere = make_listing(status="approved")
+    hidden = listing_photos.add_photo(make_user(role="operator"), elsewhere, jpeg)
+    response = client.get(f"/producers/photos/{hidden.token}", headers={"Authorization": f"Bearer {outsider.token}"})
+    assert response.status_code == 404
 
 
 def test_wrong_fields_and_a_bad_photo_are_reported_together(app, stored_files, jpeg):

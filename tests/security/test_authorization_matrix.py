@@ -249,8 +249,8 @@ row("GET", "/c/<slug>/poster.png", "/c/{open_slug}/poster.png", (200, 200, 200, 
 row("GET", "/c/<slug>/qr.png", "/c/{open_slug}/qr.png", (200, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/c/<slug>/qr.svg", "/c/{open_slug}/qr.svg", (200, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/campaigns", "/campaigns", (L, 200, 200, 200, 403, 200, 403, 200))
-# the campaign has no cover photo: 404 for everyone logged in
-row("GET", "/campaigns/<int:campaign_id>/cover", "/campaigns/{open}/cover", (404, 404, 404, 404, 404, 404, 404, 404))
+# covers are named by random tokens; this one names none: 404 for everyone
+row("GET", "/campaigns/covers/<token>", "/campaigns/covers/" + "0" * 32, (404, 404, 404, 404, 404, 404, 404, 404))
 row("GET", "/campaigns/<int:campaign_id>/cancel", "/campaigns/{open}/cancel", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/campaigns/<int:campaign_id>/cancel", "/campaigns/{open}/cancel", (L, 403, 403, 403, 403, 422, 403, 403))
 row("GET", "/campaigns/<int:campaign_id>/change", "/campaigns/{open}/change", (L, 403, 403, 403, 403, 200, 403, 403))
@@ -308,11 +308,11 @@ row("POST", "/producers/listings/<int:listing_id>/withdraw", "/producers/listing
 row("GET", "/producers/listings/new", "/producers/listings/new", (L, 403, 403, 403, 200, 404, 200, 403))
 # an operator must name the producer (?producer_id=): 404 without it
 row("POST", "/producers/listings/new", "/producers/listings/new", (L, 403, 403, 403, 422, 404, 422, 403))
-# photos of approved listings show on campaign pages, which are public for a published campaign
-row("GET", "/producers/photos/<int:photo_id>", "/producers/photos/{photo}", (200, 200, 200, 200, 200, 200, 200, 200))
+# the listing supplies a published campaign, whose page is public and shows it: anyone loads it
+row("GET", "/producers/photos/<token>", "/producers/photos/{photo_token}", (200, 200, 200, 200, 200, 200, 200, 200))
 # the producer deletes its photo; it is gone (404) when the operator asks next
 row("POST", "/producers/photos/<int:photo_id>/delete", "/producers/photos/{photo}/delete", (L, 403, 403, 403, 302, 404, 404, 403))
-row("GET", "/producers/photos/<int:photo_id>/thumb", "/producers/photos/{photo}/thumb", (200, 200, 200, 200, 200, 200, 200, 200))
+row("GET", "/producers/photos/<token>/thumb", "/producers/photos/{photo_token}/thumb", (200, 200, 200, 200, 200, 200, 200, 200))
 row("GET", "/producers/profile", "/producers/profile", (L, 403, 403, 403, 200, 403, 200, 403))
 row("POST", "/producers/profile", "/producers/profile", (L, 403, 403, 403, 302, 403, 302, 403))
 row("GET", "/producers/registry", "/producers/registry", (L, 403, 403, 403, 403, 200, 403, 403))

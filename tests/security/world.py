@@ -120,6 +120,7 @@ def build_world():
         "item_q": open_campaign.items[1].id,
         "listing": chicken_p.id,
         "photo": photo.id,
+        "photo_token": photo.token,
         "producer": producers["p"].id,
         "unit": units["a"].id,
         "user": users["buyer"].id,

@@ -54,7 +54,8 @@ def test_create_a_campaign_with_beijing_times_units_and_a_cover(client, operator
         30,
     )  # 09:00 and 18:30 in Beijing, as UTC
     assert [unit.id for unit in campaign.units] == [union.id]
-    cover = client.get(f"/campaigns/{campaign.id}/cover")
+    assert client.get(f"/campaigns/{campaign.id}/cover").status_code == 404  # never by id
+    cover = client.get(f"/campaigns/covers/{campaign.cover_token}")
     assert cover.status_code == 200 and cover.mimetype == "image/jpeg"
     assert Image.open(io.BytesIO(cover.data)).size == (800, 400)
     manage = page(client.get(response.headers["Location"]))

@@ -285,3 +285,13 @@ def test_a_coordinator_cannot_touch_another_units_orders(shop):
     assert order.payment_status == "unpaid"
     # Operators see every unit.
     assert [p.name for p in unit_orders(shop.operator, shop.unit.id, shop.campaign.id).people] == ["王芳"]
+
+
+def test_control_characters_typed_in_the_grid_are_dropped_and_a_line_break_in_a_name_refused(shop):
+    rows = [GridRow("张\x07伟\x1b", "13900001001", {shop.chicken.id: "2"}, "午休\x00后取")]
+    enter_orders(shop.coordinator, shop.campaign.id, rows)
+    order = db.session.scalar(sa.select(Order))
+    assert (order.buyer_name, order.note) == ("张伟", "午休后取")
+    with pytest.raises(InvalidSheet) as caught:
+        enter_orders(shop.coordinator, shop.campaign.id, [GridRow("刘\n洋", "13900001002", {shop.eggs.id: "1"})])
+    assert caught.value.rows[0]["message"] == "请只写一行：去掉换行。"

@@ -170,32 +170,35 @@ def test_an_approved_listing_in_no_campaign_shows_its_photos_to_nobody_else(app,
         auth.logout()
 
 
-def test_buyers_see_photos_of_the_campaigns_they_see_and_no_others(app, client, auth, jpeg):
+def test_photos_follow_the_campaign_pages_that_show_them(app, client, auth, jpeg):
+    """A published campaign's page is public (even one only some units may order in), so are its photos; a listing
+    in no published campaign keeps its photos to its producer and operators."""
     ours, theirs = make_unit(), make_unit()
     listing = make_listing(status="approved")
     photo = listing_photos.add_photo(make_user(role="operator"), listing, jpeg)
     campaign = make_campaign(units=[ours])
     make_item(campaign, [(listing, 10)])
     inside, outside = make_user(role="buyer", unit=ours), make_user(role="buyer", unit=theirs)
-    rival = make_user(role="producer")
 
     auth.login(inside.phone)
     page = client.get(f"/c/{campaign.slug}", follow_redirects=True).get_data(as_text=True)
     assert f"/producers/photos/{photo.token}/thumb" in page
     assert client.get(f"/producers/photos/{photo.token}/thumb").status_code == 200
     auth.logout()
-    for other in (outside, rival):  # the campaign is open to another unit only
-        auth.login(other.phone)
-        assert client.get(f"/producers/photos/{photo.token}").status_code == 404
-        assert client.get(f"/producers/photos/{photo.token}/thumb").status_code == 404
-        auth.logout()
+    auth.login(outside.phone)
+    assert f"/producers/photos/{photo.token}/thumb" in client.get(f"/c/{campaign.slug}").get_data(as_text=True)
+    assert client.get(f"/producers/photos/{photo.token}").status_code == 200
+    auth.logout()
 
     draft = make_campaign(status="draft")
     other_listing = make_listing(status="approved")
     draft_photo = listing_photos.add_photo(make_user(role="operator"), other_listing, jpeg)
     make_item(draft, [(other_listing, 5)])
-    auth.login(inside.phone)
-    assert client.get(f"/producers/photos/{draft_photo.token}").status_code == 404  # not published yet
+    for viewer in (inside, make_user(role="producer")):  # not published yet; a rival producer
+        auth.login(viewer.phone)
+        assert client.get(f"/producers/photos/{draft_photo.token}").status_code == 404
+        assert client.get(f"/producers/photos/{draft_photo.token}/thumb").status_code == 404
+        auth.logout()
 
 
 def test_photo_names_cannot_be_guessed_from_ids(app, jpeg):

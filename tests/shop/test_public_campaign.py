@@ -85,10 +85,10 @@ def test_a_visitor_reads_a_published_campaign_without_logging_in(client, shop_wi
     assert parse_qs(urlsplit(html_lib.unescape(login)).query)["next"] == [f"/c/{campaign.slug}/cart"]
     assert "登录或注册后预订" in text
     # Its photos and cover load for the visitor too.
-    thumb = client.get(f"/producers/photos/{photo.id}/thumb")
+    thumb = client.get(f"/producers/photos/{photo.token}/thumb")
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
-    assert f"/producers/photos/{photo.id}/thumb" in text
-    cover = client.get(f"/campaigns/{campaign.id}/cover")
+    assert f"/producers/photos/{photo.token}/thumb" in text
+    cover = client.get(f"/campaigns/covers/{campaign.cover_token}")
     assert cover.status_code == 200 and Image.open(io.BytesIO(cover.data)).size == (800, 400)
 
 
@@ -137,14 +137,14 @@ def test_drafts_are_not_found_by_visitors_anywhere(client):
     make_item(draft, [(listing, 10)])
     photo = add_photo(listing)
     # An approved listing's photo is public only once a published campaign shows it.
-    hidden = client.get(f"/producers/photos/{photo.id}/thumb")
+    hidden = client.get(f"/producers/photos/{photo.token}/thumb")
     assert hidden.status_code == 302 and "/accounts/login" in hidden.headers["Location"]
     for path in (
         f"/c/{draft.slug}",
         f"/c/{draft.slug}/poster.png",
         f"/c/{draft.slug}/qr.png",
         f"/c/{draft.slug}/qr.svg",
-        f"/campaigns/{draft.id}/cover",
+        f"/campaigns/covers/{draft.cover_token or '0' * 32}",
         f"/api/v1/campaigns/{draft.id}",
         "/c/nosuchslug",
         "/c/nosuchslug/poster.png",
@@ -167,7 +167,7 @@ def test_the_page_carries_a_share_card_with_absolute_urls(client, shop_window):
     assert tags["og:title"] == "乐昌春季助农"
     assert tags["og:url"] == f"{PUBLIC}/c/{campaign.slug}"
     assert "雪毛鸡、鸡蛋、马蹄" in tags["og:description"] and local_datetime(campaign.closes_at) in tags["og:description"]
-    assert tags["og:image"] == f"{PUBLIC}/campaigns/{campaign.id}/cover"
+    assert tags["og:image"] == f"{PUBLIC}/campaigns/covers/{campaign.cover_token}"
     assert tags["og:type"] == "website" and tags["description"] == tags["og:description"]
     image = client.get(tags["og:image"].removeprefix(PUBLIC))  # the card's image loads for anyone
     assert image.status_code == 200 and image.mimetype == "image/jpeg"

@@ -139,7 +139,9 @@ def plan_orders(coordinator, campaign, rows, skipped, problems, positions, *, re
     problems = list(problems)
     found = people.registered(unit_id, {row.phone for row in rows})
     problems += _whose_phones(rows, found, previous.id if previous else None, campaign.id, unit_id, positions)
-    problems += _over_limits_or_capacity(coordinator, campaign.id, items, rows, previous, previous_orders, positions)
+    # Another unit's people are refused by their phone alone: counting their limits would tell of their orders.
+    ours = [row for row in rows if row.phone not in found.outsiders]
+    problems += _over_limits_or_capacity(coordinator, campaign.id, items, ours, previous, previous_orders, positions)
     if problems:
         raise invalid(problems)
     if not rows and not previous_orders:

@@ -44,11 +44,13 @@ def test_a_sheet_becomes_one_order_a_person(shop, files, live):
     sheet = db.session.get(GroupSheet, result.sheet_id)
     assert (sheet.filename, sheet.rows, sheet.uploaded_by_id, sheet.replaced_at) == ("总工会.xlsx", 3, shop.coordinator.id, None)
     assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "group_sheet.import")).details["added"] == 3
-    # The colleague with an account hears about it in Chinese; the others have nobody to tell.
+    # The colleague with an account hears about it in Chinese in the app; everyone ordered for gets an SMS.
     note = db.session.scalar(
         sa.select(Notification).where(Notification.user_id == shop.buyer.id, Notification.channel == "inapp")
     )
     assert note.title == "李主任为您预订了商品" and "雪毛鸡 × 1只" in note.body
+    sms = db.session.scalars(sa.select(Notification.address).where(Notification.channel == "sms")).all()
+    assert sorted(sms) == ["13900000005", "13900001001", "13900001002"]
 
 
 def test_rows_that_order_nothing_are_skipped(shop, files):

@@ -282,3 +282,15 @@ def test_a_grid_and_an_api_order_for_the_same_person_at_once_make_one_order(shop
         orders = _orders_of_phone(ZHANG)
         assert len(orders) == 1 and shop.eggs.ordered == sum(line.quantity for line in orders[0].lines)
         assert len(_outbox(channel="sms")) == 1
+
+
+def test_a_coordinators_retry_with_the_same_key_gets_the_first_order_not_a_warning(shop, api_as):
+    api = api_as(shop.coordinator)
+    body = {"lines": [{"item_id": shop.eggs.id, "quantity": 4}], "buyer_name": "张伟", "buyer_phone": ZHANG}
+    first = api.post(f"/campaigns/{shop.campaign.id}/orders", json=body, headers={"Idempotency-Key": "k-1"})
+    again = api.post(f"/campaigns/{shop.campaign.id}/orders", json=body, headers={"Idempotency-Key": "k-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.get_json()["id"] == first.get_json()["id"]
+    other = api.post(f"/campaigns/{shop.campaign.id}/orders", json=body, headers={"Idempotency-Key": "k-2"})
+    assert other.status_code == 409 and other.get_json()["error"]["code"] == "already_ordered"
+    assert len(_orders_of_phone(ZHANG)) == 1 and len(_outbox(channel="sms")) == 1

@@ -60,6 +60,12 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
+class AlreadyOrdered(Conflict):
+    """The person a coordinator orders for already has an order of the unit in the campaign (``details.order_id``)."""
+
+    code = "already_ordered"
+
+
 class InvalidSheet(DomainError):
     """``rows`` is a list of {row, column, message}."""
 

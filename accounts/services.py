@@ -14,6 +14,7 @@ from accounts.passwords import check_for_nobody, password_problem
 from database import utcnow
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
+from orders.people import claim_colleague_orders
 from producers.models import Producer
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -227,7 +228,7 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
 
 
 def create_user(actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None):
-    """Create an account.
+    """Create an account; a buyer becomes the owner of the orders their unit's coordinator placed under their phone.
 
     :param actor: the operator creating it (None from the command line).
     :raises ValidationFailed: every wrong field at once.
@@ -247,7 +248,8 @@ def create_user(actor, *, name, phone, password, role, email=None, unit_id=None,
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
-    record_audit(actor, "user.create", user, role=role)
+    claimed = claim_colleague_orders(user)
+    record_audit(actor, "user.create", user, role=role, **({"claimed_order_ids": claimed} if claimed else {}))
     db.session.commit()
     return user
 

@@ -288,6 +288,35 @@ def ordered_for_you(coordinator_name, campaign, lines, total_fen):
     return title, body
 
 
+def ordered_for_you_sms(coordinator_name, unit_name, campaign, lines, total_fen, *, registered):
+    """The SMS to a person their unit's coordinator ordered for, account or not: what, by whom, what it costs, when it
+    arrives, and where to see it. Too long for one SMS, it counts the items instead of listing them.
+
+    :param lines: (title, quantity, unit) of the order's live lines.
+    :param registered: the person has an account (else they are told that registering with this phone shows it).
+    """
+    common = dict(
+        coordinator=coordinator_name,
+        unit=unit_name,
+        campaign=campaign.title,
+        total=yuan(total_fen),
+        date=local_date(campaign.delivery_on),
+        then=_("See it under My orders.") if registered else _("Register with this phone to see it under My orders."),
+    )
+    text = _(
+        "%(coordinator)s (%(unit)s) pre-ordered for you in “%(campaign)s”: %(lines)s. Total %(total)s, paid to your unit's coordinator. Delivery on %(date)s. %(then)s",
+        lines=item_list(lines),
+        **common,
+    )
+    if len(text) <= SMS_MAX_CHARS:
+        return text
+    return _(
+        "%(coordinator)s (%(unit)s) pre-ordered %(n)d items for you in “%(campaign)s”. Total %(total)s, paid to your unit's coordinator. Delivery on %(date)s. %(then)s",
+        n=len(lines),
+        **common,
+    )
+
+
 # Orders
 
 

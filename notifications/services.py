@@ -29,8 +29,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0))
 
 
-def recipient_channels(*, user=None, producer=None):
-    """The outbox key of a user or a producer and its channels: in-app always, SMS to the phone, email when given.
+def recipient_channels(*, user=None, producer=None, phone=None):
+    """The outbox key of a user or a producer and its channels: in-app always, SMS to the phone, email when given;
+    for a bare phone (a person without an account), SMS only.
 
     :returns: (recipient, [(channel, address), ...]); ``user``/``producer`` need only id, phone and email.
     """
@@ -38,25 +39,29 @@ def recipient_channels(*, user=None, producer=None):
         recipient, who = f"user:{user.id}", user
     elif producer is not None:
         recipient, who = f"producer:{producer.id}", producer
+    elif phone:
+        return f"phone:{phone}", [("sms", phone)]
     else:
-        raise ValueError("a notification needs a user or a producer")
+        raise ValueError("a notification needs a user, a producer or a phone")
     channels = [("inapp", None), ("sms", who.phone)]
     if who.email:
         channels.append(("email", who.email))
     return recipient, channels
 
 
-def queue_notification(*, kind, subject, title, body, user=None, producer=None, new_subject=False):
-    """Add outbox rows for every channel the recipient has (in-app always); nothing is added twice.
+def queue_notification(*, kind, subject, title, body, user=None, producer=None, phone=None, sms_body=None, new_subject=False):
+    """Add outbox rows for every channel the recipient has (in-app always, but for a bare phone); nothing is added twice.
 
     Does not commit: the caller's transaction holds the state change and the message together. The rows go in at
     once, one INSERT for every channel, rather than waiting as ORM objects for the next flush.
     :param subject: what the message is about, e.g. ``campaign:7``; with kind and recipient it is the uniqueness key.
     :param new_subject: the subject was created in this very transaction (``order:<new id>:placed``), so nothing
         can be queued for it yet: the lookup is skipped (the unique constraint still forbids a duplicate).
+    :param phone: a person without an account, told by SMS.
+    :param sms_body: a shorter text for SMS (default: ``body``).
     :returns: the ids of the rows added (empty: everything was queued already).
     """
-    recipient, channels = recipient_channels(user=user, producer=producer)
+    recipient, channels = recipient_channels(user=user, producer=producer, phone=phone)
     existing = set()
     if not new_subject:
         existing = set(
@@ -76,7 +81,7 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
             "kind": kind,
             "subject": subject,
             "title": title,
-            "body": body,
+            "body": (sms_body or body) if channel == "sms" else body,
         }
         for channel, address in channels
         if channel not in existing

@@ -92,7 +92,9 @@ class CampaignOrders(MethodView):
     @blp.alt_response(200, schema=OrderSchema, description="A repeat of an earlier request with the same Idempotency-Key")
     @blp.doc(parameters=[IDEMPOTENCY_HEADER])
     def post(self, data, campaign_id):
-        """Place a pre-order (paid on delivery). A coordinator may give buyer_name and buyer_phone to order for a colleague.
+        """Place a pre-order (paid on delivery). A coordinator may give buyer_name and buyer_phone to order for a colleague
+        of their unit: 422 for a phone registered outside the unit, 409 ``already_ordered`` (``details.order_id``) when
+        the colleague already has an order of the unit in the campaign.
 
         Always send an Idempotency-Key, and the same one when retrying: after 503 outcome_unknown (the database
         connection broke during the commit) the order may have been saved, and only the key makes the retry safe.

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from errors import InsufficientStock, LimitExceeded
 from extensions import db
 from orders.models import Order, OrderLine
+from orders.reading import visible_orders_clause
 from shop.models import CampaignItem
 
 _items = CampaignItem.__table__
@@ -71,18 +72,24 @@ def _insufficient(item) -> InsufficientStock:
     return InsufficientStock(message, {"item_id": item.id, "remaining": left or 0})
 
 
-def check_limits(campaign_id, buyer_phone, items_by_id, wanted: dict[int, int], exclude_order_id=None) -> None:
+def check_limits(campaign_id, buyer_phone, items_by_id, wanted: dict[int, int], exclude_order_id=None, viewer=None) -> None:
     """Compare what the buyer would have of each limited item with its per-buyer limit.
 
-    The caller holds orders.locks.lock_buyer, so no other order of this buyer can slip in between.
+    The caller holds orders.locks.lock_buyer, so no other order of this buyer can slip in between. Every live order
+    under the phone counts; but when some of them are orders ``viewer`` may not see (a coordinator ordering for a
+    colleague whom another unit also ordered for), the refusal names no figure, so it tells nothing of them.
     :param exclude_order_id: the order being written or changed, whose own lines ``wanted`` replaces.
+    :param viewer: who is ordering; None or the phone's owner: nothing is hidden.
     :raises LimitExceeded: naming the item and how many more this buyer may still order.
     """
     limited = {item_id: items_by_id[item_id].per_buyer_limit for item_id in wanted if items_by_id[item_id].per_buyer_limit}
     if not limited:
         return
+    hidden = sa.literal(0)
+    if viewer is not None and viewer.phone != buyer_phone:
+        hidden = sa.func.sum(sa.case((visible_orders_clause(viewer), 0), else_=_lines.c.quantity))
     query = (
-        sa.select(_lines.c.item_id, sa.func.sum(_lines.c.quantity))
+        sa.select(_lines.c.item_id, sa.func.sum(_lines.c.quantity), hidden)
         .join(_orders, _orders.c.id == _lines.c.order_id)
         .where(
             _orders.c.campaign_id == campaign_id,
@@ -95,11 +102,21 @@ def check_limits(campaign_id, buyer_phone, items_by_id, wanted: dict[int, int], 
     )
     if exclude_order_id is not None:
         query = query.where(_orders.c.id != exclude_order_id)
-    already = dict(db.session.execute(query).all())
+    already = {item_id: (int(have), int(unseen or 0)) for item_id, have, unseen in db.session.execute(query)}
     for item_id in sorted(limited):
-        limit, have = limited[item_id], already.get(item_id, 0)
+        limit, (have, unseen) = limited[item_id], already.get(item_id, (0, 0))
         if have + wanted[item_id] > limit:
             item = items_by_id[item_id]
+            if unseen:
+                raise LimitExceeded(
+                    _(
+                        "%(title)s is limited to %(limit)d %(unit)s per person; with this person's orders placed elsewhere, this would be over the limit.",
+                        title=item.title,
+                        limit=limit,
+                        unit=item.unit,
+                    ),
+                    {"item_id": item_id, "limit": limit},
+                )
             may = max(limit - have, 0)
             raise LimitExceeded(
                 _(

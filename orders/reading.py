@@ -26,13 +26,30 @@ def get_order(user, order_id, *, for_change=False) -> Order:
 
 
 def can_see_order(user, order) -> bool:
+    """Their own order (a buyer), any of their unit's (its coordinator, now), any (an operator).
+
+    Placing an order gives no lasting right to it: a coordinator demoted or moved to another unit no longer sees the
+    orders they placed for the old unit. Rights follow the user's role and unit as of this request.
+    """
     if user.role == "operator":
         return True
     if user.role != "buyer":
         return False
-    if order.user_id == user.id or order.placed_by_id == user.id:
+    if order.user_id == user.id:
         return True
     return user.is_coordinator and order.unit_id == user.unit_id
+
+
+def visible_orders_clause(user):
+    """:func:`can_see_order` as an SQL condition on the order table."""
+    orders = Order.__table__.c
+    if user.role == "operator":
+        return sa.true()
+    if user.role != "buyer":
+        return sa.false()
+    if user.is_coordinator:
+        return sa.or_(orders.user_id == user.id, orders.unit_id == user.unit_id)
+    return orders.user_id == user.id
 
 
 def my_orders_query(user, campaign_id=None):

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
@@ -24,10 +23,9 @@ import after_commit
 from accounts.models import User
 from accounts.services import normalize_phone, record_audit
 from database import transaction, utcnow
-from errors import Conflict, DomainError, Forbidden, IdempotencyConflict, OutcomeUnknown, ValidationFailed
+from errors import AlreadyOrdered, Conflict, DomainError, Forbidden, IdempotencyConflict, OutcomeUnknown, ValidationFailed
 from extensions import db
-from notifications import messages
-from notifications.services import queue_notification
+from orders import people
 from orders.capacity import check_limits, release, reserve
 from orders.lines import (
     clean_idempotency_key,
@@ -35,16 +33,11 @@ from orders.lines import (
     fingerprint,
     normalize_lines,
 )
-from orders.locks import lock_buyer, lock_open_campaign
+from orders.locks import lock_buyer, lock_open_campaign, lock_unit_sheet
 from orders.models import Order, OrderLine
-from orders.reading import active_lines, get_order
+from orders.notices import notify_buyer, tell_ordered_for
+from orders.reading import active_lines, can_see_order, get_order
 from shop.models import CampaignItem
-
-_TEXTS = {
-    "order_confirmed": messages.order_confirmed,
-    "order_changed": messages.order_changed,
-    "order_cancelled": messages.order_cancelled,
-}
 
 
 @dataclass
@@ -114,10 +107,10 @@ def reserve_and_write_order(
     # Written first: a concurrent duplicate of an idempotent request stops here, before touching capacity.
     db.session.flush()
     if confirm_to is not None:
-        _notify(order, "order_confirmed", f"order:{order.id}:placed", user=confirm_to, new_subject=True)
+        notify_buyer(order, "order_confirmed", f"order:{order.id}:placed", user=confirm_to, new_subject=True)
     if any(items[item_id].per_buyer_limit for item_id in wanted):
         lock_buyer(campaign.id, buyer_phone)
-        check_limits(campaign.id, buyer_phone, items, wanted, exclude_order_id=order.id)
+        check_limits(campaign.id, buyer_phone, items, wanted, exclude_order_id=order.id, viewer=actor)
     # Capacity last: an item's row stays locked from its UPDATE to the commit, so a sought-after item is held for
     # as short a time as possible.
     reserve(items, wanted)
@@ -165,9 +158,12 @@ def place_order(
     """Place a pre-order: reserve capacity, write the order and its price-snapshot lines, queue the buyer's confirmation; commit.
 
     A buyer orders for themselves (source "buyer"); a unit's coordinator may order for a colleague
-    (source "coordinator", with ``buyer_name`` and ``buyer_phone``). With an ``idempotency_key``
-    a repeat of the same request returns the first order (``created`` False), never a second one.
+    (source "coordinator", with ``buyer_name`` and ``buyer_phone``), who is then told by SMS (and in the app, with an
+    account) what was ordered and by whom. With an ``idempotency_key`` a repeat of the same request returns the first
+    order (``created`` False), never a second one.
     :raises IdempotencyConflict: the key was used for a different request.
+    :raises ValidationFailed: (coordinator) the phone is registered to someone outside the unit.
+    :raises AlreadyOrdered: (coordinator) the colleague already has an order of the unit in the campaign.
     :raises: everything reserve_and_write_order raises; nothing is saved then.
     """
     buyer = _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source)
@@ -179,12 +175,14 @@ def place_order(
         if source != "buyer":
             extra.update(buyer_name=buyer["buyer_name"], buyer_phone=buyer["buyer_phone"], source=source)
         request_fingerprint = fingerprint(campaign_id, wanted, **extra)
-    confirm_to = actor if buyer["user_id"] == actor.id else _colleague(buyer["user_id"])
+    person = actor if buyer["user_id"] == actor.id else _colleague(buyer["user_id"])
     # No lookup of the key up front: the unique (placed_by, key) constraint catches a repeat when the order is
     # written, and any refusal before that looks for a first order made with the key (a retry after closing or
     # selling out still gets its order back).
     try:
         with _kept_loaded_after_commit(), transaction():
+            if source != "buyer":
+                _refuse_a_second_order(actor, campaign_id, buyer)
             order = reserve_and_write_order(
                 actor,
                 campaign_id,
@@ -193,11 +191,13 @@ def place_order(
                 note=note,
                 idempotency_key=key,
                 request_fingerprint=request_fingerprint,
-                confirm_to=confirm_to,
+                confirm_to=actor if person is actor else None,
                 **buyer,
             )
             if source != "buyer":
                 record_audit(actor, "order.place", order, on_behalf_of=order.buyer_name, source=source)
+                if person is not actor:
+                    tell_ordered_for(actor, order, person)
             after_commit.dispatch_notifications()
     except OutcomeUnknown:
         raise  # looking for the order now could find the database gone: the answer says to retry with the key
@@ -243,8 +243,25 @@ def _buyer_fields(actor, buyer_name, buyer_phone, unit_id, source):
         errors["buyer_phone"] = [_("Enter an 11-digit mobile number.")]
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
-    colleague = db.session.scalar(sa.select(User).where(User.phone == phone, User.unit_id == actor.unit_id))
+    found = people.registered(actor.unit_id, [phone])
+    if phone in found.outsiders:
+        raise ValidationFailed(_("Please correct the marked fields."), {"buyer_phone": [people.outsider_message(phone)]})
+    colleague = found.members.get(phone)
     return dict(buyer_name=name, buyer_phone=phone, unit_id=actor.unit_id, user_id=colleague.id if colleague else None)
+
+
+def _refuse_a_second_order(actor, campaign_id, buyer) -> None:
+    """One order a person: a colleague who already has an order of the unit in the campaign (their own, a grid's, a
+    sheet's) gets no second one. Under the unit's sheet lock, so a grid or sheet of the unit cannot slip one in.
+
+    :raises NotFound, CampaignNotOpen, Forbidden: see orders.locks.lock_open_campaign.
+    :raises AlreadyOrdered: naming the existing order.
+    """
+    campaign = lock_open_campaign(campaign_id, actor.unit_id)
+    lock_unit_sheet(campaign.id, actor.unit_id)
+    existing = people.existing_orders(campaign.id, actor.unit_id, [buyer["buyer_phone"]]).get(buyer["buyer_phone"])
+    if existing is not None:
+        raise AlreadyOrdered(people.already_ordered_message(buyer["buyer_name"], existing), {"order_id": existing})
 
 
 def _colleague(user_id):
@@ -256,6 +273,9 @@ def _replay(actor, key, request_fingerprint) -> Order | None:
     order = db.session.scalar(sa.select(Order).where(Order.placed_by_id == actor.id, Order.idempotency_key == key))
     if order is None:
         return None
+    if not can_see_order(actor, order):
+        # Placed for a unit the actor no longer coordinates: the key stays used, the order is not shown.
+        raise IdempotencyConflict(_("This Idempotency-Key was already used for a different order."))
     if order.request_fingerprint != request_fingerprint:
         raise IdempotencyConflict(_("This Idempotency-Key was already used for a different order."), {"order_id": order.id})
     return order
@@ -298,12 +318,12 @@ def change_order(user, order_id, lines) -> Order:
             return order
         touched = set(wanted) | set(have)
         items = orderable_items(order.campaign_id, touched)
-        check_limits(order.campaign_id, order.buyer_phone, items, wanted, exclude_order_id=order.id)
+        check_limits(order.campaign_id, order.buyer_phone, items, wanted, exclude_order_id=order.id, viewer=user)
         reserve(items, {item_id: wanted.get(item_id, 0) - have.get(item_id, 0) for item_id in touched})
         _replace_lines(order, items, wanted)
         if user.id != order.user_id:
             record_audit(user, "order.change", order, on_behalf_of=order.buyer_name)
-        _notify(order, "order_changed", f"order:{order.id}:v{time.time_ns() // 1000}")
+        notify_buyer(order, "order_changed", f"order:{order.id}:v{time.time_ns() // 1000}")
         after_commit.dispatch_notifications()
     return order
 
@@ -354,7 +374,7 @@ def cancel_order(user, order_id) -> Order:
         order.status, order.cancelled_at, order.total_fen = "cancelled", utcnow(), 0
         if user.id != order.user_id:
             record_audit(user, "order.cancel", order, on_behalf_of=order.buyer_name)
-        _notify(order, "order_cancelled", f"order:{order.id}:cancelled")
+        notify_buyer(order, "order_cancelled", f"order:{order.id}:cancelled")
         after_commit.dispatch_notifications()
     return order
 
@@ -363,13 +383,3 @@ def _status_label(status):
     return {"placed": _("placed"), "allocated": _("allocated"), "delivered": _("delivered"), "cancelled": _("cancelled")}.get(
         status, status
     )
-
-
-def _notify(order, kind, subject, user=None, new_subject=False) -> None:
-    """Queue the buyer's message in the order's transaction (only buyers with an account get one), in their language."""
-    user = user or (order.user if order.user_id else None)
-    if user is None:
-        return
-    with force_locale(user.locale or "zh_CN"):
-        title, body = _TEXTS[kind](order)
-    queue_notification(kind=kind, subject=subject, title=title, body=body, user=user, new_subject=new_subject)

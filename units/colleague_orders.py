@@ -1,4 +1,4 @@
-"""Writing the orders a coordinator places for colleagues, one a person, and telling colleagues who have an account.
+"""Writing the orders a coordinator places for colleagues, one a person, and telling each person ordered for.
 
 Every order goes through ``orders.services.reserve_and_write_order``, the building block single orders use, so
 capacity and per-buyer limits hold the same way; such orders belong to the unit and record the coordinator.
@@ -6,17 +6,11 @@ capacity and per-buyer limits hold the same way; such orders belong to the unit 
 
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from flask_babel import force_locale
-
-from accounts.models import User
 from errors import Forbidden, InsufficientStock, LimitExceeded, ValidationFailed
-from extensions import db
-from notifications import messages
-from notifications.services import queue_notification
 from orders.models import Order
+from orders.notices import tell_ordered_for
 from orders.services import reserve_and_write_order
-from units.sheet_plan import in_chunks, invalid
+from units.sheet_plan import invalid
 from units.sheets import problem
 
 
@@ -40,11 +34,13 @@ class SheetResult:
 def write_orders(coordinator, plan, rows, *, source, group_sheet_id, positions) -> list[Order]:
     """One order per row through the shared placement building block; a failure names its row.
 
+    Each person ordered for is told, in the same transaction (orders.notices.tell_ordered_for): a colleague
+    registered in the unit owns the order and hears it in the app too; anyone else gets an SMS.
     :raises InvalidSheet: a row lost a race with a concurrent order (the caller rolls everything back).
     """
-    colleagues = _colleagues(coordinator.unit_id, {row.phone for row in rows})
     written = []
     for row in rows:
+        person = plan.members.get(row.phone)
         try:
             order = reserve_and_write_order(
                 coordinator,
@@ -53,7 +49,7 @@ def write_orders(coordinator, plan, rows, *, source, group_sheet_id, positions) 
                 buyer_name=row.name,
                 buyer_phone=row.phone,
                 unit_id=coordinator.unit_id,
-                user_id=colleagues[row.phone].id if row.phone in colleagues else None,
+                user_id=person.id if person else None,
                 source=source,
                 note=row.note,
                 group_sheet_id=group_sheet_id,
@@ -63,29 +59,6 @@ def write_orders(coordinator, plan, rows, *, source, group_sheet_id, positions) 
             item_id = error.details.get("item_id") if isinstance(error.details, dict) else None
             label = positions.get("items", {}).get(item_id, (None, None))[0]
             raise invalid([problem(row.row, label, error.message)]) from None
+        tell_ordered_for(coordinator, order, person)
         written.append(order)
-    _notify_colleagues(coordinator, plan.campaign, written, colleagues)
     return written
-
-
-def _colleagues(unit_id, phones) -> dict:
-    """{phone: User} for the people of the sheet who have an account in the unit."""
-    found = {}
-    for chunk in in_chunks(phones):
-        for user in db.session.scalars(
-            sa.select(User).where(User.unit_id == unit_id, User.phone.in_(chunk), User.active.is_(True))
-        ):
-            found[user.phone] = user
-    return found
-
-
-def _notify_colleagues(coordinator, campaign, orders, colleagues) -> None:
-    """Tell colleagues with an account that the coordinator ordered for them (not the coordinator themselves)."""
-    for order in orders:
-        user = colleagues.get(order.buyer_phone)
-        if user is None or user.id == coordinator.id:
-            continue
-        lines = [(line.item.title, line.quantity, line.item.unit) for line in order.lines if not line.cancelled]
-        with force_locale(user.locale or "zh_CN"):
-            title, body = messages.ordered_for_you(coordinator.name, campaign, lines, order.total_fen)
-        queue_notification(kind="group_order_placed", subject=f"order:{order.id}:placed", title=title, body=body, user=user)

@@ -14,15 +14,17 @@ from sqlalchemy.orm import selectinload
 
 from errors import InvalidSheet
 from extensions import db
+from orders import people
 from orders.locks import lock_items, lock_open_campaign, lock_unit_sheet
 from orders.models import GroupSheet, Order, OrderLine
+from orders.people import in_chunks
+from orders.reading import visible_orders_clause
 from shop.models import Campaign
 from units import sheet_rows
 from units.campaigns import campaign_items, item_columns
 from units.locks import lock_buyers
 from units.sheets import problem
 
-PHONE_CHUNK = 500  # phones per IN (...) query: well under SQLite's parameter limit
 _order_table = Order.__table__
 _line_table = OrderLine.__table__
 
@@ -54,6 +56,7 @@ class Plan:
     previous_orders: dict  # phone → Order of the previous sheet
     changes: list
     filename: str = ""
+    members: dict = field(default_factory=dict)  # phone → User: the people of the sheet registered in the unit
 
     def _of_kind(self, kind):
         return [c for c in self.changes if c.kind == kind]
@@ -97,12 +100,6 @@ class Plan:
         return [(item, before[item.id], after[item.id]) for item in self.items if before[item.id] or after[item.id]]
 
 
-def in_chunks(values, size=PHONE_CHUNK):
-    values = sorted(values)
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def invalid(problems) -> InvalidSheet:
     """The error that names every problem, whole-file ones first, then by row and column."""
     problems = sorted(problems, key=lambda p: (p["row"] is not None, p["row"] or 0, p.get("cell") or ""))
@@ -123,6 +120,8 @@ def column_positions(columns, headers) -> dict:
 def plan_orders(coordinator, campaign, rows, skipped, problems, positions, *, replace, filename="") -> Plan:
     """Inside the write transaction: lock, check limits and capacity against the database, diff with the previous sheet.
 
+    Refused rows: a phone registered to someone outside the unit; a person who already has an order of the unit in
+    the campaign outside the sheet being replaced (their own, a grid's, a coordinator's: never a second order).
     :param replace: True for a sheet (replaces the unit's previous sheet); False for grid rows (only adds orders).
     :param positions: {"items": {item_id: (heading, index)}, "phone": (heading, index)} to name columns in problems.
     :raises CampaignNotOpen, Forbidden, NotFound: see orders.locks.lock_open_campaign.
@@ -138,15 +137,17 @@ def plan_orders(coordinator, campaign, rows, skipped, problems, positions, *, re
     lock_items(touched)
     items = campaign_items(campaign.id)  # re-read under the locks: capacity and ordered as of now
     problems = list(problems)
-    if not replace:
-        problems += _already_ordered(campaign.id, unit_id, rows, positions)
-    problems += _over_limits_or_capacity(campaign.id, items, rows, previous, previous_orders, positions)
+    found = people.registered(unit_id, {row.phone for row in rows})
+    problems += _whose_phones(rows, found, previous.id if previous else None, campaign.id, unit_id, positions)
+    # Another unit's people are refused by their phone alone: counting their limits would tell of their orders.
+    ours = [row for row in rows if row.phone not in found.outsiders]
+    problems += _over_limits_or_capacity(coordinator, campaign.id, items, ours, previous, previous_orders, positions)
     if problems:
         raise invalid(problems)
     if not rows and not previous_orders:
         raise invalid([problem(None, None, _("The sheet lists nobody with a quantity above zero."))])
     changes = _changes(rows, previous_orders, {item.id: item.price_fen for item in items})
-    return Plan(campaign, items, rows, skipped, previous, previous_orders, changes, filename)
+    return Plan(campaign, items, rows, skipped, previous, previous_orders, changes, filename, found.members)
 
 
 def _previous_sheet(campaign_id, unit_id) -> tuple[GroupSheet | None, dict]:
@@ -169,7 +170,7 @@ def _previous_sheet(campaign_id, unit_id) -> tuple[GroupSheet | None, dict]:
     return previous, {order.buyer_phone: order for order in orders}
 
 
-def _over_limits_or_capacity(campaign_id, items, rows, previous, previous_orders, positions) -> list:
+def _over_limits_or_capacity(coordinator, campaign_id, items, rows, previous, previous_orders, positions) -> list:
     """Problems with per-buyer limits or what is left, the previous sheet's quantities given back first."""
     released = defaultdict(int)
     for order in previous_orders.values():
@@ -177,27 +178,29 @@ def _over_limits_or_capacity(campaign_id, items, rows, previous, previous_orders
             released[item_id] += quantity
     remaining = {item.id: item.capacity - item.ordered + released[item.id] for item in items}
     limited = {item.id for item in items if item.per_buyer_limit}
-    held = _held_elsewhere(campaign_id, {row.phone for row in rows}, limited, previous.id if previous else None)
-    return sheet_rows.check_limits_and_capacity(rows, item_columns(items), held, remaining, positions.get("items", {}))
+    held, unseen = _held_elsewhere(
+        coordinator, campaign_id, {row.phone for row in rows}, limited, previous.id if previous else None
+    )
+    return sheet_rows.check_limits_and_capacity(
+        rows, item_columns(items), held, remaining, positions.get("items", {}), unseen=unseen
+    )
 
 
-def _already_ordered(campaign_id, unit_id, rows, positions) -> list:
-    """Grid rows for people who already have an order of the unit in the campaign (the grid never doubles one)."""
-    existing = _existing_unit_orders(campaign_id, unit_id, {row.phone for row in rows})
-    label, _index = positions.get("phone", (None, None))
-    return [
-        problem(
-            row.row,
-            label,
-            _(
-                "%(name)s already has order %(id)d in this campaign; change that order instead.",
-                name=row.name,
-                id=existing[row.phone],
-            ),
-        )
-        for row in rows
-        if row.phone in existing
-    ]
+def _whose_phones(rows, found, previous_sheet_id, campaign_id, unit_id, positions) -> list:
+    """Rows for people the coordinator may not order for (registered outside the unit), or not again (they already
+    have an order of the unit in the campaign, outside the sheet being replaced)."""
+    label, index = positions.get("phone", (None, None))
+    existing = people.existing_orders(
+        campaign_id, unit_id, {row.phone for row in rows} - found.outsiders, exclude_sheet_id=previous_sheet_id
+    )
+    problems = []
+    for row in rows:
+        cell = f"{sheet_rows.column_letter(index)}{row.row}" if index is not None else None
+        if row.phone in found.outsiders:
+            problems.append(problem(row.row, label, people.outsider_message(row.phone), cell))
+        elif row.phone in existing:
+            problems.append(problem(row.row, label, people.already_ordered_message(row.name, existing[row.phone]), cell))
+    return problems
 
 
 def _changes(rows, previous_orders, prices) -> list[PersonChange]:
@@ -249,14 +252,17 @@ def _amount(quantities, prices) -> int:
     return sum(prices[item_id] * quantity for item_id, quantity in quantities.items())
 
 
-def _held_elsewhere(campaign_id, phones, item_ids, exclude_sheet_id=None) -> dict:
-    """{phone: {item_id: quantity}} each person has of ``item_ids`` in live orders outside the sheet being replaced."""
+def _held_elsewhere(coordinator, campaign_id, phones, item_ids, exclude_sheet_id=None) -> tuple[dict, dict]:
+    """What each person has of ``item_ids`` in live orders outside the sheet being replaced, and how much of that is in
+    orders the coordinator may not see (another unit's): ({phone: {item_id: quantity}}, the same for the unseen)."""
     held = defaultdict(lambda: defaultdict(int))
+    unseen = defaultdict(lambda: defaultdict(int))
     if not phones or not item_ids:
-        return held
+        return held, unseen
+    hidden = sa.func.sum(sa.case((visible_orders_clause(coordinator), 0), else_=_line_table.c.quantity))
     for chunk in in_chunks(phones):
         query = (
-            sa.select(_order_table.c.buyer_phone, _line_table.c.item_id, sa.func.sum(_line_table.c.quantity))
+            sa.select(_order_table.c.buyer_phone, _line_table.c.item_id, sa.func.sum(_line_table.c.quantity), hidden)
             .join(_order_table, _order_table.c.id == _line_table.c.order_id)
             .where(
                 _order_table.c.campaign_id == campaign_id,
@@ -271,24 +277,8 @@ def _held_elsewhere(campaign_id, phones, item_ids, exclude_sheet_id=None) -> dic
             query = query.where(
                 sa.or_(_order_table.c.group_sheet_id.is_(None), _order_table.c.group_sheet_id != exclude_sheet_id)
             )
-        for phone, item_id, quantity in db.session.execute(query):
+        for phone, item_id, quantity, hidden_quantity in db.session.execute(query):
             held[phone][item_id] += int(quantity)
-    return held
-
-
-def _existing_unit_orders(campaign_id, unit_id, phones) -> dict:
-    """{phone: order id} of live orders the unit already has in the campaign for these people."""
-    found = {}
-    for chunk in in_chunks(phones):
-        for phone, order_id in db.session.execute(
-            sa.select(Order.buyer_phone, sa.func.min(Order.id))
-            .where(
-                Order.campaign_id == campaign_id,
-                Order.unit_id == unit_id,
-                Order.status != "cancelled",
-                Order.buyer_phone.in_(chunk),
-            )
-            .group_by(Order.buyer_phone)
-        ):
-            found[phone] = order_id
-    return found
+            if hidden_quantity and phone != coordinator.phone:
+                unseen[phone][item_id] += int(hidden_quantity)
+    return held, unseen

@@ -247,10 +247,11 @@ def _parse_row(row_number, values, columns, roles, by_id, headers, normalize_pho
     return SheetRow(row_number, name, phone, quantities, note or None) if row_ok else None
 
 
-def check_limits_and_capacity(rows, items, already, remaining, columns_of) -> list:
+def check_limits_and_capacity(rows, items, already, remaining, columns_of, unseen=None) -> list:
     """Per-buyer limits and what is left of each item, counting the whole sheet.
 
     :param already: {phone: {item_id: quantity}} that person has in other orders of the campaign.
+    :param unseen: the part of ``already`` in orders the coordinator may not see: a problem then names no figure.
     :param remaining: {item_id: quantity} the sheet may take (what is left, plus what it replaces).
     :param columns_of: {item_id: (label, index)} to name the column in a problem.
     """
@@ -265,7 +266,15 @@ def check_limits_and_capacity(rows, items, already, remaining, columns_of) -> li
             if item.per_buyer_limit:
                 have = already.get(row.phone, {}).get(item_id, 0)
                 if have + wanted > item.per_buyer_limit:
-                    if have:
+                    if (unseen or {}).get(row.phone, {}).get(item_id):
+                        message = _(
+                            "%(title)s is limited to %(limit)d %(unit)s per person; with %(name)s's orders placed elsewhere, this would be over the limit.",
+                            title=item.title,
+                            limit=item.per_buyer_limit,
+                            unit=item.unit,
+                            name=row.name,
+                        )
+                    elif have:
                         message = _(
                             "%(title)s is limited to %(limit)d %(unit)s per person, and %(name)s already has %(have)d in other orders.",
                             title=item.title,

@@ -330,11 +330,17 @@ def test_a_coordinator_orders_for_a_colleague_without_an_account(api_as, shop):
         None,
     )
     assert order["placed_by_id"] == coordinator.id and order["unit_id"] == buyer.unit_id
-    # The limit belongs to the colleague (by phone), not to the coordinator.
+    # One order a person: a second one for the same colleague names the first instead.
     again = api_as(coordinator).post(
         f"/campaigns/{campaign.id}/orders", json={**body, "lines": [{"item_id": chickens.id, "quantity": 1}]}
     )
-    assert again.get_json()["error"]["code"] == "limit_exceeded"
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "already_ordered"
+    assert again.get_json()["error"]["details"] == {"order_id": order["id"]}
+    assert again.get_json()["error"]["message"] == f"陈老师在本次活动中已有订单 {order['id']}，请修改该订单。"
+    # The limit belongs to the colleague (by phone), not to the coordinator.
+    more = api_as(coordinator).patch(f"/orders/{order['id']}", json={"lines": [{"item_id": chickens.id, "quantity": 3}]})
+    assert more.get_json()["error"]["code"] == "limit_exceeded"
     mine = api_as(coordinator).post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": chickens.id, "quantity": 2}]})
     assert mine.status_code == 201
     plain = api_as(buyer).post(f"/campaigns/{campaign.id}/orders", json=body)

@@ -44,11 +44,13 @@ def test_a_sheet_becomes_one_order_a_person(shop, files, live):
     sheet = db.session.get(GroupSheet, result.sheet_id)
     assert (sheet.filename, sheet.rows, sheet.uploaded_by_id, sheet.replaced_at) == ("总工会.xlsx", 3, shop.coordinator.id, None)
     assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "group_sheet.import")).details["added"] == 3
-    # The colleague with an account hears about it in Chinese; the others have nobody to tell.
+    # The colleague with an account hears about it in Chinese in the app; everyone ordered for gets an SMS.
     note = db.session.scalar(
         sa.select(Notification).where(Notification.user_id == shop.buyer.id, Notification.channel == "inapp")
     )
     assert note.title == "李主任为您预订了商品" and "雪毛鸡 × 1只" in note.body
+    sms = db.session.scalars(sa.select(Notification.address).where(Notification.channel == "sms")).all()
+    assert sorted(sms) == ["13900000005", "13900001001", "13900001002"]
 
 
 def test_rows_that_order_nothing_are_skipped(shop, files):
@@ -99,11 +101,15 @@ def test_capacity_counts_the_whole_sheet_and_names_the_row_where_it_runs_out(sho
 
 
 def test_the_limit_counts_what_the_person_already_ordered_elsewhere(shop, files):
-    make_order(shop.campaign, [(shop.chicken, 1)], user=shop.buyer)
+    own = make_order(shop.campaign, [(shop.chicken, 1)], user=shop.buyer)
     data = files.xlsx([shop.header, ["王芳", "13900000005", 2, None, None, None]])
     with pytest.raises(InvalidSheet) as caught:
         import_sheet(shop.coordinator, shop.campaign.id, data, filename="a.xlsx")
-    assert caught.value.rows[0]["message"] == "雪毛鸡每人限购 2 只，王芳在其他订单中已有 1 只。"
+    # Her own order is the unit's, so the coordinator sees it: both its number and what it holds may be named.
+    assert {(p["row"], p["column"], p["message"]) for p in caught.value.rows} == {
+        (2, "手机号", f"王芳在本次活动中已有订单 {own.id}，请修改该订单。"),
+        (2, "雪毛鸡", "雪毛鸡每人限购 2 只，王芳在其他订单中已有 1 只。"),
+    }
 
 
 def test_unknown_item_columns_and_missing_columns_are_named(shop, files):

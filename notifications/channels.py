@@ -70,15 +70,25 @@ def _send_email(notification):
 
 
 def _send_sms(notification):
+    send_sms(notification.address, notification.body, notification.id)
+
+
+def send_sms(address, body, reference) -> None:
+    """Send one SMS now through the configured backend (the log file, or the HTTP gateway).
+
+    The outbox's dispatcher uses it with retries; a one-time code uses it directly, since a code that arrives after
+    a back-off has expired.
+    :raises DeliveryError: the gateway refused or could not be reached.
+    """
     config = current_app.config
-    text = f"【{config['SMS_SENDER']}】{notification.body}"
+    text = f"【{config['SMS_SENDER']}】{body}"
     if config["SMS_BACKEND"] == "log":
         with open(config["SMS_LOG_FILE"], "a", encoding="utf-8") as log:
-            log.write(f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\n")
+            log.write(f"{utcnow().isoformat()}\t{address}\t{text.replace(chr(10), ' ')}\n")
         return
     request = urllib.request.Request(
         config["SMS_GATEWAY_URL"],
-        data=json.dumps({"to": notification.address, "text": text, "reference": notification.id}).encode(),
+        data=json.dumps({"to": address, "text": text, "reference": reference}).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {config['SMS_API_KEY'] or ''}"},
         method="POST",
     )

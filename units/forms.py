@@ -36,3 +36,20 @@ class PaymentForm(FlaskForm):
 
 class ClearPaymentForm(FlaskForm):
     submit = SubmitField(_l("Undo"))
+
+
+class RosterUploadForm(FlaskForm):
+    file = FileField(_l("Staff list (xlsx or csv: 姓名, 手机号)"), validators=[FileRequired(_l("Choose a file."))])
+    submit = SubmitField(_l("Upload and check"))
+
+
+class ConfirmRosterForm(FlaskForm):
+    """Carries the checked roster back (base64), so the confirmation invites exactly who was previewed."""
+
+    roster = HiddenField(validators=[DataRequired()])
+    filename = HiddenField()
+    submit = SubmitField(_l("Send the invitations"))
+
+
+class RotateInvitationForm(FlaskForm):
+    submit = SubmitField(_l("Replace the link and QR code"))

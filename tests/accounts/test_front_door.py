@@ -40,7 +40,9 @@ def test_a_colleague_joins_through_the_invitation_page_and_lands_on_the_campaign
     page = client.get(f"/accounts/join/{invite}?next=/c/spring")
     assert page.status_code == 200 and "乐昌市妇联" in page.get_data(as_text=True)
 
-    sent = client.post(f"/accounts/join/{invite}?next=/c/spring", data={"phone": "138 0013 8001", "name": "陈晓", "send_code": "1"})
+    sent = client.post(
+        f"/accounts/join/{invite}?next=/c/spring", data={"phone": "138 0013 8001", "name": "陈晓", "send_code": "1"}
+    )
     assert sent.status_code == 200
     text = sent.get_data(as_text=True)
     assert "短信正在发往 13800138001" in text and 'value="陈晓"' in text  # what was typed stays
@@ -61,7 +63,13 @@ def test_registration_by_api_answers_with_a_token_and_a_password_works_afterward
     assert _ask_code(client, "13800138002", "register").status_code == 202
     response = client.post(
         "/api/v1/auth/register",
-        json={"invite": invite, "phone": "13800138002", "sms_code": last_code(app, "13800138002"), "name": "林", "password": "spring2026"},
+        json={
+            "invite": invite,
+            "phone": "13800138002",
+            "sms_code": last_code(app, "13800138002"),
+            "name": "林",
+            "password": "spring2026",
+        },
     )
     assert response.status_code == 201
     body = response.get_json()
@@ -132,7 +140,9 @@ def test_a_used_code_cannot_be_used_again(client, invite, app):
 
 def test_a_registered_phone_is_told_only_once_the_code_is_right(client, invite, unit, app):
     make_user(unit=unit, phone="13800138007")
-    wrong = client.post("/api/v1/auth/register", json={"invite": invite, "phone": "13800138007", "sms_code": "123456", "name": "吴"})
+    wrong = client.post(
+        "/api/v1/auth/register", json={"invite": invite, "phone": "13800138007", "sms_code": "123456", "name": "吴"}
+    )
     assert wrong.status_code == 422
     _ask_code(client, "13800138007", "register")
     taken = client.post(
@@ -227,7 +237,9 @@ def test_password_reset_by_api_with_a_wrong_code_changes_nothing(client, api_as,
     user = make_user(phone="13800138012")
     session = api_as(user)
     _ask_code(client, user.phone, "reset")
-    response = client.post("/api/v1/auth/password-reset", json={"phone": user.phone, "sms_code": "12345", "new_password": "new-secret-1"})
+    response = client.post(
+        "/api/v1/auth/password-reset", json={"phone": user.phone, "sms_code": "12345", "new_password": "new-secret-1"}
+    )
     assert response.status_code == 422
     assert session.get("/me").status_code == 200
     response = client.post(

@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
+from sms_inbox import Gateway, code_in, last_code, texts_to
 
 from accounts.codes import RULES
 from accounts.models import ApiToken, SmsCode, User
 from database import utcnow
 from extensions import db
 from factories import make_unit, make_user
-from sms_inbox import Gateway, code_in, last_code, texts_to
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ import zipfile
 
 import pytest
 import sqlalchemy as sa
+from sms_inbox import texts_to
 
 from accounts.models import UnitInvitation
 from extensions import db
 from notifications.models import Notification
 from notifications.services import dispatch_due
-from sms_inbox import texts_to
-
 
 ENTITIES = b"""<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
 <worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>

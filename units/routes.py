@@ -330,7 +330,8 @@ def rotate_invite(unit_id):
     if RotateInvitationForm().validate_on_submit():
         invitations.rotate_invitation(current_user, unit.id)
         flash(_("The invitation link and QR code are new; the old ones no longer work."), "success")
-    return redirect(request.form.get("back") == "index" and url_for("units.index") or url_for("units.people", unit_id=unit.id))
+    back = url_for("units.index") if request.form.get("back") == "index" else url_for("units.people", unit_id=unit.id)
+    return redirect(back)
 
 
 @bp.route("/<int:unit_id>/roster", methods=["POST"])

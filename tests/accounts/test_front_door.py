@@ -40,6 +40,9 @@ def _ask_code(client, phone, purpose):
 def test_a_colleague_joins_through_the_invitation_page_and_lands_on_the_campaign(client, unit, invite, app):
     page = client.get(f"/accounts/join/{invite}?next=/c/spring")
     assert page.status_code == 200 and "乐昌市妇联" in page.get_data(as_text=True)
+    form = page.get_data(as_text=True).split('<form method="post" novalidate>', 1)[1]
+    buttons = [tag for tag in re.findall(r"<(?:button|input)\b[^>]*>", form) if 'type="submit"' in tag]
+    assert 'name="submit"' in buttons[0] and 'name="send_code"' in buttons[1]  # Enter joins, it does not resend
 
     sent = client.post(
         f"/accounts/join/{invite}?next=/c/spring", data={"phone": "138 0013 8001", "name": "陈晓", "send_code": "1"}

@@ -79,7 +79,7 @@ class Token(MethodView):
     @blp.response(200, TokenSchema)
     def post(self, data):
         """Exchange a phone or email and password, or a phone and its SMS login code, for a bearer token."""
-        if "sms_code" in data and "password" not in data:
+        if not {"login", "password"} <= data.keys():
             user = registration.login_with_code(phone=data["phone"], sms_code=data["sms_code"])
             return {"token": services.issue_token(user), "user": user}
         user = services.authenticate(data["login"], data["password"])

@@ -284,3 +284,12 @@ def test_the_code_goes_out_through_the_http_gateway_at_once_and_a_failure_keeps_
         "/api/v1/auth/register", json={"invite": invite, "phone": "13800138016", "sms_code": code_in(text), "name": "褚"}
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"password": "x", "phone": "13800138017", "sms_code": "123456"}, {"login": "13800138017", "sms_code": "1"}, {}],
+)
+def test_a_token_request_mixing_both_ways_is_answered_cleanly(client, body):
+    response = client.post("/api/v1/auth/token", json=body)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "validation_error"

@@ -97,3 +97,21 @@ class PhotosBusy(DomainError):
     status = 503
     code = "service_unavailable"
     retry_after = 5
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+
+
+class RateLimited(DomainError):
+    """Asked again too soon; ``details.retry_after`` says how many seconds to wait."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class SmsNotSent(DomainError):
+    """The SMS channel could not send a message that must go out now (a code); nothing was kept."""
+
+    status = 503
+    code = "sms_unavailable"

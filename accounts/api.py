@@ -7,20 +7,29 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from accounts import services
+from accounts import codes, registration, services
 from accounts.access import api_auth
-from accounts.models import ROLES, Unit, User
+from accounts.models import ROLES, SMS_CODE_PURPOSES, Unit, User
 from accounts.throttle import login_limited, note_wrong_login
 from api import PageArgs, page_of, page_schema
-from errors import NotLoggedIn
+from errors import NotLoggedIn, ValidationFailed
 from plain_text import PlainText
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log in, work units and users")
 
 
 class TokenRequestSchema(ma.Schema):
-    login = PlainText(required=True, validate=ma.validate.Length(min=1, max=254))
-    password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+    """Either ``login`` and ``password``, or ``phone`` and ``sms_code`` (a login code from POST /auth/sms-code)."""
+
+    login = PlainText(validate=ma.validate.Length(min=1, max=254))
+    password = ma.fields.Str(validate=ma.validate.Length(min=1, max=200))
+    phone = PlainText(validate=ma.validate.Length(min=1, max=20))
+    sms_code = PlainText(validate=ma.validate.Length(min=1, max=12))
+
+    @ma.validates_schema
+    def _one_way(self, data, **kwargs):
+        if not ({"login", "password"} <= data.keys() or {"phone", "sms_code"} <= data.keys()):
+            raise ma.ValidationError(_("Send login and password, or phone and sms_code."), "_schema")
 
 
 class UserSchema(ma.Schema):
@@ -66,7 +75,14 @@ class Token(MethodView):
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenSchema)
     def post(self, data):
-        """Exchange a phone or email and password for a bearer token."""
+        """Exchange a phone or email and password, or a phone and its SMS login code, for a bearer token."""
+        if not {"login", "password"} <= data.keys():
+            try:
+                user = registration.login_with_code(phone=data["phone"], sms_code=data["sms_code"])
+            except ValidationFailed:
+                note_wrong_login()
+                raise
+            return {"token": services.issue_token(user), "user": user}
         user = services.authenticate(data["login"], data["password"])
         if user is None:
             note_wrong_login()
@@ -121,3 +137,64 @@ class Users(MethodView):
     def post(self, data):
         """Create a user (operators)."""
         return services.create_user(g.api_user, **data)
+
+
+class SmsCodeRequestSchema(ma.Schema):
+    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
+    purpose = ma.fields.Str(required=True, validate=ma.validate.OneOf(SMS_CODE_PURPOSES))
+
+
+class RegisterSchema(ma.Schema):
+    invite = ma.fields.Str(
+        required=True, validate=ma.validate.Length(min=1, max=64), metadata={"description": "the unit's invitation code"}
+    )
+    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
+    sms_code = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=12))
+    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=80))
+    password = ma.fields.Str(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
+
+
+class PasswordResetSchema(ma.Schema):
+    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
+    sms_code = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=12))
+    new_password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+class EmptySchema(ma.Schema):
+    pass
+
+
+@blp.route("/auth/sms-code")
+class SmsCodeRequest(MethodView):
+    @blp.arguments(SmsCodeRequestSchema)
+    @blp.response(202, EmptySchema)
+    @blp.alt_response(429, description="rate_limited: asked again too soon; details.retry_after in seconds")
+    def post(self, data):
+        """Send a one-time code by SMS now; the same answer whether or not the phone has an account."""
+        codes.request_code(data["phone"], data["purpose"], request.remote_addr)
+        return {}
+
+
+@blp.route("/auth/register")
+class Register(MethodView):
+    decorators = [login_limited]
+
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, TokenSchema)
+    @blp.alt_response(409, description="already_registered: the phone already has an account")
+    def post(self, data):
+        """Join the invitation's unit as a buyer with the SMS code sent for "register"; answers with a token."""
+        user = registration.register(**data)
+        return {"token": services.issue_token(user), "user": user}
+
+
+@blp.route("/auth/password-reset")
+class PasswordReset(MethodView):
+    decorators = [login_limited]
+
+    @blp.arguments(PasswordResetSchema)
+    @blp.response(200, EmptySchema)
+    def post(self, data):
+        """Set a new password with the SMS code sent for "reset"; every token of the user stops working."""
+        registration.reset_password(**data)
+        return {}

@@ -49,3 +49,31 @@ class UserForm(PlainTextForm):
     active = BooleanField(_l("Active"), default=True)
     password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Save"))
+
+
+class _CodeForm(PlainTextForm):
+    """A phone, a button that sends a code to it, and the code; the services check every field."""
+
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), Length(max=20)])
+    send_code = SubmitField(_l("Send me a code"))
+    sms_code = StringField(
+        _l("SMS code"),
+        validators=[Optional(), Length(max=12)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+
+
+class JoinForm(_CodeForm):
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=80)])
+    password = PasswordField(_l("Password (optional: without one, log in by SMS code)"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Join"))
+
+
+class CodeLoginForm(_CodeForm):
+    remember = BooleanField(_l("Keep me logged in"))
+    submit = SubmitField(_l("Log in"))
+
+
+class ResetPasswordForm(_CodeForm):
+    new_password = PasswordField(_l("New password"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Set the new password"))

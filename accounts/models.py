@@ -105,3 +105,56 @@ class AuditEntry(db.Model):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id"),)
+
+
+SMS_CODE_PURPOSES = ("register", "login", "reset")
+
+
+class SmsCode(db.Model):
+    """A one-time code sent by SMS; only its keyed hash is kept, so a database leak reveals no usable code.
+
+    Every request writes a row, whether or not the phone has an account (then the code is never sent), so the
+    rate limits and answers are the same for both. ``requested_from`` is the client address, for the per-address limit.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20))
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    requested_from: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.CheckConstraint("purpose IN ('register', 'login', 'reset')", name="purpose_known"),
+        sa.Index("ix_sms_code_phone_created", "phone", "created_at"),
+        sa.Index("ix_sms_code_requested_from_created", "requested_from", "created_at"),
+    )
+
+
+class UnitInvitation(db.Model):
+    """A unit's invitation code, behind its link and QR code; rotating retires it and makes a new one.
+
+    At most one live (not retired) invitation per unit: the partial unique index says so on both databases.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"))
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    unit: Mapped[Unit] = relationship()
+
+    __table_args__ = (
+        sa.Index(
+            "uq_unit_invitation_live",
+            "unit_id",
+            unique=True,
+            postgresql_where=sa.text("retired_at IS NULL"),
+            sqlite_where=sa.text("retired_at IS NULL"),
+        ),
+    )

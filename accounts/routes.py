@@ -9,13 +9,14 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from wtforms import SelectChoice
 
-from accounts import services
+from accounts import codes, registration, services
 from accounts.access import role_required
-from accounts.forms import ChangePasswordForm, LoginForm, UnitForm, UserForm
+from accounts.forms import ChangePasswordForm, CodeLoginForm, JoinForm, LoginForm, ResetPasswordForm, UnitForm, UserForm
 from accounts.throttle import login_limited, note_wrong_login
-from errors import DomainError, ValidationFailed
+from errors import AlreadyRegistered, DomainError, RateLimited, SmsNotSent, ValidationFailed
 from extensions import db
 from producers.models import Producer
+from units import invitations
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -198,3 +199,115 @@ def edit_user(user_id=None):
             flash(_("User saved."), "success")
             return redirect(url_for("accounts.users"))
     return _form_page("accounts/user_form.html", form=form, user=user)
+
+
+# ---------------------------------------------------------------- the front door: invitation, SMS code, reset
+
+
+def _send_code(form, purpose):
+    """The form's "send me a code" button: the same words whether or not the phone has an account."""
+    try:
+        codes.request_code(form.phone.data, purpose, request.remote_addr)
+    except ValidationFailed as error:
+        show_field_errors(form, error)
+        return 422
+    except (RateLimited, SmsNotSent) as error:
+        flash(error.message, "danger")
+        return error.status
+    flash(_("An SMS is on its way to %(phone)s; type the code below.", phone=services.normalize_phone(form.phone.data)), "info")
+    return 200
+
+
+def _code_page(template, form, status, **context):
+    return render_template(template, form=form, next=_safe_next(request.args.get("next")), **context), status
+
+
+def _logged_in(user, remember=False):
+    login_user(user, remember=remember)
+    if user.locale is None and session.get("lang"):
+        services.set_locale(user, session["lang"])
+    flash(_("Welcome, %(name)s.", name=user.name), "success")
+    return redirect(_safe_next(request.args.get("next")) or home_for(user))
+
+
+@bp.route("/join/<code>", methods=["GET", "POST"])
+@login_limited
+def join(code):
+    """A unit's invitation: name, phone and SMS code make a buyer of the unit, then back to ``next``."""
+    unit = invitations.find_unit_for_invitation(code)
+    form = JoinForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        elif form.send_code.data:
+            status = _send_code(form, "register")
+        else:
+            try:
+                user = registration.register(
+                    invite=code,
+                    phone=form.phone.data,
+                    sms_code=form.sms_code.data,
+                    name=form.name.data,
+                    password=form.password.data or None,
+                    locale=session.get("lang"),
+                )
+            except ValidationFailed as error:
+                show_field_errors(form, error)
+                status = 422
+            except AlreadyRegistered as error:
+                flash(error.message, "warning")
+                status = error.status
+            else:
+                return _logged_in(user)
+    return _code_page("accounts/join.html", form, status, unit=unit)
+
+
+@bp.route("/login/sms", methods=["GET", "POST"])
+@login_limited
+def login_by_code():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = CodeLoginForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        elif form.send_code.data:
+            status = _send_code(form, "login")
+        else:
+            try:
+                user = registration.login_with_code(phone=form.phone.data, sms_code=form.sms_code.data)
+            except ValidationFailed as error:
+                note_wrong_login()
+                show_field_errors(form, error)
+                status = 422
+            else:
+                return _logged_in(user, remember=form.remember.data)
+    return _code_page("accounts/login_sms.html", form, status)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@login_limited
+def forgot_password():
+    """忘记密码: a code to the phone, then a new password; every other login of the account ends."""
+    form = ResetPasswordForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        elif form.send_code.data:
+            status = _send_code(form, "reset")
+        else:
+            try:
+                registration.reset_password(
+                    phone=form.phone.data, sms_code=form.sms_code.data, new_password=form.new_password.data
+                )
+            except ValidationFailed as error:
+                show_field_errors(form, error)
+                status = 422
+            else:
+                logout_user()
+                flash(_("Your password has been changed; log in with it."), "success")
+                return redirect(url_for("accounts.login", next=_safe_next(request.args.get("next"))))
+    return _code_page("accounts/forgot_password.html", form, status)

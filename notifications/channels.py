@@ -3,6 +3,7 @@
 import json
 import smtplib
 import urllib.request
+import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -89,16 +90,25 @@ def _quit(smtp):
 
 
 def _send_sms(notification):
+    send_sms(notification.address, notification.body, notification.id, notification.message_id)
+
+
+def send_sms(address, body, reference, message_id=None) -> None:
+    """Send one SMS now through the configured backend (the log file, or the HTTP gateway).
+
+    The outbox's dispatcher uses it with retries and the row's stable message id; a one-time code uses it directly,
+    since a code that arrives after a back-off has expired, with a message id of its own.
+    :raises DeliveryError: the gateway refused or could not be reached.
+    """
     config = current_app.config
-    text = f"【{config['SMS_SENDER']}】{notification.body}"
+    message_id = message_id or uuid.uuid4().hex
+    text = f"【{config['SMS_SENDER']}】{body}"
     if config["SMS_BACKEND"] == "log":
         with open(config["SMS_LOG_FILE"], "a", encoding="utf-8") as log:
             # The message id last: a repeat of one text (a dispatcher that died before recording it) shows as such.
-            log.write(
-                f"{utcnow().isoformat()}\t{notification.address}\t{text.replace(chr(10), ' ')}\t{notification.message_id}\n"
-            )
+            log.write(f"{utcnow().isoformat()}\t{address}\t{text.replace(chr(10), ' ')}\t{message_id}\n")
         return
-    payload = {"to": notification.address, "text": text, "reference": notification.id, "message_id": notification.message_id}
+    payload = {"to": address, "text": text, "reference": reference, "message_id": message_id}
     request = urllib.request.Request(
         config["SMS_GATEWAY_URL"],
         data=json.dumps(payload).encode(),
@@ -106,7 +116,7 @@ def _send_sms(notification):
             "Content-Type": "application/json",
             "Authorization": f"Bearer {config['SMS_API_KEY'] or ''}",
             # Gateways keep what they accepted by this key and answer a repeat without sending it again.
-            "Idempotency-Key": notification.message_id,
+            "Idempotency-Key": message_id,
         },
         method="POST",
     )

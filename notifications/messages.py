@@ -364,3 +364,46 @@ def abandoned_last_attempt() -> str:
     return _(
         "Sending stopped during the last attempt: the message may have arrived. A resend is not delivered twice by a gateway that has it."
     )
+
+
+# The front door
+
+
+def sms_code(purpose, code, minutes) -> str:
+    """The text of a one-time code: registering, logging in without a password, or resetting the password."""
+    if purpose == "register":
+        return _(
+            "Your Pinbang registration code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
+            code=code,
+            minutes=minutes,
+        )
+    if purpose == "login":
+        return _(
+            "Your Pinbang login code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
+            code=code,
+            minutes=minutes,
+        )
+    return _(
+        "Your Pinbang code to reset your password is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
+        code=code,
+        minutes=minutes,
+    )
+
+
+def no_account_for_phone() -> str:
+    """To a phone with no account that asked for a login or reset code: no code, and how to join instead."""
+    return _(
+        "A Pinbang code was asked for this number, which has no account yet. To join, open your work unit's "
+        "invitation link. If it was not you, ignore this message."
+    )
+
+
+def unit_invitation(unit_name, url):
+    """To a colleague on a unit's roster without an account: the unit's invitation link. Returns (title, body)."""
+    title = _("%(unit)s invites you to Pinbang", unit=unit_name)
+    body = _(
+        "%(unit)s pre-orders produce of poor farming households together on Pinbang. Register with your phone: %(url)s",
+        unit=unit_name,
+        url=url,
+    )
+    return title, body

@@ -262,3 +262,30 @@ def inbox(user, limit=100):
         .order_by(Notification.id.desc())
         .limit(limit)
     ).all()
+
+
+def queue_sms_to_phone(*, phone, kind, subject, title, body) -> bool:
+    """Queue one SMS to a phone that has no account yet (a colleague on a unit's roster); nothing is queued twice.
+
+    Does not commit: the caller's transaction holds it. The dispatcher sends it with the usual retries.
+    :returns: whether a row was added.
+    """
+    recipient = f"phone:{phone}"
+    if queued_for(kind=kind, subject=subject, recipients={recipient}):
+        return False
+    db.session.execute(
+        _QUEUE,
+        [
+            {
+                "recipient": recipient,
+                "channel": "sms",
+                "address": phone,
+                "kind": kind,
+                "subject": subject,
+                "title": title,
+                "body": body,
+            }
+        ],
+    )
+    after_commit.dispatch_notifications()
+    return True

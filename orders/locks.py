@@ -41,6 +41,7 @@ class LockNamespace(enum.IntEnum):
 
     BUYER = 1  # key: campaign and buyer phone
     UNIT_SHEET = 2  # key: campaign and unit
+    SMS_CODES = 16  # key: a phone, then the client address (accounts.codes); never held with an order's locks
 
 
 def _is_postgresql(session) -> bool:
@@ -158,3 +159,17 @@ def lock_campaign_for_change(campaign_id) -> Campaign | None:
     begin_write(session)
     query = sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update(key_share=True)
     return session.scalar(query.execution_options(populate_existing=True))
+
+
+def lock_sms_codes(phone, address) -> None:
+    """Serialize asking for SMS codes per phone, then per client address, so the rate limits hold under concurrency.
+
+    Always the phone first: no one holds an address's lock while waiting for a phone's.
+    """
+    session = db.session
+    if _is_postgresql(session):
+        _advisory_lock(session, LockNamespace.SMS_CODES, _int4(f"phone:{phone}"))
+        if address:
+            _advisory_lock(session, LockNamespace.SMS_CODES, _int4(f"address:{address}"))
+    else:
+        begin_write(session)

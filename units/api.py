@@ -14,7 +14,7 @@ from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
 from plain_text import PlainText
 from spreadsheets import XLSX_TYPE
-from units import payments, sheet_import, targets, unit_orders
+from units import invitations, payments, roster, sheet_import, targets, unit_orders
 from units.sheet_template import sheet_template
 
 blp = Blueprint("units_api", __name__, url_prefix="/api/v1", description="Group orders of work units")
@@ -277,3 +277,69 @@ class UnitTargetResource(MethodView):
     def put(self, data, unit_id, year):
         """Record a unit's budgets and shares for a year (its coordinator, operators); replaces an earlier one."""
         return targets.set_target(g.api_user, unit_id, year, **data)
+
+
+class InvitationSchema(ma.Schema):
+    code = ma.fields.Str()
+    url = ma.fields.Str(metadata={"description": "the invitation link, also the QR code's target"})
+
+
+def _invitation_body(invitation):
+    return {"code": invitation.code, "url": invitations.invitation_url(invitation.code)}
+
+
+@blp.route("/units/<int:unit_id>/invite")
+class UnitInvitation(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.response(200, InvitationSchema)
+    def get(self, unit_id):
+        """The unit's invitation: its code and link (the unit's coordinator, operators)."""
+        return _invitation_body(invitations.current_invitation(g.api_user, unit_id))
+
+    @api_auth("buyer", "operator")
+    @blp.response(200, InvitationSchema)
+    def post(self, unit_id):
+        """Replace the unit's invitation: the old code and link stop working at once."""
+        return _invitation_body(invitations.rotate_invitation(g.api_user, unit_id))
+
+
+class RosterPersonSchema(ma.Schema):
+    row = ma.fields.Int()
+    name = ma.fields.Str()
+    phone = ma.fields.Str()
+    unit_name = ma.fields.Str(allow_none=True)
+
+
+class RosterProblemSchema(ma.Schema):
+    row = ma.fields.Int(allow_none=True)
+    column = ma.fields.Str(allow_none=True)
+    cell = ma.fields.Str(allow_none=True)
+    message = ma.fields.Str()
+
+
+class RosterResultSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.Nested(RosterPersonSchema), metadata={"description": "new people, invited on confirm"})
+    existing = ma.fields.List(
+        ma.fields.Nested(RosterPersonSchema), metadata={"description": "people who already have an account"}
+    )
+    rows = ma.fields.List(ma.fields.Nested(RosterProblemSchema), metadata={"description": "invalid rows (dry_run only)"})
+    invited = ma.fields.Int(metadata={"description": "SMS invitations queued now (0 for a dry run)"})
+
+
+def _roster_body(plan):
+    return {"added": plan.added, "existing": plan.existing, "rows": plan.problems, "invited": plan.invited}
+
+
+@blp.route("/units/<int:unit_id>/roster")
+class UnitRoster(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.arguments(SheetUploadArgs, location="query")
+    @blp.arguments(SheetUploadSchema, location="files")
+    @blp.response(201, RosterResultSchema)
+    @blp.alt_response(200, schema=RosterResultSchema, description="dry_run: who is new, who exists, which rows are wrong")
+    @blp.alt_response(422, description="invalid_sheet: details.rows lists every problem; nothing sent")
+    def post(self, args, files, unit_id):
+        """Upload the unit's staff list (姓名, 手机号): each new person gets the unit's invitation by SMS."""
+        if args["dry_run"]:
+            return _roster_body(roster.plan_roster(g.api_user, unit_id, files["file"])), 200
+        return _roster_body(roster.import_roster(g.api_user, unit_id, files["file"])), 201

@@ -51,3 +51,20 @@ class TargetForm(PlainTextForm):
         _l("Share for certified poverty-alleviation goods (%)"), validators=[InputRequired(), NumberRange(0, 100)]
     )
     submit = SubmitField(_l("Save target"))
+
+
+class RosterUploadForm(PlainTextForm):
+    file = FileField(_l("Staff list (xlsx or csv: 姓名, 手机号)"), validators=[FileRequired(_l("Choose a file."))])
+    submit = SubmitField(_l("Upload and check"))
+
+
+class ConfirmRosterForm(PlainTextForm):
+    """Carries the checked roster back (base64), so the confirmation invites exactly who was previewed."""
+
+    roster = HiddenField(validators=[DataRequired()])
+    filename = HiddenField()
+    submit = SubmitField(_l("Send the invitations"))
+
+
+class RotateInvitationForm(PlainTextForm):
+    submit = SubmitField(_l("Replace the link and QR code"))

@@ -6,19 +6,29 @@ import io
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from accounts.access import coordinator_required
 from database import local_today
 from errors import CampaignNotOpen, DomainError, InvalidSheet, UploadTooLarge
 from measures import yuan
 from shop import lifecycle as shop_lifecycle
+from shop.qr import qr_png, qr_svg
 from spreadsheets import XLSX_TYPE
-from units import campaigns, payments, sheet_import, sheets, unit_orders
+from units import campaigns, invitations, payments, roster, sheet_import, sheets, unit_orders
 from units import distribution as distribution_list
 from units import grid as unit_grid
-from units.access import coordinator_campaign, unit_order
-from units.forms import ClearPaymentForm, ConfirmSheetForm, GridForm, PaymentForm, SheetUploadForm
+from units.access import coordinator_campaign, unit_order, visible_unit
+from units.forms import (
+    ClearPaymentForm,
+    ConfirmRosterForm,
+    ConfirmSheetForm,
+    GridForm,
+    PaymentForm,
+    RosterUploadForm,
+    RotateInvitationForm,
+    SheetUploadForm,
+)
 from units.sheet_template import sheet_template
 
 bp = Blueprint("units", __name__, url_prefix="/units")
@@ -36,7 +46,13 @@ def _campaign(campaign_id):
 def index():
     """The campaigns open to the coordinator's unit, with what the unit has ordered in each."""
     return render_template(
-        "units/index.html", rows=campaigns.unit_campaigns(current_user), unit=current_user.unit, today_year=local_today().year
+        "units/index.html",
+        rows=campaigns.unit_campaigns(current_user),
+        unit=current_user.unit,
+        invitation=invitations.current_invitation(current_user, current_user.unit_id),
+        url_of=invitations.invitation_url,
+        rotate_form=RotateInvitationForm(formdata=None),
+        today_year=local_today().year,
     )
 
 
@@ -272,3 +288,96 @@ def clear_paid(order_id):
         order = payments.clear_payment(current_user, order.id)
         flash(_("%(name)s: marked unpaid again.", name=order.buyer_name), "info")
     return _back_to(order)
+
+
+# ---------------------------------------------------------------- invitation and roster
+
+
+def _people_page(unit, form=None, status=200):
+    invitation = invitations.current_invitation(current_user, unit.id)
+    return (
+        render_template(
+            "units/people.html",
+            unit=unit,
+            invitation=invitation,
+            url_of=invitations.invitation_url,
+            rotate_form=RotateInvitationForm(formdata=None),
+            form=form or RosterUploadForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:unit_id>/people")
+@login_required
+def people(unit_id):
+    """The unit's invitation (link, QR code, replace) and the staff-list upload; its coordinator and operators."""
+    return _people_page(visible_unit(current_user, unit_id))
+
+
+@bp.route("/<int:unit_id>/invite.<any(svg, png):kind>")
+@login_required
+def invite_qr(unit_id, kind):
+    invitation = invitations.current_invitation(current_user, unit_id)
+    url = invitations.invitation_url(invitation.code)
+    if kind == "svg":
+        return send_file(io.BytesIO(qr_svg(url)), mimetype="image/svg+xml", max_age=0)
+    return send_file(io.BytesIO(qr_png(url)), mimetype="image/png", as_attachment=True, download_name=f"invitation-{unit_id}.png")
+
+
+@bp.route("/<int:unit_id>/invite/rotate", methods=["POST"])
+@login_required
+def rotate_invite(unit_id):
+    unit = visible_unit(current_user, unit_id)
+    if RotateInvitationForm().validate_on_submit():
+        invitations.rotate_invitation(current_user, unit.id)
+        flash(_("The invitation link and QR code are new; the old ones no longer work."), "success")
+    back = url_for("units.index") if request.form.get("back") == "index" else url_for("units.people", unit_id=unit.id)
+    return redirect(back)
+
+
+@bp.route("/<int:unit_id>/roster", methods=["POST"])
+@login_required
+def upload_roster(unit_id):
+    """Check a staff list: who is new, who already has an account, which rows are wrong; nothing is sent yet."""
+    unit = visible_unit(current_user, unit_id)
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        return _people_page(unit, form, 422)
+    upload_file = form.file.data
+    try:
+        data = upload_file.stream.read(sheets.LIMITS.max_bytes + 1)
+        plan = roster.plan_roster(current_user, unit.id, data, filename=upload_file.filename or "")
+    except (InvalidSheet, UploadTooLarge) as error:
+        flash(error.message, "danger")
+        problems = error.rows if isinstance(error, InvalidSheet) else []
+        return render_template("units/roster_preview.html", unit=unit, plan=None, problems=problems, confirm=None), error.status
+    confirm = None
+    if not plan.problems:
+        confirm = ConfirmRosterForm(formdata=None, roster=base64.b64encode(data).decode(), filename=upload_file.filename or "")
+    return (
+        render_template("units/roster_preview.html", unit=unit, plan=plan, problems=plan.problems, confirm=confirm),
+        422 if plan.problems else 200,
+    )
+
+
+@bp.route("/<int:unit_id>/roster/confirm", methods=["POST"])
+@login_required
+def confirm_roster(unit_id):
+    unit = visible_unit(current_user, unit_id)
+    form = ConfirmRosterForm()
+    if not form.validate_on_submit():
+        flash(_("The form has expired; please upload the staff list again."), "danger")
+        return redirect(url_for("units.people", unit_id=unit.id))
+    try:
+        data = base64.b64decode(form.roster.data, validate=True)
+    except (binascii.Error, ValueError):
+        abort(400)
+    try:
+        plan = roster.import_roster(current_user, unit.id, data, filename=form.filename.data or "roster")
+    except (InvalidSheet, UploadTooLarge) as error:
+        flash(error.message, "danger")
+        problems = error.rows if isinstance(error, InvalidSheet) else []
+        return render_template("units/roster_preview.html", unit=unit, plan=None, problems=problems, confirm=None), error.status
+    flash(_("%(n)d invitations sent by SMS.", n=plan.invited), "success")
+    return redirect(url_for("units.people", unit_id=unit.id))

@@ -165,6 +165,10 @@ def _sheet(ids):
     return {"file": (io.BytesIO("姓名,手机号,雪毛鸡\n赵六,13700000066,1\n".encode()), "sheet.csv")}
 
 
+def _roster(ids):
+    return {"file": (io.BytesIO("姓名,手机号\n赵六,13700000067\n".encode()), "roster.csv")}
+
+
 def _photo(ids):
     return {"photo": (io.BytesIO(jpeg_bytes()), "p.jpg"), "photos": (io.BytesIO(jpeg_bytes()), "p.jpg")}
 
@@ -340,6 +344,24 @@ row("POST", "/units/campaigns/<int:campaign_id>/sheet/confirm", "/units/campaign
 row("GET", "/units/campaigns/<int:campaign_id>/template.xlsx", "/units/campaigns/{open}/template.xlsx", (L, 403, 403, 200, 403, 403, 403, 200))
 row("POST", "/units/orders/<int:order_id>/payment", "/units/orders/{order}/payment", (L, 403, 403, 302, 403, 403, 403, 404))
 row("POST", "/units/orders/<int:order_id>/payment/clear", "/units/orders/{order}/payment/clear", (L, 403, 403, 302, 403, 403, 403, 404))
+# the front door: anyone may ask for a code (the same phone again at once: 429), join, log in by code, reset
+row("POST", "/api/v1/auth/sms-code", "/api/v1/auth/sms-code", (202, 429, 429, 429, 429, 429, 429, 429), json={"phone": "13700009999", "purpose": "login"})
+row("POST", "/api/v1/auth/register", "/api/v1/auth/register", (422, 422, 422, 422, 422, 422, 422, 422), json={"invite": "nope", "phone": "13700009998", "sms_code": "123456", "name": "新职工"})
+row("POST", "/api/v1/auth/password-reset", "/api/v1/auth/password-reset", (422, 422, 422, 422, 422, 422, 422, 422), json={"phone": "13700009997", "sms_code": "123456", "new_password": "password-new1"})
+row("GET", "/api/v1/units/<int:unit_id>/invite", "/api/v1/units/{unit}/invite", (401, 403, 403, 200, 403, 200, 403, 404))
+row("POST", "/api/v1/units/<int:unit_id>/invite", "/api/v1/units/{unit}/invite", (401, 403, 403, 200, 403, 200, 403, 404))
+row("POST", "/api/v1/units/<int:unit_id>/roster", "/api/v1/units/{unit}/roster", (401, 403, 403, 201, 403, 201, 403, 404), data=_roster)
+row("GET", "/accounts/join/<code>", "/accounts/join/nope", (404, 404, 404, 404, 404, 404, 404, 404))
+row("POST", "/accounts/join/<code>", "/accounts/join/nope", (404, 404, 404, 404, 404, 404, 404, 404))
+row("GET", "/accounts/login/sms", "/accounts/login/sms", (200, 302, 302, 302, 302, 302, 302, 302))
+row("POST", "/accounts/login/sms", "/accounts/login/sms", (422, 302, 302, 302, 302, 302, 302, 302))
+row("GET", "/accounts/password/forgot", "/accounts/password/forgot", (200, 200, 200, 200, 200, 200, 200, 200))
+row("POST", "/accounts/password/forgot", "/accounts/password/forgot", (422, 422, 422, 422, 422, 422, 422, 422))
+row("GET", "/units/<int:unit_id>/people", "/units/{unit}/people", (L, 403, 403, 200, 403, 200, 403, 404))
+row("GET", "/units/<int:unit_id>/invite.<any(svg, png):kind>", "/units/{unit}/invite.svg", (L, 403, 403, 200, 403, 200, 403, 404))
+row("POST", "/units/<int:unit_id>/invite/rotate", "/units/{unit}/invite/rotate", (L, 403, 403, 302, 403, 302, 403, 404))
+row("POST", "/units/<int:unit_id>/roster", "/units/{unit}/roster", (L, 403, 403, 422, 403, 422, 403, 404))
+row("POST", "/units/<int:unit_id>/roster/confirm", "/units/{unit}/roster/confirm", (L, 403, 403, 302, 403, 302, 403, 404))
 # fmt: on
 
 

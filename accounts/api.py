@@ -140,23 +140,23 @@ class Users(MethodView):
 
 
 class SmsCodeRequestSchema(ma.Schema):
-    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
-    purpose = ma.fields.Str(required=True, validate=ma.validate.OneOf(SMS_CODE_PURPOSES))
+    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
+    purpose = PlainText(required=True, validate=ma.validate.OneOf(SMS_CODE_PURPOSES))
 
 
 class RegisterSchema(ma.Schema):
-    invite = ma.fields.Str(
+    invite = PlainText(
         required=True, validate=ma.validate.Length(min=1, max=64), metadata={"description": "the unit's invitation code"}
     )
-    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
-    sms_code = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=12))
-    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=80))
+    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
+    sms_code = PlainText(required=True, validate=ma.validate.Length(min=1, max=12))
+    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=80))
     password = ma.fields.Str(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
 
 
 class PasswordResetSchema(ma.Schema):
-    phone = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=20))
-    sms_code = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=12))
+    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
+    sms_code = PlainText(required=True, validate=ma.validate.Length(min=1, max=12))
     new_password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
 
 

@@ -16,7 +16,8 @@ from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from fulfilment.models import Allocation, PickLine
 from fulfilment.notices import campaign_items, campaign_subject, message_lines
-from notifications.messages import delivery_date, delivery_reminder
+from notifications.messages import delivery_reminder
+from notifications.rendering import delivery_date
 from notifications.services import queue_notification
 from producers.models import PicklistAck, Producer
 from shop.lifecycle import POOLED, visible_to_buyers

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from accounts.models import User
 from database import UTCDateTime, transaction, utcnow
 from extensions import db
-from notifications import messages
+from notifications import rendering
 from notifications.models import Notification, NotificationFanout
 from notifications.services import outbox_rows
 from orders.models import Order
@@ -169,7 +169,7 @@ def _expand_one_batch(renderers, batch, batch_recipients, kinds=None):
 
 def _expand_rendered_batch(fanout, render, batch):
     """The next ``batch`` recipients after the cursor, each with the message ``render`` writes for them."""
-    with messages.rendering_many():
+    with rendering.rendering_many():
         notices, upto = render(fanout.campaign_id, after=fanout.cursor, limit=batch)
     now = utcnow()
     if upto is None:

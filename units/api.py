@@ -280,8 +280,8 @@ class UnitTargetResource(MethodView):
 
 
 class InvitationSchema(ma.Schema):
-    code = ma.fields.Str()
-    url = ma.fields.Str(metadata={"description": "the invitation link, also the QR code's target"})
+    code = PlainText()
+    url = PlainText(metadata={"description": "the invitation link, also the QR code's target"})
 
 
 def _invitation_body(invitation):
@@ -305,16 +305,16 @@ class UnitInvitation(MethodView):
 
 class RosterPersonSchema(ma.Schema):
     row = ma.fields.Int()
-    name = ma.fields.Str()
-    phone = ma.fields.Str()
-    unit_name = ma.fields.Str(allow_none=True)
+    name = PlainText()
+    phone = PlainText()
+    unit_name = PlainText(allow_none=True)
 
 
 class RosterProblemSchema(ma.Schema):
     row = ma.fields.Int(allow_none=True)
-    column = ma.fields.Str(allow_none=True)
-    cell = ma.fields.Str(allow_none=True)
-    message = ma.fields.Str()
+    column = PlainText(allow_none=True)
+    cell = PlainText(allow_none=True)
+    message = PlainText()
 
 
 class RosterResultSchema(ma.Schema):

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from accounts import services
 from accounts.access import api_auth
 from accounts.models import ROLES, Unit, User
-from api import PageArgs, page_of, page_schema
+from api import EMAIL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
 from errors import NotLoggedIn
 from extensions import limiter
 
@@ -42,20 +42,25 @@ class TokenSchema(ma.Schema):
 
 class UnitSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
-    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=120))
-    address = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=255))
+    name = text_field(120, multiline=True, required=True, metadata={"description": "unique"})
+    address = text_field(255, multiline=True, required=True)
     contact_phone = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=20))
 
 
 class UserCreateSchema(ma.Schema):
-    name = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=80))
-    phone = ma.fields.Str(required=True, validate=ma.validate.Length(max=20))
-    email = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=254))
-    password = ma.fields.Str(required=True, validate=ma.validate.Length(max=200))
+    name = text_field(80, multiline=True, required=True)
+    phone = ma.fields.Str(required=True, metadata={**PHONE, "description": f"{PHONE['description']}; not yet registered"})
+    email = ma.fields.Str(allow_none=True, load_default=None, validate=EMAIL, metadata={"description": "not yet registered"})
+    password = ma.fields.Str(required=True, validate=ma.validate.Length(min=services.MIN_PASSWORD_LENGTH, max=200))
     role = ma.fields.Str(required=True, validate=ma.validate.OneOf(ROLES))
-    unit_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
-    coordinator = ma.fields.Bool(load_default=False)
-    producer_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
+    unit_id = id_field(strict=True, allow_none=True, load_default=None, metadata={"description": "a buyer's unit (buyers only)"})
+    coordinator = ma.fields.Bool(load_default=False, metadata={"description": "buyers only"})
+    producer_id = id_field(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "a producer account's producer (producers only)"},
+    )
 
 
 def _login_limit():

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
+from api import id_field
 from fulfilment import closing, picklists
 
 blp = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1", description="Closing, allocations and pick lists")
@@ -94,11 +95,11 @@ class PicklistSchema(ma.Schema):
 
 
 class PicklistQuerySchema(ma.Schema):
-    campaign_id = ma.fields.Int(required=True, validate=ma.validate.Range(min=1))
+    campaign_id = id_field(required=True)
 
 
 class AckRequestSchema(ma.Schema):
-    campaign_id = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1))
+    campaign_id = id_field(strict=True, required=True)
 
 
 class AckSchema(ma.Schema):

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from accounts import services
 from accounts.access import api_auth
 from accounts.models import ROLES, Unit, User
-from api import EMAIL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
+from api import EMAIL, NO_NUL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
 from errors import NotLoggedIn
 from extensions import limiter
 
@@ -18,7 +18,7 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log
 
 
 class TokenRequestSchema(ma.Schema):
-    login = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=254))
+    login = ma.fields.Str(required=True, validate=[ma.validate.Length(min=1, max=254), NO_NUL])
     password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
 
 
@@ -44,7 +44,7 @@ class UnitSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
     name = text_field(120, multiline=True, required=True, metadata={"description": "unique"})
     address = text_field(255, multiline=True, required=True)
-    contact_phone = ma.fields.Str(allow_none=True, load_default=None, validate=ma.validate.Length(max=20))
+    contact_phone = ma.fields.Str(allow_none=True, load_default=None, validate=[ma.validate.Length(max=20), NO_NUL])
 
 
 class UserCreateSchema(ma.Schema):

@@ -155,6 +155,10 @@ EMAIL = [
 ]
 
 
+# PostgreSQL text cannot hold NUL: a text the API passes on as it is (a login, a search) must not carry one.
+NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error=_l("Remove the control characters."))
+
+
 def id_field(**kwargs):
     """An id in a query or body: a whole number the database can hold."""
     return ma.fields.Int(validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("Not a valid id.")), **kwargs)

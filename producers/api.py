@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from api import EMAIL, PHONE, PageArgs, PatchSchema, id_field, page_of, page_schema, text_field
+from api import EMAIL, NO_NUL, PHONE, PageArgs, PatchSchema, id_field, page_of, page_schema, text_field
 from errors import NotFound
 from measures import kg_decimal, parse_kg
 from producers import access, listing_photos, listings, profiles, review
@@ -130,11 +130,11 @@ class ProducerPatchSchema(PatchSchema, ProducerInSchema):
 
 
 class ProducerQuerySchema(Schema, PageArgs):
-    town = ma.fields.Str()
+    town = ma.fields.Str(validate=NO_NUL)
     kind = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_KINDS))
     poverty = ma.fields.Bool()
     status = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_STATUSES))
-    q = ma.fields.Str(validate=ma.validate.Length(max=120))
+    q = ma.fields.Str(validate=[ma.validate.Length(max=120), NO_NUL])
 
 
 class PhotoSchema(ma.Schema):

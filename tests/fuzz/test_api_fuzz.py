@@ -3,7 +3,9 @@
 Data: the demo (units, producers, listings, an open and a scheduled campaign, one account per role), a buyer's order,
 and a campaign that is closed and pooled, so ids 1, 2, 3 … reach real rows of every kind. For each role the whole API
 is fuzzed with that role's bearer token (anonymous: none). Checks: no 5xx, every status code documented in the spec,
-every body and content type as the spec declares. Bounded for CI by ``FUZZ_EXAMPLES`` per operation and pass (default 8).
+every body, header and content type as the spec declares, every request that violates the spec refused
+(negative_data_rejection), every request the spec allows accepted (positive_data_acceptance, but for RULES_IN_WORDS).
+Bounded for CI by ``FUZZ_EXAMPLES`` per operation and pass (default 8).
 """
 
 import os

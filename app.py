@@ -70,6 +70,11 @@ class CookieSessionInterface(SecureCookieSessionInterface):
                 response.vary.add("Cookie")
             return
         super().save_session(app, session, response)
+        if response.cache_control.public and "Set-Cookie" in response.headers:
+            # Someone's session cookie must never be stored by a shared cache and handed to the next visitor.
+            response.cache_control.public = False
+            response.cache_control.max_age = None
+            response.cache_control.no_store = True
 
 
 def select_locale():
@@ -239,4 +244,15 @@ def register_security_headers(app):
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
         )
+        chosen = response.cache_control.public or response.cache_control.private or _is_static(request.endpoint)
+        if request.path.startswith("/api/") or not chosen:
+            # Pages, downloads and API answers are personal unless a view says who may keep a copy (public results,
+            # photos and QR codes in the browser's own cache, static files).
+            response.headers["Cache-Control"] = "no-store"
+        if app.config["STRICT_TRANSPORT_SECURITY"]:
+            response.headers.setdefault("Strict-Transport-Security", app.config["STRICT_TRANSPORT_SECURITY"])
         return response
+
+
+def _is_static(endpoint):
+    return endpoint is not None and endpoint.rsplit(".", 1)[-1] == "static"

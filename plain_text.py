@@ -62,14 +62,20 @@ class PlainTextForm(FlaskForm):
 
 
 class PlainText(ma.fields.String):
-    """Every API text field: the rule above; ``multiline=True`` for descriptions and notes."""
+    """Every API text field: the rule above; ``multiline=True`` for descriptions and notes.
 
-    def __init__(self, *args, multiline=False, **kwargs):
+    ``refuse=True`` refuses control characters instead of stripping them: a field whose declared pattern excludes
+    them (api.text_field) must answer as its OpenAPI declaration says.
+    """
+
+    def __init__(self, *args, multiline=False, refuse=False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.multiline = multiline
+        self.multiline, self.refuse = multiline, refuse
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
+        if self.refuse and isinstance(value, str) and strip_controls(value) != value:
+            raise ma.ValidationError(str(_l("Remove the control characters.")))
         try:
             return clean_text(value, multiline=self.multiline)
         except ValueError as error:

@@ -10,8 +10,9 @@ from flask_smorest import Blueprint
 from accounts import codes, registration, services
 from accounts.access import api_auth
 from accounts.models import ROLES, SMS_CODE_PURPOSES, Unit, User
+from accounts.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from accounts.throttle import login_limited, note_wrong_login
-from api import PageArgs, page_of, page_schema
+from api import EMAIL, NO_NUL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
 from errors import NotLoggedIn, ValidationFailed
 from plain_text import PlainText
 
@@ -21,10 +22,10 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log
 class TokenRequestSchema(ma.Schema):
     """Either ``login`` and ``password``, or ``phone`` and ``sms_code`` (a login code from POST /auth/sms-code)."""
 
-    login = PlainText(validate=ma.validate.Length(min=1, max=254))
+    login = ma.fields.Str(validate=[ma.validate.Length(min=1, max=254), NO_NUL])
     password = ma.fields.Str(validate=ma.validate.Length(min=1, max=200))
-    phone = PlainText(validate=ma.validate.Length(min=1, max=20))
-    sms_code = PlainText(validate=ma.validate.Length(min=1, max=12))
+    phone = ma.fields.Str(metadata=PHONE)
+    sms_code = ma.fields.Str(validate=ma.validate.Regexp(r"^[0-9]{1,12}$"), metadata={"description": "the digits of the code"})
 
     @ma.validates_schema
     def _one_way(self, data, **kwargs):
@@ -52,20 +53,25 @@ class TokenSchema(ma.Schema):
 
 class UnitSchema(ma.Schema):
     id = ma.fields.Int(dump_only=True)
-    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=120))
-    address = PlainText(required=True, validate=ma.validate.Length(min=1, max=255))
-    contact_phone = PlainText(allow_none=True, load_default=None, validate=ma.validate.Length(max=20))
+    name = text_field(120, multiline=True, required=True, metadata={"description": "unique"})
+    address = text_field(255, multiline=True, required=True)
+    contact_phone = ma.fields.Str(allow_none=True, load_default=None, validate=[ma.validate.Length(max=20), NO_NUL])
 
 
 class UserCreateSchema(ma.Schema):
-    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=80))
-    phone = PlainText(required=True, validate=ma.validate.Length(max=20))
-    email = PlainText(allow_none=True, load_default=None, validate=ma.validate.Length(max=254))
-    password = ma.fields.Str(required=True, validate=ma.validate.Length(max=200))
-    role = PlainText(required=True, validate=ma.validate.OneOf(ROLES))
-    unit_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
-    coordinator = ma.fields.Bool(load_default=False)
-    producer_id = ma.fields.Int(strict=True, allow_none=True, load_default=None)
+    name = text_field(80, multiline=True, required=True)
+    phone = ma.fields.Str(required=True, metadata={**PHONE, "description": f"{PHONE['description']}; not yet registered"})
+    email = ma.fields.Str(allow_none=True, load_default=None, validate=EMAIL, metadata={"description": "not yet registered"})
+    password = ma.fields.Str(required=True, validate=ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
+    role = ma.fields.Str(required=True, validate=ma.validate.OneOf(ROLES))
+    unit_id = id_field(strict=True, allow_none=True, load_default=None, metadata={"description": "a buyer's unit (buyers only)"})
+    coordinator = ma.fields.Bool(load_default=False, metadata={"description": "buyers only"})
+    producer_id = id_field(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "a producer account's producer (producers only)"},
+    )
 
 
 @blp.route("/auth/token")

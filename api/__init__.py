@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from apispec import BasePlugin
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -15,6 +16,12 @@ from plain_text import PlainText
 
 API_PREFIX = "/api/"
 MAX_PER_PAGE = 200
+MAX_ID = 2**31 - 1
+
+# What the services strip from both ends of a text (str.strip), and the characters they refuse inside one.
+_ENDS = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SINGLE_LINE = rf"[^<>{_ENDS}](?:[^<>\x00-\x1f\x7f]*[^<>{_ENDS}])?"
+MULTILINE = rf"[^{_ENDS}](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^{_ENDS}])?"
 
 HTTP_CODES = {
     400: "bad_request",
@@ -84,8 +91,11 @@ DOCUMENTED_ERRORS = {
     "401": "UNAUTHORIZED",
     "403": "FORBIDDEN",
     "404": "NOT_FOUND",
+    "405": "METHOD_NOT_ALLOWED",
     "409": "CONFLICT",
     "413": "REQUEST_ENTITY_TOO_LARGE",
+    "414": "URI_TOO_LONG",
+    "415": "UNSUPPORTED_MEDIA_TYPE",
     "422": "UNPROCESSABLE_ENTITY",
     "429": "TOO_MANY_REQUESTS",
     "500": "INTERNAL_SERVER_ERROR",
@@ -94,13 +104,72 @@ DOCUMENTED_ERRORS = {
 
 
 class ErrorResponsesPlugin(BasePlugin):
-    """Document the error statuses and their body (ErrorSchema) on every operation, so clients and fuzzers know them."""
+    """Document the error statuses and their body (ErrorSchema) on every operation, so clients and fuzzers know them;
+    and the whole-object constraints a schema class declares in ``OPENAPI`` (e.g. a PATCH body's minProperties)."""
 
     def operation_helper(self, path=None, operations=None, **kwargs):
         for operation in (operations or {}).values():
             responses = operation.setdefault("responses", {})
             for status, name in DOCUMENTED_ERRORS.items():
                 responses.setdefault(status, name)
+
+    def schema_helper(self, name, definition, **kwargs):
+        return getattr(kwargs.get("schema"), "OPENAPI", None)
+
+
+class PatchSchema(ma.Schema):
+    """A PATCH body: only the fields to change, and at least one of them."""
+
+    OPENAPI = {"minProperties": 1}
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("partial", True)
+        super().__init__(*args, **kwargs)
+
+    @ma.validates_schema(pass_original=True)
+    def _not_empty(self, data, original, **kwargs):
+        if isinstance(original, dict) and not original:
+            raise ma.ValidationError(_("Send at least one field to change."), "_schema")
+
+
+def text_field(max_length, *, multiline=False, min_length=1, **kwargs):
+    """A text field declared exactly as the API takes it: no space at either end; on one line without < or >, or
+    (multiline) without control characters; at most ``max_length`` characters."""
+    pattern = MULTILINE if multiline else SINGLE_LINE
+    pattern = f"^(?:{pattern})?$" if min_length == 0 else f"^{pattern}$"
+    message = (
+        _l("Remove control characters and spaces at either end.")
+        if multiline
+        else _l("Use plain text on one line, without < or >, and no space at either end.")
+    )
+    validators = [
+        ma.validate.Length(min=min_length, max=max_length, error=_l("Use {min} to {max} characters.")),
+        ma.validate.Regexp(pattern, error=message),
+    ]
+    return PlainText(multiline=multiline, refuse=True, validate=validators, **kwargs)
+
+
+# A mainland mobile number as accounts.services.normalize_phone reads it: 11 digits, maybe after +86 or 0086, with
+# spaces, dashes and brackets anywhere. The service checks it (with the request's other fields, all at once).
+_SEPARATORS = r"[\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000()-]*"
+PHONE = {
+    "pattern": f"^{_SEPARATORS}(?:\\+{_SEPARATORS}8{_SEPARATORS}6|0{_SEPARATORS}0{_SEPARATORS}8{_SEPARATORS}6)?"
+    f"{_SEPARATORS}1{_SEPARATORS}[3-9](?:{_SEPARATORS}[0-9]){{9}}{_SEPARATORS}$",
+    "description": "a mainland mobile number: 11 digits (1[3-9]…), +86 and separators allowed",
+}
+EMAIL = [
+    ma.validate.Length(max=254, error=_l("Enter a valid email address.")),
+    ma.validate.Regexp(rf"^(?:[^@{_ENDS}]+@[^@{_ENDS}]+\.[^@{_ENDS}]+)?$", error=_l("Enter a valid email address.")),
+]
+
+
+# PostgreSQL text cannot hold NUL: a text the API passes on as it is (a login, a search) must not carry one.
+NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error=_l("Remove the control characters."))
+
+
+def id_field(**kwargs):
+    """An id in a query or body: a whole number the database can hold."""
+    return ma.fields.Int(validate=ma.validate.Range(min=1, max=MAX_ID, error=_l("Not a valid id.")), **kwargs)
 
 
 class PinbangApi(Api):
@@ -111,6 +180,8 @@ class PinbangApi(Api):
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
         self.spec.plugins.append(ErrorResponsesPlugin())
+        # The web server (gunicorn's limit_request_line) refuses a URL that is too long before the app sees it.
+        self.spec.components.response("URI_TOO_LONG", {"description": "The URL is too long; the web server refused it."})
 
     def handle_http_exception(self, error):
         if not is_api_request():

@@ -213,5 +213,6 @@ def results(slug):
     products_chart = charts.bar_chart(
         [(row["label"], row["weight_g"]) for row in data["products"]], _("Weight sold per product (kg)"), kg
     )
-    response = render_template("dashboard/results.html", data=data, chart=products_chart, now=utcnow())
-    return response, 200, {"Cache-Control": "public, max-age=60"}
+    page = render_template("dashboard/results.html", data=data, chart=products_chart, now=utcnow(), public_page=True)
+    # The language follows ?lang=, then a logged-in user's choice (cookie), then the browser's.
+    return page, 200, {"Cache-Control": "public, max-age=60", "Vary": "Accept-Language, Cookie"}

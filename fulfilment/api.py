@@ -6,6 +6,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
+from api import id_field
 from fulfilment import closing, picklists
 from plain_text import PlainText
 
@@ -95,11 +96,11 @@ class PicklistSchema(ma.Schema):
 
 
 class PicklistQuerySchema(ma.Schema):
-    campaign_id = ma.fields.Int(required=True, validate=ma.validate.Range(min=1))
+    campaign_id = id_field(required=True)
 
 
 class AckRequestSchema(ma.Schema):
-    campaign_id = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1))
+    campaign_id = id_field(strict=True, required=True)
 
 
 class AckSchema(ma.Schema):

@@ -6,11 +6,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from api import PageArgs, page_of, page_schema
+from api import MAX_ID, PHONE, PageArgs, page_of, page_schema, text_field
 from database import local_zone
 from extensions import limiter
 from orders import reading, services
-from orders.lines import MAX_IDEMPOTENCY_KEY
+from orders.lines import MAX_IDEMPOTENCY_KEY, MAX_LINE_QUANTITY, MAX_LINES, MAX_NOTE
 from plain_text import PlainText
 from shop.api import LocalDateTime
 
@@ -28,7 +28,7 @@ IDEMPOTENCY_HEADER = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
+    "schema": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY, "pattern": "^[!-~]*$"},
     "description": "Clients must send one: a fresh random key with each new order, and the same key when retrying it. "
     "A repeat with the same body returns the first order (200), with another body 409 idempotency_conflict. "
     "Retry with the key after any 503 or lost answer: 503 outcome_unknown means the connection to the database "
@@ -37,21 +37,39 @@ IDEMPOTENCY_HEADER = {
 
 
 class LineInSchema(ma.Schema):
-    item_id = ma.fields.Int(strict=True, required=True)
-    quantity = ma.fields.Int(strict=True, required=True)
+    # Checked by orders.lines.normalize_lines, whose messages name the line.
+    item_id = ma.fields.Int(strict=True, required=True, metadata={"minimum": 1, "maximum": MAX_ID})
+    quantity = ma.fields.Int(strict=True, required=True, metadata={"minimum": 1, "maximum": MAX_LINE_QUANTITY})
+
+
+LINES = {
+    "required": True,
+    "metadata": {
+        "minItems": 1,
+        "maxItems": MAX_LINES,
+        "description": f"items of this campaign; the same item twice is added up, to at most {MAX_LINE_QUANTITY}",
+    },
+}
 
 
 class OrderPlaceSchema(ma.Schema):
-    lines = ma.fields.List(ma.fields.Nested(LineInSchema), required=True)
-    note = PlainText(multiline=True, allow_none=True, load_default=None)
-    buyer_name = PlainText(
-        allow_none=True, load_default=None, metadata={"description": "coordinators: a colleague's name, to order for them"}
+    lines = ma.fields.List(ma.fields.Nested(LineInSchema), **LINES)
+    note = text_field(MAX_NOTE, multiline=True, min_length=0, allow_none=True, load_default=None)
+    buyer_name = text_field(
+        80,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "coordinators: a colleague's name, to order for them (with buyer_phone)"},
     )
-    buyer_phone = PlainText(allow_none=True, load_default=None, metadata={"description": "coordinators: the colleague's mobile"})
+    buyer_phone = ma.fields.Str(
+        allow_none=True,
+        load_default=None,
+        metadata={**PHONE, "description": "coordinators: the colleague's mobile (with buyer_name)"},
+    )
 
 
 class OrderChangeSchema(ma.Schema):
-    lines = ma.fields.List(ma.fields.Nested(LineInSchema), required=True)
+    lines = ma.fields.List(ma.fields.Nested(LineInSchema), **LINES)
 
 
 class LineSchema(ma.Schema):

@@ -6,15 +6,17 @@ import marshmallow as ma
 from flask import g, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from api import PageArgs, page_of, page_schema
+from api import EMAIL, NO_NUL, PHONE, PageArgs, PatchSchema, id_field, page_of, page_schema, text_field
 from errors import NotFound
 from measures import kg_decimal, parse_kg
 from plain_text import PlainText
 from producers import access, listing_photos, listings, profiles, review
+from producers.listings import CATEGORY_MAX, DESCRIPTION_MAX, MAX_PRICE_FEN, MAX_QUANTITY, NAME_MAX, UNIT_MAX, VARIETY_MAX
 from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
 from producers.photo_limits import upload_limit
 
@@ -106,31 +108,35 @@ class ProducerSchema(ma.Schema):
 
 
 class ProducerInSchema(Schema):
-    name = PlainText(required=True)
-    kind = PlainText(required=True, metadata={"enum": list(PRODUCER_KINDS)})
-    town = PlainText(required=True)
-    village = PlainText(required=True)
-    phone = PlainText(required=True)
-    email = PlainText(allow_none=True)
-    poverty_household = StrictBool(required=True)
-    poverty_id = PlainText(allow_none=True)
-    linked_households = ma.fields.Int(strict=True, allow_none=True)
+    name = text_field(profiles.PRODUCER_NAME_MAX, required=True)
+    kind = ma.fields.Str(required=True, validate=ma.validate.OneOf(PRODUCER_KINDS))
+    town = text_field(120, required=True, metadata={"description": "one of the configured towns (PRODUCER_TOWNS)"})
+    village = text_field(profiles.VILLAGE_MAX, required=True)
+    phone = ma.fields.Str(required=True, metadata=PHONE)
+    email = ma.fields.Str(allow_none=True, validate=EMAIL)
+    poverty_household = StrictBool(required=True, metadata={"description": "households only"})
+    poverty_id = ma.fields.Str(
+        allow_none=True,
+        validate=ma.validate.Regexp(r"^(?:[A-Za-z0-9-]{4,40})?$", error=_l("Use 4 to 40 letters, digits or dashes.")),
+        metadata={"description": "required for a registered poor household, refused for anyone else; unique"},
+    )
+    linked_households = ma.fields.Int(
+        strict=True,
+        allow_none=True,
+        metadata={"minimum": 0, "maximum": profiles.MAX_LINKED_HOUSEHOLDS, "description": "cooperatives and enterprises only"},
+    )
 
 
-class ProducerPatchSchema(ProducerInSchema):
-    """Only the fields to change."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("partial", True)
-        super().__init__(*args, **kwargs)
+class ProducerPatchSchema(PatchSchema, ProducerInSchema):
+    """Only the fields to change; a producer's own users may change only name, town, village, phone and email."""
 
 
 class ProducerQuerySchema(Schema, PageArgs):
-    town = PlainText()
-    kind = PlainText(validate=ma.validate.OneOf(PRODUCER_KINDS))
+    town = ma.fields.Str(validate=NO_NUL)
+    kind = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_KINDS))
     poverty = ma.fields.Bool()
-    status = PlainText(validate=ma.validate.OneOf(PRODUCER_STATUSES))
-    q = PlainText(validate=ma.validate.Length(max=120))
+    status = ma.fields.Str(validate=ma.validate.OneOf(PRODUCER_STATUSES))
+    q = ma.fields.Str(validate=[ma.validate.Length(max=120), NO_NUL])
 
 
 class PhotoSchema(ma.Schema):
@@ -163,36 +169,48 @@ class ListingSchema(ma.Schema):
 
 
 class ListingInSchema(Schema):
-    producer_id = ma.fields.Int(strict=True, metadata={"description": "Required for operators; a producer's own by default."})
-    name = PlainText(required=True)
-    category = PlainText(required=True)
-    variety = PlainText(allow_none=True)
-    unit = PlainText(required=True)
-    unit_weight_g = Kilograms(data_key="unit_weight_kg", allow_none=True, metadata={"type": "number", "example": 1.5})
-    price_fen = ma.fields.Int(strict=True, required=True)
-    quantity = ma.fields.Int(strict=True, required=True)
-    ready_on = ma.fields.Date(required=True)
-    description = PlainText(multiline=True, allow_none=True)
+    producer_id = id_field(strict=True, metadata={"description": "Required for operators; a producer's own by default."})
+    name = text_field(NAME_MAX, required=True)
+    category = text_field(CATEGORY_MAX, required=True)
+    variety = text_field(VARIETY_MAX, min_length=0, allow_none=True)
+    unit = text_field(UNIT_MAX, required=True)
+    unit_weight_g = Kilograms(
+        data_key="unit_weight_kg",
+        allow_none=True,
+        metadata={
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 1000,
+            "example": 1.5,
+            "description": "at most 3 decimals (whole grams)",
+        },
+    )
+    # The ranges are checked by the listing service, whose messages say the limit in yuan and with separators.
+    price_fen = ma.fields.Int(strict=True, required=True, metadata={"minimum": 1, "maximum": MAX_PRICE_FEN})
+    quantity = ma.fields.Int(
+        strict=True,
+        required=True,
+        metadata={"minimum": 1, "maximum": MAX_QUANTITY, "description": "never below what campaigns already took"},
+    )
+    ready_on = ma.fields.Date(required=True, metadata={"description": "from 30 days ago to a year ahead (a changed date)"})
+    description = text_field(DESCRIPTION_MAX, multiline=True, min_length=0, allow_none=True)
 
 
-class ListingPatchSchema(ListingInSchema):
+class ListingPatchSchema(PatchSchema, ListingInSchema):
     """Only the fields to change."""
 
     class Meta:
         exclude = ("producer_id",)
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("partial", True)
-        super().__init__(*args, **kwargs)
-
 
 class ListingQuerySchema(Schema, PageArgs):
-    status = PlainText(validate=ma.validate.OneOf(LISTING_STATUSES))
-    producer_id = ma.fields.Int()
+    status = ma.fields.Str(validate=ma.validate.OneOf(LISTING_STATUSES))
+    producer_id = id_field()
 
 
 class RejectSchema(Schema):
-    reason = PlainText(required=True)
+    reason = text_field(review.REASON_MAX, required=True)
 
 
 class PhotoUploadSchema(Schema):

@@ -7,11 +7,12 @@ from flask_babel import lazy_gettext as _
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from api import PageArgs, page_of, page_schema
+from api import PageArgs, id_field, page_of, page_schema, text_field
 from database import local_zone
 from measures import kg_decimal
 from plain_text import PlainText
 from shop import cancellation, catalogue, editing, lifecycle, running
+from shop.editing import DESCRIPTION_MAX, MAX_PRICE_FEN, MAX_QUANTITY, TITLE_MAX, UNIT_MAX
 from shop.models import ALLOCATION_POLICIES
 
 blp = Blueprint("shop_api", __name__, url_prefix="/api/v1", description="Campaigns and items")
@@ -91,29 +92,49 @@ class CampaignDetailSchema(CampaignSchema):
         return ItemSchema(many=True).dump(catalogue.item_views(campaign, public=g.get("api_user") is None))
 
 
+YEARS = f"between the years {editing.EARLIEST_YEAR} and {editing.LATEST_YEAR}"
+QUANTITY = ma.validate.Range(min=1, max=MAX_QUANTITY)
+
+
 class CampaignCreateSchema(ma.Schema):
-    title = PlainText(required=True, validate=ma.validate.Length(min=1, max=120))
-    description = PlainText(multiline=True, allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
-    opens_at = LocalDateTime(required=True)
-    closes_at = LocalDateTime(required=True)
-    delivery_on = ma.fields.Date(required=True)
-    unit_ids = ma.fields.List(ma.fields.Int(strict=True), load_default=list, validate=ma.validate.Length(max=500))
+    title = text_field(TITLE_MAX, multiline=True, required=True)
+    description = text_field(DESCRIPTION_MAX, multiline=True, min_length=0, allow_none=True, load_default=None)
+    opens_at = LocalDateTime(required=True, metadata={"description": YEARS})
+    closes_at = LocalDateTime(required=True, metadata={"description": f"after opens_at; {YEARS}"})
+    delivery_on = ma.fields.Date(required=True, metadata={"description": f"not before the closing day; {YEARS}"})
+    unit_ids = ma.fields.List(
+        id_field(strict=True),
+        load_default=list,
+        validate=ma.validate.Length(max=500),
+        metadata={"description": "units that exist"},
+    )
 
 
 class SupplyInSchema(ma.Schema):
-    listing_id = ma.fields.Int(strict=True, required=True)
-    quantity = ma.fields.Int(strict=True, required=True)
+    listing_id = id_field(strict=True, required=True)
+    quantity = ma.fields.Int(strict=True, required=True, validate=QUANTITY)
 
 
 class ItemCreateSchema(ma.Schema):
-    title = PlainText(load_default=None, validate=ma.validate.Length(min=1, max=120))
-    price_fen = ma.fields.Int(strict=True, load_default=None)
-    unit = PlainText(load_default=None, validate=ma.validate.Length(min=1, max=8))
-    per_buyer_limit = ma.fields.Int(strict=True, allow_none=True, load_default=None)
-    min_total = ma.fields.Int(strict=True, allow_none=True, load_default=None)
-    policy = PlainText(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
-    description = PlainText(multiline=True, allow_none=True, load_default=None, validate=ma.validate.Length(max=5000))
-    supplies = ma.fields.List(ma.fields.Nested(SupplyInSchema), required=True, validate=ma.validate.Length(min=1, max=100))
+    title = text_field(TITLE_MAX, multiline=True, load_default=None)
+    price_fen = ma.fields.Int(strict=True, load_default=None, validate=ma.validate.Range(min=0, max=MAX_PRICE_FEN))
+    unit = text_field(UNIT_MAX, multiline=True, load_default=None, metadata={"description": "the supplies' own unit"})
+    per_buyer_limit = ma.fields.Int(strict=True, allow_none=True, load_default=None, validate=QUANTITY)
+    min_total = ma.fields.Int(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=QUANTITY,
+        metadata={"description": "at most what the supplies offer"},
+    )
+    policy = ma.fields.Str(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
+    description = text_field(DESCRIPTION_MAX, multiline=True, min_length=0, allow_none=True, load_default=None)
+    supplies = ma.fields.List(
+        ma.fields.Nested(SupplyInSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=100),
+        metadata={"description": "approved listings of approved producers, each once, with that much left"},
+    )
 
 
 class CampaignChangeSchema(ma.Schema):

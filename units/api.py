@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
+from api import id_field
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
 from plain_text import PlainText
@@ -61,7 +62,7 @@ class SheetResultSchema(ma.Schema):
 
 
 class UnitOrdersArgs(ma.Schema):
-    campaign_id = ma.fields.Int()
+    campaign_id = id_field()
     unpaid = ma.fields.Bool(load_default=False, metadata={"description": "only people who still owe money"})
 
 

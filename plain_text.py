@@ -14,6 +14,7 @@ from wtforms import HiddenField, PasswordField, StringField, TextAreaField
 
 # C0 but tab, LF and CR; DEL; C1; lone surrogates.
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _LINE_BREAK = re.compile(r"[\r\n\u2028\u2029]")
 
 
@@ -64,8 +65,8 @@ class PlainTextForm(FlaskForm):
 class PlainText(ma.fields.String):
     """Every API text field: the rule above; ``multiline=True`` for descriptions and notes.
 
-    ``refuse=True`` refuses control characters instead of stripping them: a field whose declared pattern excludes
-    them (api.text_field) must answer as its OpenAPI declaration says.
+    ``refuse=True`` strips nothing but lone surrogates: a field whose declared pattern excludes control characters
+    (api.text_field) refuses them through that pattern, as its OpenAPI declaration says.
     """
 
     def __init__(self, *args, multiline=False, refuse=False, **kwargs):
@@ -74,8 +75,12 @@ class PlainText(ma.fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if self.refuse and isinstance(value, str) and strip_controls(value) != value:
-            raise ma.ValidationError(str(_l("Remove the control characters.")))
+        if self.refuse:
+            # The declared pattern refuses control characters with its message; lone surrogates no database stores.
+            if not isinstance(value, str):
+                return value
+            value = _SURROGATES.sub("", value)
+            return value.replace("\r\n", "\n").replace("\r", "\n") if self.multiline else value
         try:
             return clean_text(value, multiline=self.multiline)
         except ValueError as error:

@@ -146,24 +146,33 @@ class Users(MethodView):
 
 
 class SmsCodeRequestSchema(ma.Schema):
-    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
-    purpose = PlainText(required=True, validate=ma.validate.OneOf(SMS_CODE_PURPOSES))
+    phone = ma.fields.Str(required=True, metadata=PHONE)
+    purpose = ma.fields.Str(required=True, validate=ma.validate.OneOf(SMS_CODE_PURPOSES))
+
+
+SMS_CODE = {"validate": ma.validate.Regexp(r"^[0-9]{1,12}$"), "metadata": {"description": "the code's digits"}}
+NEW_PASSWORD = {
+    "validate": ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=200),
+    "metadata": {"description": "not the phone number, not a common password (accounts.passwords)"},
+}
 
 
 class RegisterSchema(ma.Schema):
-    invite = PlainText(
-        required=True, validate=ma.validate.Length(min=1, max=64), metadata={"description": "the unit's invitation code"}
+    invite = ma.fields.Str(
+        required=True,
+        validate=ma.validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$"),
+        metadata={"description": "the unit's invitation code (a live one)"},
     )
-    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
-    sms_code = PlainText(required=True, validate=ma.validate.Length(min=1, max=12))
-    name = PlainText(required=True, validate=ma.validate.Length(min=1, max=80))
-    password = ma.fields.Str(load_default=None, allow_none=True, validate=ma.validate.Length(max=200))
+    phone = ma.fields.Str(required=True, metadata=PHONE)
+    sms_code = ma.fields.Str(required=True, **SMS_CODE)
+    name = text_field(80, required=True)
+    password = ma.fields.Str(load_default=None, allow_none=True, **NEW_PASSWORD)
 
 
 class PasswordResetSchema(ma.Schema):
-    phone = PlainText(required=True, validate=ma.validate.Length(min=1, max=20))
-    sms_code = PlainText(required=True, validate=ma.validate.Length(min=1, max=12))
-    new_password = ma.fields.Str(required=True, validate=ma.validate.Length(min=1, max=200))
+    phone = ma.fields.Str(required=True, metadata=PHONE)
+    sms_code = ma.fields.Str(required=True, **SMS_CODE)
+    new_password = ma.fields.Str(required=True, **NEW_PASSWORD)
 
 
 class EmptySchema(ma.Schema):

@@ -19,9 +19,9 @@ MAX_PER_PAGE = 200
 MAX_ID = 2**31 - 1
 
 # What the services strip from both ends of a text (str.strip), and the characters they refuse inside one.
-_ENDS = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-SINGLE_LINE = rf"[^<>{_ENDS}](?:[^<>\x00-\x1f\x7f]*[^<>{_ENDS}])?"
-MULTILINE = rf"[^{_ENDS}](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^{_ENDS}])?"
+_ENDS = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SINGLE_LINE = rf"[^<>{_ENDS}](?:[^<>\x00-\x1f\x7f-\x9f]*[^<>{_ENDS}])?"
+MULTILINE = rf"[^{_ENDS}](?:[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^{_ENDS}])?"
 
 HTTP_CODES = {
     400: "bad_request",

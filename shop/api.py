@@ -138,11 +138,11 @@ class ItemCreateSchema(ma.Schema):
 
 
 class CampaignChangeSchema(ma.Schema):
-    title = PlainText(validate=ma.validate.Length(min=1, max=120))
-    description = PlainText(multiline=True, allow_none=False, validate=ma.validate.Length(max=5000))
-    closes_at = LocalDateTime()
-    delivery_on = ma.fields.Date()
-    reason = PlainText(validate=ma.validate.Length(max=running.REASON_MAX))
+    title = text_field(TITLE_MAX, multiline=True)
+    description = text_field(DESCRIPTION_MAX, multiline=True, min_length=0)
+    closes_at = LocalDateTime(metadata={"description": "a published campaign's only later"})
+    delivery_on = ma.fields.Date(metadata={"description": "not before the closing day"})
+    reason = text_field(running.REASON_MAX, multiline=True, metadata={"description": "for the audit log"})
 
     @ma.validates_schema
     def something_to_change(self, data, **_kwargs):
@@ -151,12 +151,12 @@ class CampaignChangeSchema(ma.Schema):
 
 
 class CancelSchema(ma.Schema):
-    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=cancellation.REASON_MAX))
+    reason = text_field(cancellation.REASON_MAX, multiline=True, required=True)
 
 
 class SupplySetSchema(ma.Schema):
     quantity = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1, max=editing.MAX_QUANTITY))
-    reason = PlainText(required=True, validate=ma.validate.Length(min=1, max=running.REASON_MAX))
+    reason = text_field(running.REASON_MAX, multiline=True, required=True)
 
 
 class CampaignListArgs(PageArgs):

@@ -66,6 +66,16 @@ RULES_IN_WORDS = {
     "POST /api/v1/campaigns": {"opens_at", "closes_at", "delivery_on", "unit_ids"},
     "POST /api/v1/campaigns/{campaign_id}/items": {"title", "unit", "price_fen", "min_total", "supplies"},
     "POST /api/v1/campaigns/{campaign_id}/group-orders": {"invalid_sheet"},
+    # a code the SMS sent, an invitation that is live, a phone that is a mobile number, a password not too common
+    "POST /api/v1/auth/token": {"_schema", "sms_code"},
+    "POST /api/v1/auth/sms-code": {"phone"},
+    "POST /api/v1/auth/register": {"invite", "phone", "sms_code", "password"},
+    "POST /api/v1/auth/password-reset": {"phone", "sms_code", "new_password"},
+    "POST /api/v1/units/{unit_id}/roster": {"invalid_sheet"},
+    # something to change besides the reason; a published campaign's closing time only later, delivery after it
+    "PATCH /api/v1/campaigns/{campaign_id}": {"_schema", "closes_at", "delivery_on"},
+    "PUT /api/v1/items/{item_id}/supplies/{listing_id}": {"listing_id"},
+    "PUT /api/v1/units/{unit_id}/targets/{year}": {"year"},
 }
 
 

@@ -64,7 +64,7 @@ def test_the_api_refuses_them_as_its_spec_declares(api_as):
     for title in ("春节\x07消费扶贫\x9b专场", "\x07\x1b"):
         refused = operator.post("/campaigns", json={**body, "title": title})
         assert refused.status_code == 422
-        assert refused.get_json()["error"]["details"]["fields"]["title"] == ["请删除其中的控制字符。"]
+        assert refused.get_json()["error"]["details"]["fields"]["title"] == ["请去掉控制字符和首尾空格。"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Campaign)) == 1
 
 
@@ -79,7 +79,8 @@ def test_a_listing_name_with_them_is_refused_through_the_api(api_as):
         "ready_on": (date.today() + timedelta(days=2)).isoformat(),
     }
     refused = farmer.post("/listings", json=body)
-    assert refused.status_code == 422 and refused.get_json()["error"]["details"]["fields"]["name"] == ["请删除其中的控制字符。"]
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"]["fields"]["name"] == ["请填写单行纯文本，不能包含 < 或 >，首尾不能有空格。"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Listing)) == 0
 
 

@@ -62,7 +62,8 @@ class UserCreateSchema(ma.Schema):
     name = text_field(80, multiline=True, required=True)
     phone = ma.fields.Str(required=True, metadata={**PHONE, "description": f"{PHONE['description']}; not yet registered"})
     email = ma.fields.Str(allow_none=True, load_default=None, validate=EMAIL, metadata={"description": "not yet registered"})
-    password = ma.fields.Str(required=True, validate=ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
+    # The length is declared here and checked by the password rule, whose message says why (accounts.passwords).
+    password = ma.fields.Str(required=True, validate=ma.validate.Length(max=200), metadata={"minLength": MIN_PASSWORD_LENGTH})
     role = ma.fields.Str(required=True, validate=ma.validate.OneOf(ROLES))
     unit_id = id_field(strict=True, allow_none=True, load_default=None, metadata={"description": "a buyer's unit (buyers only)"})
     coordinator = ma.fields.Bool(load_default=False, metadata={"description": "buyers only"})
@@ -152,8 +153,11 @@ class SmsCodeRequestSchema(ma.Schema):
 
 SMS_CODE = {"validate": ma.validate.Regexp(r"^[0-9]{1,12}$"), "metadata": {"description": "the code's digits"}}
 NEW_PASSWORD = {
-    "validate": ma.validate.Length(min=MIN_PASSWORD_LENGTH, max=200),
-    "metadata": {"description": "not the phone number, not a common password (accounts.passwords)"},
+    "validate": ma.validate.Length(max=200),
+    "metadata": {
+        "minLength": MIN_PASSWORD_LENGTH,
+        "description": "not the phone number, not a common password (accounts.passwords)",
+    },
 }
 
 

@@ -144,7 +144,6 @@ def edit_unit(unit_id=None):
             else:
                 services.update_unit(current_user, unit, form.name.data, form.address.data, form.contact_phone.data)
         except ValidationFailed as error:
-            db.session.rollback()
             show_field_errors(form, error)
         else:
             flash(_("Unit saved."), "success")
@@ -190,7 +189,6 @@ def edit_user(user_id=None):
                 if user is current_user._get_current_object():
                     _stay_logged_in(user)
         except DomainError as error:
-            db.session.rollback()
             if isinstance(error, ValidationFailed):
                 show_field_errors(form, error)
             else:

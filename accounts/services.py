@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from accounts.models import ROLES, ApiToken, AuditEntry, Unit, User, new_session_token
 from accounts.passwords import check_for_nobody, password_problem
-from database import utcnow
+from database import transaction, utcnow
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
 from orders.people import claim_colleague_orders
@@ -92,8 +92,8 @@ def end_sessions(user, *, api_tokens=True) -> None:
 
 def log_out(user) -> None:
     """Logging out in one browser ends the user's sessions in all of them; bearer tokens (the app's) stay."""
-    end_sessions(user, api_tokens=False)
-    db.session.commit()
+    with transaction():
+        end_sessions(user, api_tokens=False)
 
 
 def user_for_session(session_token) -> User | None:
@@ -155,19 +155,19 @@ def create_unit(actor, name, address, contact_phone=None) -> Unit:
     :raises ValidationFailed: a missing or duplicate name, a missing address.
     """
     name, address = _check_unit_fields(name, address)
-    unit = Unit(name=name, address=address, contact_phone=contact_phone or None)
-    db.session.add(unit)
-    db.session.flush()
-    record_audit(actor, "unit.create", unit, name=name)
-    db.session.commit()
+    with transaction():
+        unit = Unit(name=name, address=address, contact_phone=contact_phone or None)
+        db.session.add(unit)
+        db.session.flush()
+        record_audit(actor, "unit.create", unit, name=name)
     return unit
 
 
 def update_unit(actor, unit, name, address, contact_phone=None) -> Unit:
     name, address = _check_unit_fields(name, address, unit)
-    unit.name, unit.address, unit.contact_phone = name, address, contact_phone or None
-    record_audit(actor, "unit.update", unit, name=name)
-    db.session.commit()
+    with transaction():
+        unit.name, unit.address, unit.contact_phone = name, address, contact_phone or None
+        record_audit(actor, "unit.update", unit, name=name)
     return unit
 
 
@@ -244,13 +244,13 @@ def create_user(actor, *, name, phone, password, role, email=None, unit_id=None,
         producer_id=producer_id,
         password=password or "",
     )
-    user = User(**fields)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    claimed = claim_colleague_orders(user)
-    record_audit(actor, "user.create", user, role=role, **({"claimed_order_ids": claimed} if claimed else {}))
-    db.session.commit()
+    with transaction():
+        user = User(**fields)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.flush()
+        claimed = claim_colleague_orders(user)
+        record_audit(actor, "user.create", user, role=role, **({"claimed_order_ids": claimed} if claimed else {}))
     return user
 
 
@@ -271,16 +271,16 @@ def update_user(
         producer_id=producer_id,
         password=password or None,
     )
-    for key, value in fields.items():
-        setattr(user, key, value)
-    deactivated = user.active and not active
-    user.active = bool(active)
-    if password:
-        user.set_password(password)
-    if password or deactivated:
-        end_sessions(user)
-    record_audit(actor, "user.update", user, role=role, active=user.active)
-    db.session.commit()
+    with transaction():
+        for key, value in fields.items():
+            setattr(user, key, value)
+        deactivated = user.active and not active
+        user.active = bool(active)
+        if password:
+            user.set_password(password)
+        if password or deactivated:
+            end_sessions(user)
+        record_audit(actor, "user.update", user, role=role, active=user.active)
     return user
 
 
@@ -296,16 +296,16 @@ def change_password(user, current_password, new_password):
         errors["new_password"] = [problem]
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
-    user.set_password(new_password)
-    end_sessions(user)
-    record_audit(user, "user.password", user)
-    db.session.commit()
+    with transaction():
+        user.set_password(new_password)
+        end_sessions(user)
+        record_audit(user, "user.password", user)
 
 
 def set_locale(user, locale):
     if locale in current_app.config["LANGUAGES"]:
-        user.locale = locale
-        db.session.commit()
+        with transaction():
+            user.locale = locale
 
 
 def _hash_token(token: str) -> str:
@@ -316,8 +316,8 @@ def issue_token(user) -> str:
     """A new bearer token for ``user``; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     days = current_app.config["API_TOKEN_DAYS"]
-    db.session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), expires_at=utcnow() + timedelta(days=days)))
-    db.session.commit()
+    with transaction():
+        db.session.add(ApiToken(user_id=user.id, token_hash=_hash_token(token), expires_at=utcnow() + timedelta(days=days)))
     return token
 
 
@@ -349,8 +349,8 @@ def user_for_token(token: str) -> User | None:
 def revoke_token(token: str) -> None:
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        db.session.commit()
+        with transaction():
+            row.revoked_at = utcnow()
 
 
 def revoke_all_tokens(user) -> None:

@@ -18,7 +18,6 @@ from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
 from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
 from database import local_today, local_zone, utcnow
 from errors import DomainError, ValidationFailed
-from extensions import db
 from measures import kg, yuan
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -112,7 +111,6 @@ def campaign_delivery(campaign_id):
         try:
             added = delivery.mark_delivered(current_user, campaign_id, unit_id, producer_id, note=form.note.data or None)
         except DomainError as error:
-            db.session.rollback()
             flash(error.message, "danger")
         else:
             flash(
@@ -159,14 +157,12 @@ def campaign_settlement(campaign_id):
                 paid_at=_paid_at(form.paid_on.data),
             )
         except ValidationFailed as error:
-            db.session.rollback()
             if "amount_fen" in error.fields:
                 error.fields["amount"] = error.fields.pop("amount_fen")
             if "paid_at" in error.fields:
                 error.fields["paid_on"] = error.fields.pop("paid_at")
             show_field_errors(form, error)
         except DomainError as error:
-            db.session.rollback()
             flash(error.message, "danger")
         else:
             flash(_("Payout recorded."), "success")

@@ -49,6 +49,25 @@ def recipient_channels(*, user=None, producer=None, phone=None):
     return recipient, channels
 
 
+def _rows_for(recipient, channels, *, user, producer, kind, subject, title, body, sms_body):
+    """The outbox row of each channel of one recipient: the one shape of a queued message (its message id, status
+    and times are the table's defaults unless a bulk writer sets them)."""
+    return [
+        {
+            "recipient": recipient,
+            "user_id": user.id if user is not None else None,
+            "producer_id": producer.id if producer is not None else None,
+            "channel": channel,
+            "address": address,
+            "kind": kind,
+            "subject": subject,
+            "title": title,
+            "body": (sms_body or body) if channel == "sms" else body,
+        }
+        for channel, address in channels
+    ]
+
+
 def queue_notification(*, kind, subject, title, body, user=None, producer=None, phone=None, sms_body=None, new_subject=False):
     """Add outbox rows for every channel the recipient has (in-app always, but for a bare phone); nothing is added twice.
 
@@ -72,19 +91,19 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
             )
         )
     rows = [
-        {
-            "recipient": recipient,
-            "user_id": user.id if user is not None else None,
-            "producer_id": producer.id if producer is not None else None,
-            "channel": channel,
-            "address": address,
-            "kind": kind,
-            "subject": subject,
-            "title": title,
-            "body": (sms_body or body) if channel == "sms" else body,
-        }
-        for channel, address in channels
-        if channel not in existing
+        row
+        for row in _rows_for(
+            recipient,
+            channels,
+            user=user,
+            producer=producer,
+            kind=kind,
+            subject=subject,
+            title=title,
+            body=body,
+            sms_body=sms_body,
+        )
+        if row["channel"] not in existing
     ]
     if not rows:
         return []
@@ -104,25 +123,18 @@ def outbox_rows(*, kind, subject, messages, now=None):
     for message in messages:
         user, producer = message.get("user"), message.get("producer")
         recipient, channels = recipient_channels(user=user, producer=producer)
-        for channel, address in channels:
-            body = (message.get("sms_body") or message["body"]) if channel == "sms" else message["body"]
-            planned.append(
-                {
-                    "recipient": recipient,
-                    "user_id": user.id if user is not None else None,
-                    "producer_id": producer.id if producer is not None else None,
-                    "channel": channel,
-                    "address": address,
-                    "kind": kind,
-                    "subject": subject,
-                    "title": message["title"],
-                    "body": body,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-            )
+        for row in _rows_for(
+            recipient,
+            channels,
+            user=user,
+            producer=producer,
+            kind=kind,
+            subject=subject,
+            title=message["title"],
+            body=message["body"],
+            sms_body=message.get("sms_body"),
+        ):
+            planned.append({**row, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
     queued = queued_for(kind=kind, subject=subject, recipients={row["recipient"] for row in planned})
     return [row for row in planned if (row["recipient"], row["channel"]) not in queued]
 

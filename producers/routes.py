@@ -24,7 +24,6 @@ LISTING_FORM_FIELDS = {"price_fen": "price_yuan"}
 
 def _show_errors(form, error, renamed=None):
     """Field errors from a service (or an oversized photo) beside the form's fields."""
-    db.session.rollback()
     if isinstance(error, UploadTooLarge):
         error = ValidationFailed(error.message, error.details.get("fields"))
     if isinstance(error, ValidationFailed):
@@ -161,7 +160,6 @@ def withdraw_listing(listing_id):
     try:
         listings.withdraw_listing(current_user, listing)
     except DomainError as error:
-        db.session.rollback()
         flash(error.message, "danger")
     else:
         flash(_("“%(name)s” is withdrawn.", name=listing.name), "success")
@@ -178,7 +176,6 @@ def add_photo(listing_id):
         try:
             listing_photos.add_photo(current_user, listing, form.photo.data)
         except DomainError as error:
-            db.session.rollback()
             for messages in (error.details.get("fields") or {"photo": [error.message]}).values():
                 for message in messages:
                     flash(message, "danger")
@@ -326,7 +323,6 @@ def approve_listing(listing_id):
     try:
         listing_review.approve_listing(current_user, listing)
     except DomainError as error:
-        db.session.rollback()
         flash(error.message, "danger")
     else:
         flash(_("“%(name)s” of %(producer)s is approved.", name=listing.name, producer=listing.producer.name), "success")
@@ -341,7 +337,6 @@ def reject_listing(listing_id):
     try:
         listing_review.reject_listing(current_user, listing, form.reason.data)
     except DomainError as error:
-        db.session.rollback()
         flash(
             _(
                 "Not rejected: %(why)s",

@@ -21,7 +21,6 @@ from accounts.routes import show_field_errors
 from accounts.services import list_units
 from database import local_zone
 from errors import DomainError, IdempotencyConflict, ValidationFailed
-from extensions import db
 from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
@@ -213,7 +212,6 @@ def cart(slug):
         form.token.data = secrets.token_urlsafe(24)
         return _cart_page(campaign, lines, form, 409)
     except DomainError as error:
-        db.session.rollback()
         if isinstance(error, ValidationFailed):
             show_field_errors(form, error)
         else:
@@ -266,7 +264,6 @@ def edit_campaign(campaign_id=None):
             else:
                 editing.update_campaign(current_user, campaign.id, **fields)
         except DomainError as error:
-            db.session.rollback()
             if isinstance(error, ValidationFailed):
                 show_field_errors(form, error)
             else:
@@ -321,7 +318,6 @@ def new_item(campaign_id):
                 description=form.description.data,
             )
         except DomainError as error:
-            db.session.rollback()
             if isinstance(error, ValidationFailed):
                 problems = error.fields.pop("supplies", [])
                 if "price_fen" in error.fields:

@@ -25,10 +25,13 @@ def process_env(database_url, redis_url=None, **extra):
 
 
 @contextmanager
-def celery_process(kind, database_url, redis_url=None, log_path=None, **extra):
-    """``kind`` is "worker" or "beat"; yields the Popen; stops it (TERM, then KILL) afterwards."""
+def celery_process(kind, database_url, redis_url=None, log_path=None, loglevel="INFO", **extra):
+    """``kind`` is "worker" or "beat"; yields the Popen; stops it (TERM, then KILL) afterwards.
+
+    At INFO (as the Procfile runs them) beat's ticks and each task's "received"/"succeeded" lines stay out of the log;
+    a test that counts them asks for DEBUG."""
     # The venv's `celery` script, as the Procfile runs it (python -m celery would mask sys.path problems).
-    args = [str(Path(sys.executable).parent / "celery"), "-A", "make_celery", kind, "--loglevel", "INFO"]
+    args = [str(Path(sys.executable).parent / "celery"), "-A", "make_celery", kind, "--loglevel", loglevel]
     if kind == "worker":
         args += ["--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]
     log_path = log_path or Path(os.environ["INSTANCE_PATH"]) / f"{kind}-{time.time_ns()}.log"

@@ -61,7 +61,7 @@ RULES_IN_WORDS = {
     "POST /api/v1/listings": {"producer_id", "unit_weight_kg", "ready_on"},
     "PATCH /api/v1/listings/{listing_id}": {"unit", "unit_weight_kg", "quantity", "ready_on"},
     "POST /api/v1/listings/{listing_id}/photos": {"photo"},
-    "POST /api/v1/users": {"phone", "email", "unit_id", "coordinator", "producer_id"},
+    "POST /api/v1/users": {"phone", "email", "password", "unit_id", "coordinator", "producer_id"},
     "POST /api/v1/units": {"name"},
     "POST /api/v1/campaigns": {"opens_at", "closes_at", "delivery_on", "unit_ids"},
     "POST /api/v1/campaigns/{campaign_id}/items": {"title", "unit", "price_fen", "min_total", "supplies"},

@@ -96,9 +96,9 @@ def test_duplicate_close_messages_and_a_second_beat_do_no_harm_on_redis(migrated
         beat_resumes_with(os.environ["INSTANCE_PATH"], due_in=10)
         beat_resumes_with(tmp_path, due_in=10)
         with (
-            celery_process("worker", migrated, redis_url, log_path=logs["worker"]),
-            celery_process("beat", migrated, redis_url, log_path=logs["beat"]),
-            celery_process("beat", migrated, redis_url, log_path=logs["second beat"], INSTANCE_PATH=tmp_path),
+            celery_process("worker", migrated, redis_url, log_path=logs["worker"], loglevel="DEBUG"),
+            celery_process("beat", migrated, redis_url, log_path=logs["beat"], loglevel="DEBUG"),
+            celery_process("beat", migrated, redis_url, log_path=logs["second beat"], loglevel="DEBUG", INSTANCE_PATH=tmp_path),
         ):
             # What a redelivered message, an impatient operator and a second beat amount to: the same job many times.
             for _ in range(3):

@@ -239,3 +239,51 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
 
     assert not story.server_errors, story.server_errors
     assert not story.csp_violations, story.csp_violations
+
+
+def test_a_colleague_joins_from_the_units_invitation_and_orders(story, live_server):
+    """The front door: the coordinator's invitation link (what its QR code opens, shared in the unit's chat group),
+    a colleague with no account registers with an SMS code on a phone, pre-orders and finds the order."""
+    coordinator = story.person(COORDINATOR, PHONE)
+    coordinator.goto("/units/")
+    link = re.search(r"/accounts/join/[A-Za-z0-9_-]+", coordinator.content())
+    assert link, "the coordinator's page shows no invitation link"
+    story.shot(coordinator, "coordinator-invitation")
+
+    context = story.browser.new_context(base_url=story.server.url, locale="zh-CN", timezone_id="Asia/Shanghai", **PHONE)
+    context.set_default_timeout(15_000)
+    story.contexts.append(context)
+    colleague = context.new_page()
+    colleague.on("response", lambda r: r.status >= 500 and story.server_errors.append(f"{r.status} {r.url}"))
+    colleague.goto(link.group(0))
+    assert "乐昌市总工会" in colleague.content()
+    story.fits_phone(colleague)
+    colleague.fill("#name", "赵敏")
+    colleague.fill("#phone", "13700000099")
+    colleague.click("#send_code")
+    colleague.wait_for_load_state()
+    sms = [line for line in (live_server.instance / "sms.log").read_text().splitlines() if "\t13700000099\t" in line]
+    code = re.search(r"\d{6}", sms[-1].split("\t")[2]).group(0)
+    colleague.fill("#sms_code", code)
+    story.shot(colleague, "colleague-registers")
+    colleague.click("#submit")
+    colleague.wait_for_load_state()
+    assert "/accounts/join" not in colleague.url, colleague.content()[:2000]
+
+    colleague.goto("/")
+    colleague.click("text=乐昌消费扶贫·春季助农专场")
+    colleague.wait_for_url(re.compile(r"/c/[^/]+$"))
+    card = colleague.locator(".card", has_text="乐昌马蹄").first
+    card.locator("input[name=quantity]").fill("10")
+    card.locator("button[type=submit]").click()
+    colleague.wait_for_load_state()
+    colleague.click("a[href$='/cart']")
+    colleague.wait_for_url(re.compile(r"/cart$"))
+    colleague.click("input[name=place]")
+    colleague.wait_for_url(re.compile(r"/orders/\d+/confirmation$"))
+    assert "¥45.00" in colleague.content()
+    colleague.goto("/orders/")
+    assert "乐昌消费扶贫·春季助农专场" in colleague.content()
+    story.fits_phone(colleague)
+    story.shot(colleague, "colleague-my-orders")
+    assert not story.server_errors, story.server_errors

@@ -2,6 +2,7 @@
 cookies copied before (as a thief would) are refused when replayed afterwards."""
 
 import pytest
+from sms_inbox import last_code
 
 from accounts import services
 from factories import PASSWORD, make_user
@@ -114,3 +115,17 @@ def test_end_sessions_is_one_call_for_every_way_a_password_is_reset(app, api_as)
     db.session.commit()
     _both_cookies_refused(app, cookies)
     assert api.get("/me").status_code == 401
+
+
+def test_a_password_reset_by_sms_code_ends_the_copied_cookies_too(app):
+    user = make_user(phone="13800138077")
+    cookies = _copy(_log_in(app, user))
+    _both_cookies_work(app, cookies)
+    stranger = app.test_client()
+    assert stranger.post("/api/v1/auth/sms-code", json={"phone": user.phone, "purpose": "reset"}).status_code == 202
+    reset = stranger.post(
+        "/api/v1/auth/password-reset",
+        json={"phone": user.phone, "sms_code": last_code(app, user.phone), "new_password": "tea-garden-2026"},
+    )
+    assert reset.status_code == 200, reset.get_json()
+    _both_cookies_refused(app, cookies)

@@ -223,3 +223,26 @@ def postgres_base_url():
     url = BASE_DATABASE_URL or os.environ.get("PG_TEST_URL") or "postgresql://postgres@127.0.0.1:5432/test"
     require_postgres(url)
     return url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend_url(request, tmp_path_factory):
+    """A migrated database of each kind, whatever DATABASE_URL says: a module's tests run on SQLite and on
+    PostgreSQL in the same run (races, locks and leases, which the two backends handle differently)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from extensions import db
+
+    if request.param == "sqlite":
+        url, base = f"sqlite:///{tmp_path_factory.mktemp('both')}/both.sqlite3", None
+    else:
+        base = request.getfixturevalue("postgres_base_url")
+        url = create_scratch_postgres(base, f"pinbang_both_{uuid.uuid4().hex[:8]}")
+    setup = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    with setup.app_context():
+        upgrade(revision="heads")
+        db.engine.dispose()
+    yield url
+    if base:
+        drop_scratch_postgres(base, url)

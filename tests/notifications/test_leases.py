@@ -4,13 +4,12 @@ whose dispatcher died ends failed, not in a seventh."""
 
 import os
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables
+from backends import empty_tables
 from database import utcnow
 from extensions import db
 from factories import PASSWORD, make_producer, make_user
@@ -20,27 +19,6 @@ from notifications.services import MAX_ATTEMPTS, dispatch_due, queue_notificatio
 from racing import run_at_once
 
 TEXTS = 40
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def backend_url(request, tmp_path_factory):
-    """A migrated database of each kind, whatever DATABASE_URL says."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-
-    if request.param == "sqlite":
-        url, base = f"sqlite:///{tmp_path_factory.mktemp('leases')}/outbox.sqlite3", None
-    else:
-        base = request.getfixturevalue("postgres_base_url")
-        url = create_scratch_postgres(base, f"pinbang_leases_{uuid.uuid4().hex[:8]}")
-    setup = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
-    with setup.app_context():
-        upgrade(revision="heads")
-        db.engine.dispose()
-    yield url
-    if base:
-        drop_scratch_postgres(base, url)
 
 
 @pytest.fixture

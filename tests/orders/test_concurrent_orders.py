@@ -7,41 +7,19 @@ app context and database session), all released at the same moment by a barrier.
 import sqlite3
 import threading
 import time
-import uuid
 from collections import Counter
 from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
 
-from backends import create_scratch_postgres, drop_scratch_postgres, empty_tables, psycopg_url
+from backends import empty_tables, psycopg_url
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_unit
 from orders.models import Order, OrderLine
 from shop.models import CampaignItem
 
 CLIENTS = 60
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def backend_url(request, tmp_path_factory):
-    """A migrated database of each kind, whatever DATABASE_URL says."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-
-    if request.param == "sqlite":
-        url, base = f"sqlite:///{tmp_path_factory.mktemp('concurrency')}/orders.sqlite3", None
-    else:
-        base = request.getfixturevalue("postgres_base_url")
-        url = create_scratch_postgres(base, f"pinbang_concurrency_{uuid.uuid4().hex[:8]}")
-    setup = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
-    with setup.app_context():
-        upgrade(revision="heads")
-        db.engine.dispose()
-    yield url
-    if base:
-        drop_scratch_postgres(base, url)
 
 
 @pytest.fixture

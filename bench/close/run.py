@@ -227,9 +227,21 @@ def build(url, lines_wanted, seed=2020):
         _copy(
             cur,
             '"user"',
-            ["id", "name", "phone", "password_hash", "role", "unit_id", "coordinator", "active", "created_at", "updated_at"],
+            [
+                "id",
+                "name",
+                "phone",
+                "password_hash",
+                "session_token",
+                "role",
+                "unit_id",
+                "coordinator",
+                "active",
+                "created_at",
+                "updated_at",
+            ],
             (
-                (o, f"职工{o}", f"1{o:010d}", PASSWORD_HASH, "buyer", units_of[o - 1], False, True, now, now)
+                (o, f"职工{o}", f"1{o:010d}", PASSWORD_HASH, f"bench-{o}", "buyer", units_of[o - 1], False, True, now, now)
                 for o in range(1, orders + 1)
             ),
         )

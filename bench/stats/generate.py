@@ -93,13 +93,9 @@ def generate(url, lines_wanted, seed):
     with psycopg.connect(url) as connection:
         units = [(i, f"单位{i}", f"地址{i}", None, now, now) for i in range(1, 201)]
         copy(connection, "unit", ["id", "name", "address", "contact_phone", "created_at", "updated_at"], units)
-        users = [(i, f"联络员{i}", f"1390000{i:04d}", "x", "buyer", i, True, True, now, now) for i in range(1, 201)]
-        copy(
-            connection,
-            "user",
-            ["id", "name", "phone", "password_hash", "role", "unit_id", "coordinator", "active", "created_at", "updated_at"],
-            users,
-        )
+        users = [(i, f"联络员{i}", f"1390000{i:04d}", "x", f"bench-{i}", "buyer", i, True, True, now, now) for i in range(1, 201)]
+        columns = ["id", "name", "phone", "password_hash", "session_token", "role", "unit_id", "coordinator", "active"]
+        copy(connection, "user", [*columns, "created_at", "updated_at"], users)
         producers = []
         for i in range(1, 601):
             kind = rng.choices(["household", "cooperative", "enterprise"], [80, 15, 5])[0]

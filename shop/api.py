@@ -151,7 +151,7 @@ class CampaignChangeSchema(ma.Schema):
 
 
 class CancelSchema(ma.Schema):
-    reason = text_field(cancellation.REASON_MAX, multiline=True, required=True)
+    reason = text_field(running.REASON_MAX, multiline=True, required=True)
 
 
 class SupplySetSchema(ma.Schema):

@@ -12,19 +12,18 @@ from flask_babel import gettext as _
 import after_commit
 from accounts.services import record_audit
 from database import UTCDateTime, transaction, utcnow
-from errors import Conflict, NotFound, ValidationFailed
+from errors import Conflict, ValidationFailed
 from extensions import db
 from notifications import messages
 from notifications.fanout import queue_rendered_fanout
 from notifications.services import queue_notification
-from orders.locks import lock_campaign_for_change
 from orders.models import Order, OrderLine
 from producers.models import Producer
 from producers.stock import release_listing_quantity
 from shop.lifecycle import cancellable, transition
 from shop.models import Campaign, CampaignItem, CampaignStatus, Supply
+from shop.running import clean_reason, locked_campaign
 
-REASON_MAX = 200
 CANCEL_REASON = "campaign_cancelled"  # on each order line the cancellation took
 
 order_t = Order.__table__
@@ -43,14 +42,12 @@ def cancel_campaign(actor, campaign_id, reason) -> Campaign:
     :raises NotFound: no such campaign.
     :raises Conflict: it has closed already (the close and delivery own it).
     """
-    reason = (reason or "").strip()
-    if not reason or len(reason) > REASON_MAX:
-        message = _("Say why, for the buyers and producers.") if not reason else _("At most %(n)d characters.", n=REASON_MAX)
-        raise ValidationFailed(_("Please correct the marked fields."), {"reason": [message]})
+    errors = {}
+    reason = clean_reason(errors, reason, required=True)
+    if errors:
+        raise ValidationFailed(_("Please correct the marked fields."), errors)
     with transaction():
-        campaign = lock_campaign_for_change(campaign_id)
-        if campaign is None:
-            raise NotFound(_("No such campaign."))
+        campaign = locked_campaign(campaign_id)
         if campaign.status == CampaignStatus.CANCELLED:
             return campaign
         if not cancellable(campaign.status):

@@ -42,13 +42,20 @@ def _new_slug() -> str:
             return slug
 
 
-def _clean_title(errors, title, field="title"):
+def clean_title(errors, title, field="title"):
     title = (title or "").strip()
     if not title:
         errors[field] = [_("Enter a title.")]
     elif len(title) > TITLE_MAX:
         errors[field] = [_("At most %(n)d characters.", n=TITLE_MAX)]
     return title
+
+
+def clean_description(errors, description):
+    description = (description or "").strip() or None
+    if description and len(description) > DESCRIPTION_MAX:
+        errors["description"] = [_("At most %(n)d characters.", n=DESCRIPTION_MAX)]
+    return description
 
 
 def _clean_times(errors, opens_at, closes_at, delivery_on):
@@ -87,10 +94,8 @@ def _clean_units(errors, unit_ids):
 
 def _clean_campaign_fields(title, description, opens_at, closes_at, delivery_on, unit_ids):
     errors = {}
-    title = _clean_title(errors, title)
-    description = (description or "").strip() or None
-    if description and len(description) > DESCRIPTION_MAX:
-        errors["description"] = [_("At most %(n)d characters.", n=DESCRIPTION_MAX)]
+    title = clean_title(errors, title)
+    description = clean_description(errors, description)
     opens_at, closes_at = _clean_times(errors, opens_at, closes_at, delivery_on)
     units = _clean_units(errors, unit_ids)
     if errors:
@@ -250,7 +255,7 @@ def add_item(
     listings = _supplying_listings(errors, pairs)
     first = listings.get(pairs[0][0]) if pairs else None
     terms = dict(
-        title=_clean_title(errors, title or (first.name if first else "")),
+        title=clean_title(errors, title or (first.name if first else "")),
         unit=(unit or (first.unit if first else "")).strip(),
         price_fen=first.price_fen if price_fen is None and first is not None else price_fen,
         per_buyer_limit=per_buyer_limit,

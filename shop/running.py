@@ -20,21 +20,25 @@ from orders.locks import lock_campaign_for_change
 from producers.models import Listing
 from producers.stock import commit_listing_quantity, release_listing_quantity
 from shop.catalogue import is_int, valid_id
-from shop.editing import DESCRIPTION_MAX, MAX_QUANTITY, TITLE_MAX, local_to_utc
+from shop.editing import MAX_QUANTITY, clean_description, clean_title, local_to_utc
 from shop.lifecycle import accepts_changes
 from shop.models import Campaign, CampaignItem, CampaignStatus, Supply
 
 REASON_MAX = 200
 
 
-def _locked_campaign(campaign_id) -> Campaign:
+def locked_campaign(campaign_id) -> Campaign:
+    """The campaign, locked for a change (orders.locks.lock_campaign_for_change).
+
+    :raises NotFound: no such campaign.
+    """
     campaign = lock_campaign_for_change(campaign_id)
     if campaign is None:
         raise NotFound(_("No such campaign."))
     return campaign
 
 
-def _clean_reason(errors, reason, *, required) -> str | None:
+def clean_reason(errors, reason, *, required) -> str | None:
     reason = (reason or "").strip() or None
     if reason is None and required:
         errors["reason"] = [_("Say why, for the audit log and the buyers.")]
@@ -47,17 +51,9 @@ def _clean_changes(campaign, errors, *, title, description, closes_at, delivery_
     """The fields that change, cleaned; a published campaign's closing time may only move later."""
     changes = {}
     if title is not None:
-        title = title.strip()
-        if not title:
-            errors["title"] = [_("Enter a title.")]
-        elif len(title) > TITLE_MAX:
-            errors["title"] = [_("At most %(n)d characters.", n=TITLE_MAX)]
-        changes["title"] = title
+        changes["title"] = clean_title(errors, title)
     if description is not None:
-        description = description.strip() or None
-        if description and len(description) > DESCRIPTION_MAX:
-            errors["description"] = [_("At most %(n)d characters.", n=DESCRIPTION_MAX)]
-        changes["description"] = description
+        changes["description"] = clean_description(errors, description)
     if closes_at is not None:
         closes_at = local_to_utc(closes_at) if isinstance(closes_at, datetime) else None
         if closes_at is None:
@@ -90,11 +86,11 @@ def change_campaign(actor, campaign_id, *, reason=None, title=None, description=
     if title is None and description is None and closes_at is None and delivery_on is None:
         raise ValidationFailed(_("Nothing to change: give a title, description, closing time or delivery date."), {})
     with transaction():
-        campaign = _locked_campaign(campaign_id)
+        campaign = locked_campaign(campaign_id)
         if not accepts_changes(campaign):
             raise Conflict(_("Orders for this campaign have ended; it can no longer be changed."))
         errors = {}
-        reason = _clean_reason(errors, reason, required=False)
+        reason = clean_reason(errors, reason, required=False)
         changes = _clean_changes(
             campaign, errors, title=title, description=description, closes_at=closes_at, delivery_on=delivery_on
         )
@@ -126,7 +122,7 @@ def _running_item(item_id) -> CampaignItem:
     item = db.session.get(CampaignItem, item_id) if valid_id(item_id) else None
     if item is None:
         raise NotFound(_("No such item."))
-    campaign = _locked_campaign(item.campaign_id)
+    campaign = locked_campaign(item.campaign_id)
     if not accepts_changes(campaign):
         raise Conflict(_("Orders for this campaign have ended; its supplies can no longer change."))
     db.session.refresh(item)
@@ -145,7 +141,7 @@ def set_supply(actor, item_id, listing_id, quantity, *, reason) -> Supply:
     errors = {}
     if not is_int(quantity) or not 0 < quantity <= MAX_QUANTITY:
         errors["quantity"] = [_("Enter a whole number above 0.")]
-    reason = _clean_reason(errors, reason, required=True)
+    reason = clean_reason(errors, reason, required=True)
     if not valid_id(listing_id):
         errors["listing_id"] = [_("No such listing: %(id)s.", id=listing_id)]
     if errors:

@@ -153,6 +153,7 @@ def register_blueprints(app):
     from api import api
     from dashboard.api import blp as dashboard_api
     from dashboard.routes import bp as dashboard_bp
+    from delivery.api import blp as delivery_api
     from fulfilment.api import blp as fulfilment_api
     from fulfilment.routes import bp as fulfilment_bp
     from notifications.api import blp as notifications_api
@@ -192,6 +193,7 @@ def register_blueprints(app):
         notifications_api,
         dashboard_api,
         units_api,
+        delivery_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

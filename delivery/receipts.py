@@ -281,22 +281,27 @@ def record_receipt(actor, campaign_id, unit_id, producer_id, lines, reason=None,
 def receive_everything(actor, campaign, unit_id, producer_id, note=None):
     """ "Everything arrived": a receipt of the full pick lines for the items not yet received (inside a transaction).
 
+    Items already received keep their figures.
     :raises Conflict: an item charged by weight has no weight yet: it must be weighed first.
     """
-    standing = {
-        item_id
-        for item_id in pick_lines(campaign.id, unit_id, producer_id)
-        if current_receipt_lines(campaign.id, unit_id, item_id, producer_id)
-    }
-    picks = {item_id: q for item_id, (_a, q) in pick_lines(campaign.id, unit_id, producer_id).items() if item_id not in standing}
-    if not picks:
-        return None
-    by_weight = db.session.scalars(
-        sa.select(CampaignItem.title).where(CampaignItem.id.in_(sorted(picks)), CampaignItem.price_per_kg_fen.is_not(None))
-    ).all()
-    if by_weight:
-        raise Conflict(
-            _("Enter the weight of %(items)s first: it is charged by the kilogram.", items=_(", ").join(sorted(by_weight)))
+    picks = pick_lines(campaign.id, unit_id, producer_id)
+    standing = {}
+    for item_id in picks:
+        line = current_receipt_lines(campaign.id, unit_id, item_id, producer_id).get(producer_id)
+        if line is not None:
+            standing[item_id] = line
+    unweighed = [
+        item.title
+        for item in db.session.scalars(
+            sa.select(CampaignItem).where(CampaignItem.id.in_(sorted(picks)), CampaignItem.price_per_kg_fen.is_not(None))
         )
-    lines = [{"item_id": item_id, "quantity": quantity} for item_id, quantity in sorted(picks.items())]
+        if item.id not in standing or (standing[item.id].quantity and standing[item.id].weight_g is None)
+    ]
+    if unweighed:
+        raise Conflict(
+            _("Enter the weight of %(items)s first: it is charged by the kilogram.", items=_(", ").join(sorted(unweighed)))
+        )
+    lines = [{"item_id": item_id, "quantity": q} for item_id, (_a, q) in sorted(picks.items()) if item_id not in standing]
+    if not lines:
+        return None
     return write_receipt(actor, campaign, unit_id, producer_id, lines, reason=note, kind="full")

@@ -154,6 +154,7 @@ def register_blueprints(app):
     from dashboard.api import blp as dashboard_api
     from dashboard.routes import bp as dashboard_bp
     from delivery.api import blp as delivery_api
+    from delivery.routes import bp as delivery_bp
     from fulfilment.api import blp as fulfilment_api
     from fulfilment.routes import bp as fulfilment_bp
     from notifications.api import blp as notifications_api
@@ -178,6 +179,7 @@ def register_blueprints(app):
         notifications_bp,
         dashboard_bp,
         units_bp,
+        delivery_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -102,6 +102,17 @@ def delivered_by_allocation(campaign_id) -> dict[int, tuple[int, int, int]]:
     return {allocation_id: (int(q), int(w), int(v)) for allocation_id, q, w, v in rows}
 
 
+def received_at_units(campaign_id, producer_id) -> dict[tuple[int, int], tuple[int, int | None]]:
+    """What each unit received from the producer: (unit id, item id) → (quantity, weight in g or None), as it stands."""
+    rows = db.session.execute(
+        sa.select(Receipt.unit_id, ReceiptLine.item_id, ReceiptLine.quantity, ReceiptLine.weight_g)
+        .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+        .where(Receipt.campaign_id == campaign_id, Receipt.producer_id == producer_id)
+        .order_by(ReceiptLine.id)
+    )
+    return {(unit_id, item_id): (quantity, weight) for unit_id, item_id, quantity, weight in rows}
+
+
 def producer_delivered(producer_id, campaign_id=None) -> dict[int, int]:
     """What a producer delivered, in fen, per campaign (campaign id → value): its goods at what buyers pay for them."""
     query = (

@@ -115,6 +115,7 @@ def import_models():
     """Every area's models, so SQLAlchemy and Alembic see the whole schema."""
     import accounts.models  # noqa: F401
     import dashboard.models  # noqa: F401
+    import delivery.models  # noqa: F401
     import fulfilment.models  # noqa: F401
     import notifications.models  # noqa: F401
     import orders.models  # noqa: F401

@@ -79,6 +79,9 @@ class CampaignItem(Timestamps, db.Model):
     unit: Mapped[str] = mapped_column(sa.String(8))
     unit_weight_g: Mapped[int | None]
     price_fen: Mapped[int]
+    # Catch weight: ordered by the piece, charged by the weighed kilogram. ``price_fen`` is then the estimate per
+    # piece (expected weight × price per kg) that orders pledge; the charge follows the weight at receipt.
+    price_per_kg_fen: Mapped[int | None]
     per_buyer_limit: Mapped[int | None]
     min_total: Mapped[int | None]
     policy: Mapped[str] = mapped_column(sa.String(16), default="proportional")
@@ -97,6 +100,9 @@ class CampaignItem(Timestamps, db.Model):
         sa.CheckConstraint("per_buyer_limit IS NULL OR per_buyer_limit > 0", name="limit_positive"),
         sa.CheckConstraint("min_total IS NULL OR min_total > 0", name="min_total_positive"),
         sa.CheckConstraint("unit_weight_g IS NULL OR unit_weight_g > 0", name="unit_weight_positive"),
+        sa.CheckConstraint(
+            "price_per_kg_fen IS NULL OR (price_per_kg_fen > 0 AND unit_weight_g IS NOT NULL)", name="price_per_kg_needs_weight"
+        ),
         sa.CheckConstraint("policy IN ('proportional', 'poor_first')", name="policy_known"),
     )
 

@@ -234,9 +234,7 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
     )
 
 
-def create_user(
-    actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None, town=None
-):
+def create_user(actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None, town=None):
     """Create an account; a buyer becomes the owner of the orders their unit's coordinator placed under their phone.
 
     :param actor: the operator creating it (None from the command line).

@@ -1,9 +1,71 @@
-"""What claims refunded, per producer: the part of each refund that lowers what a producer is due."""
+"""Claims' reading of the line ledger (delivery.models.LineEntry) and of what each producer delivered: a line's
+delivered quantity, charge and delivery time, and what claims refunded per producer."""
+
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from claims.models import ClaimRefund
+from database import UTCDateTime
+from delivery.models import DELIVERY_ENTRY_KINDS, LineEntry, Receipt, ReceiptLine
 from extensions import db
+from fulfilment.models import Allocation, PickLine
+
+REFUND_KIND = "refund"
+
+
+@dataclass(frozen=True)
+class LineLedger:
+    """One order line's ledger summed: delivered pieces (None before any receipt), the charge for the delivery, the
+    charge now (after refunds), and when it was first delivered (the claim deadline runs from there)."""
+
+    delivered: int | None
+    delivery_charge_fen: int
+    charged_fen: int
+    delivered_at: datetime | None
+
+
+def line_ledger(order_line_id) -> LineLedger:
+    delivery = LineEntry.kind.in_(DELIVERY_ENTRY_KINDS)
+    row = db.session.execute(
+        sa.select(
+            sa.func.count().filter(delivery),
+            sa.func.coalesce(sa.func.sum(LineEntry.quantity), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((delivery, LineEntry.charge_fen), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(LineEntry.charge_fen), 0),
+            sa.type_coerce(sa.func.min(sa.case((delivery, LineEntry.recorded_at))), UTCDateTime),
+        ).where(LineEntry.order_line_id == order_line_id)
+    ).one()
+    entries, quantity, delivery_charge, charged, first_at = row
+    return LineLedger(
+        delivered=int(quantity) if entries else None,
+        delivery_charge_fen=int(delivery_charge),
+        charged_fen=int(charged),
+        delivered_at=first_at,
+    )
+
+
+def deliverers(campaign_id, unit_id, item_id) -> dict[int, int]:
+    """{producer id: pieces of the item it delivered to the unit}: the receipts' figures (sums of their changes),
+    else, for a delivery marked without a receipt, the pick lines."""
+    rows = db.session.execute(
+        sa.select(Allocation.producer_id, sa.func.sum(ReceiptLine.quantity_change))
+        .select_from(ReceiptLine)
+        .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+        .join(Allocation, Allocation.id == ReceiptLine.allocation_id)
+        .where(Receipt.campaign_id == campaign_id, Receipt.unit_id == unit_id, ReceiptLine.item_id == item_id)
+        .group_by(Allocation.producer_id)
+    ).all()
+    found = {producer_id: int(quantity) for producer_id, quantity in rows if quantity}
+    if found:
+        return found
+    rows = db.session.execute(
+        sa.select(Allocation.producer_id, PickLine.quantity)
+        .join(PickLine, PickLine.allocation_id == Allocation.id)
+        .where(Allocation.campaign_id == campaign_id, Allocation.item_id == item_id, PickLine.unit_id == unit_id)
+    ).all()
+    return {producer_id: int(quantity) for producer_id, quantity in rows if quantity}
 
 
 def refunded_by_producer(campaign_id) -> dict:

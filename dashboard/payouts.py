@@ -73,7 +73,9 @@ def reverse_payout(actor, payout_id, reason) -> Payout:
             reason=reason,
         )
         title, body = after_delivery.payout_reversed(campaign, original.amount_fen, reason)
-        queue_notification(kind="payout_reversed", subject=f"payout:{reversal.id}", producer=original.producer, title=title, body=body)
+        queue_notification(
+            kind="payout_reversed", subject=f"payout:{reversal.id}", producer=original.producer, title=title, body=body
+        )
         after_commit.dispatch_notifications()
     return reversal
 

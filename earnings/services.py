@@ -131,7 +131,10 @@ def producer_earnings(viewer, producer_id, today=None) -> dict:
         .order_by(Campaign.delivery_on.desc(), Campaign.id.desc())
     ).all()
     items = [row for campaign in campaigns for row in campaign_earnings(campaign, producer_id, today)]
-    totals = {key: sum(row[key] for row in items) for key in ("allocated_fen", "delivered_fen", "refunded_fen", "due_fen", "paid_fen", "owed_fen")}
+    totals = {
+        key: sum(row[key] for row in items)
+        for key in ("allocated_fen", "delivered_fen", "refunded_fen", "due_fen", "paid_fen", "owed_fen")
+    }
     return {"producer": producer, "items": items, "totals": totals}
 
 

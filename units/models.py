@@ -54,5 +54,7 @@ class PaymentEntry(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('paid', 'unpaid')", name="status_known"),
-        sa.CheckConstraint("(status = 'paid' AND amount_fen >= 0) OR (status = 'unpaid' AND amount_fen <= 0)", name="amount_signed"),
+        sa.CheckConstraint(
+            "(status = 'paid' AND amount_fen >= 0) OR (status = 'unpaid' AND amount_fen <= 0)", name="amount_signed"
+        ),
     )

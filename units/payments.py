@@ -12,8 +12,8 @@ from database import transaction, utcnow
 from errors import Conflict, ValidationFailed
 from extensions import db
 from orders.models import PAYMENT_METHODS, Order
-from units.models import PaymentEntry
 from units.access import unit_order
+from units.models import PaymentEntry
 from units.unit_orders import order_amount
 
 
@@ -27,7 +27,9 @@ def _clean_reason(reason):
 
 def _locked(order):
     """The order again, its row locked until the commit: two marks at once make one entry, never two."""
-    return db.session.scalar(sa.select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True))
+    return db.session.scalar(
+        sa.select(Order).where(Order.id == order.id).with_for_update().execution_options(populate_existing=True)
+    )
 
 
 def record_payment(user, order_id, method, reason=None) -> Order:

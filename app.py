@@ -157,6 +157,8 @@ def register_blueprints(app):
     from claims.routes import bp as claims_bp
     from dashboard.api import blp as dashboard_api
     from dashboard.routes import bp as dashboard_bp
+    from delivery.api import blp as delivery_api
+    from delivery.routes import bp as delivery_bp
     from earnings.api import blp as earnings_api
     from earnings.routes import bp as earnings_bp
     from fulfilment.api import blp as fulfilment_api
@@ -186,6 +188,7 @@ def register_blueprints(app):
         claims_bp,
         earnings_bp,
         cadres_bp,
+        delivery_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -203,6 +206,7 @@ def register_blueprints(app):
         units_api,
         claims_api,
         earnings_api,
+        delivery_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from claims.models import ClaimRefund
 from database import UTCDateTime
+from delivery.ledger import line_figures
 from delivery.models import DELIVERY_ENTRY_KINDS, LineEntry, Receipt, ReceiptLine
 from extensions import db
 from fulfilment.models import Allocation, PickLine
@@ -27,21 +28,20 @@ class LineLedger:
 
 
 def line_ledger(order_line_id) -> LineLedger:
+    """The line's figures as the ledger gives them (delivery.ledger.line_figures), with its delivery's own charge and
+    first time."""
+    figures = line_figures([order_line_id])[order_line_id]
     delivery = LineEntry.kind.in_(DELIVERY_ENTRY_KINDS)
-    row = db.session.execute(
+    delivery_charge, first_at = db.session.execute(
         sa.select(
-            sa.func.count().filter(delivery),
-            sa.func.coalesce(sa.func.sum(LineEntry.quantity), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((delivery, LineEntry.charge_fen), else_=0)), 0),
             sa.func.coalesce(sa.func.sum(LineEntry.charge_fen), 0),
-            sa.type_coerce(sa.func.min(sa.case((delivery, LineEntry.recorded_at))), UTCDateTime),
-        ).where(LineEntry.order_line_id == order_line_id)
+            sa.type_coerce(sa.func.min(LineEntry.recorded_at), UTCDateTime),
+        ).where(LineEntry.order_line_id == order_line_id, delivery)
     ).one()
-    entries, quantity, delivery_charge, charged, first_at = row
     return LineLedger(
-        delivered=int(quantity) if entries else None,
+        delivered=figures.delivered,
         delivery_charge_fen=int(delivery_charge),
-        charged_fen=int(charged),
+        charged_fen=figures.charged_fen,
         delivered_at=first_at,
     )
 

@@ -3,18 +3,21 @@
 from datetime import timedelta
 from types import SimpleNamespace
 
-from database import utcnow
+import sqlalchemy as sa
+
 from delivery.models import LineEntry
+from delivery.receipts import record_receipt
 from extensions import db
 from factories import make_allocation, make_campaign, make_item, make_listing, make_order, make_producer, make_unit, make_user
 
 
-def deliver(line, quantity, charge_fen, at=None):
-    """A receipt's entry on an order line, as the receipts service writes it."""
-    db.session.add(
-        LineEntry(order_line_id=line.id, kind="receipt", quantity=quantity, charge_fen=charge_fen, recorded_at=at or utcnow())
-    )
-    db.session.commit()
+def deliver(actor, campaign, unit, producer, item, quantity, at=None):
+    """What arrived at the unit from the producer, recorded by the receipts service; ``at`` backdates its entries."""
+    receipt = record_receipt(actor, campaign.id, unit.id, producer.id, [{"item_id": item.id, "quantity": quantity}])
+    if at is not None:
+        db.session.execute(sa.update(LineEntry).where(LineEntry.receipt_id == receipt.id).values(recorded_at=at))
+        db.session.commit()
+    return receipt
 
 
 def build_delivered(delivered_at=None):
@@ -35,7 +38,8 @@ def build_delivered(delivered_at=None):
     make_allocation(ginger, p1, 2, units=[(unit, 2)])
     egg_line = next(line for line in order.lines if line.item_id == egg.id)
     ginger_line = next(line for line in order.lines if line.item_id == ginger.id)
-    deliver(egg_line, 10, 1500, at=delivered_at)
+    deliver(operator, campaign, unit, p1, egg, 6, at=delivered_at)
+    deliver(operator, campaign, unit, p2, egg, 4, at=delivered_at)
     return SimpleNamespace(
         unit=unit,
         buyer=buyer,

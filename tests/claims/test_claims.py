@@ -128,7 +128,11 @@ def test_only_operators_decide_and_replacements_move_no_money(delivered, api_as)
 
 def test_partial_refunds_add_up_to_the_whole_charge(app, api_as):
     d = build_delivered()
-    db.session.execute(sa.update(LineEntry).values(charge_fen=1000))  # 10 pieces for 10 yuan: 100 fen, but try thirds
+    # Ten pieces charged 10 yuan in all (as a weighed charge might be): refunds of 3, 3 and 4 must add up to it.
+    first, second = db.session.scalars(
+        sa.select(LineEntry).where(LineEntry.order_line_id == d.egg_line.id).order_by(LineEntry.id)
+    )
+    first.charge_fen, second.charge_fen = 601, 399
     db.session.commit()
     buyer, operator = api_as(d.buyer), api_as(d.operator)
     refunded = 0

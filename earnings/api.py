@@ -1,4 +1,4 @@
-"""JSON endpoints of earnings: a producer's income per campaign, and a campaign's payment terms."""
+"""JSON endpoints of earnings: a producer's income per campaign, a campaign's payment terms, payout reversals."""
 
 import marshmallow as ma
 from flask import g
@@ -6,6 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
+from api import text_field
+from dashboard import payouts
 from earnings import services
 from plain_text import PlainText
 
@@ -64,3 +66,30 @@ class PaymentTerms(MethodView):
         """Set the campaign's payment terms (operators): producers are paid within this many days of delivery."""
         campaign = services.set_payment_terms(g.api_user, campaign_id, data["days"])
         return {"campaign_id": campaign.id, "days": services.terms_days(campaign), "default": campaign.payment_terms_days is None}
+
+
+class ReverseInSchema(ma.Schema):
+    reason = text_field(payouts.REASON_MAX, multiline=True, required=True)
+
+
+class PayoutSchema(ma.Schema):
+    id = ma.fields.Int()
+    campaign_id = ma.fields.Int()
+    producer_id = ma.fields.Int()
+    amount_fen = ma.fields.Int(metadata={"description": "negative for a reversing entry"})
+    method = PlainText()
+    reference = PlainText(allow_none=True)
+    paid_at = ma.fields.DateTime()
+    reverses_id = ma.fields.Int(allow_none=True)
+    reason = PlainText(allow_none=True)
+
+
+@blp.route("/payouts/<int:payout_id>/reverse")
+class ReversePayout(MethodView):
+    @api_auth("operator")
+    @blp.arguments(ReverseInSchema)
+    @blp.response(201, PayoutSchema)
+    def post(self, data, payout_id):
+        """Reverse a payout recorded wrongly (operators): a new entry of the negative amount with the reason; the
+        original is never edited. Record the right amount as a new payout."""
+        return payouts.reverse_payout(g.api_user, payout_id, data["reason"])

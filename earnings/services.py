@@ -13,9 +13,10 @@ from flask_babel import gettext as _
 
 from accounts.services import record_audit
 from claims.ledger import refunded_by_producer
-from dashboard.models import Delivery, Payout
+from dashboard.models import Payout
 from dashboard.settlement import producer_statements
-from database import local_today, local_zone, transaction
+from database import UTCDateTime, local_today, local_zone, transaction
+from delivery.models import Receipt
 from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation
@@ -57,11 +58,11 @@ def set_payment_terms(actor, campaign_id, days) -> Campaign:
 
 
 def _delivered_on(campaign_id) -> dict:
-    """Per producer: the local day its last delivery in the campaign was recorded (the day its terms start)."""
+    """Per producer: the local day of its last receipt in the campaign (a correction too): the day its terms start."""
     rows = db.session.execute(
-        sa.select(Delivery.producer_id, sa.func.max(Delivery.delivered_at))
-        .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.producer_id)
+        sa.select(Receipt.producer_id, sa.type_coerce(sa.func.max(Receipt.recorded_at), UTCDateTime))
+        .where(Receipt.campaign_id == campaign_id)
+        .group_by(Receipt.producer_id)
     ).all()
     zone = local_zone()
     return {producer_id: at.astimezone(zone).date() for producer_id, at in rows if at is not None}
@@ -141,7 +142,7 @@ def producer_earnings(viewer, producer_id, today=None) -> dict:
 def overdue_payouts(today=None) -> list[dict]:
     """Every producer still owed money past its due date, in every pooled campaign, the longest overdue first."""
     today = today or local_today()
-    delivered = sa.select(Delivery.campaign_id)
+    delivered = sa.select(Receipt.campaign_id)
     campaigns = db.session.scalars(
         sa.select(Campaign).where(Campaign.status.in_(POOLED), Campaign.id.in_(delivered)).order_by(Campaign.id)
     ).all()

@@ -120,7 +120,7 @@ def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> 
         weighed yet.
     """
     with transaction(write=True):
-        campaign = receipts.deliverable_campaign(actor, campaign_id, unit_id)
+        campaign = receipts.deliverable_campaign(actor, campaign_id, unit_id, producer_id)
         if note is not None and len(note) > 255:
             raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
         producers = _producers_to_deliver(campaign_id, unit_id, producer_id)

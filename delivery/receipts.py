@@ -23,6 +23,8 @@ from extensions import db
 from fulfilment.models import Allocation, PickLine
 from measures import kg, parse_kg
 from orders.locks import lock_campaign_for_delivery
+from producers.access import cadre_of
+from producers.models import Producer
 from shop.lifecycle import DELIVERABLE
 from shop.models import CampaignItem
 
@@ -30,13 +32,18 @@ MAX_REASON = 255
 MAX_LINES = 100
 
 
-def may_record(actor, unit_id) -> None:
-    """Operators record at any unit, a coordinator at their own.
+def may_record(actor, unit_id, producer_id=None) -> None:
+    """Operators record at any unit, a coordinator at their own, a village cadre for its town's producers.
 
-    :raises NotFound: a coordinator of another unit (it is not theirs to see).
+    :raises NotFound: a coordinator of another unit (it is not theirs to see), a cadre for another town's producer.
     :raises Forbidden: anyone else.
     """
     if actor.role == "operator":
+        return
+    if actor.role == "cadre":
+        producer = db.session.get(Producer, producer_id) if producer_id is not None else None
+        if producer is None or not cadre_of(actor, producer):
+            raise NotFound(_("No such producer."))
         return
     if not actor.is_coordinator:
         raise Forbidden(_("Only operators and the unit's coordinator record what arrived."))
@@ -44,13 +51,13 @@ def may_record(actor, unit_id) -> None:
         raise NotFound(_("No such unit."))
 
 
-def deliverable_campaign(actor, campaign_id, unit_id):
-    """The campaign, locked for delivery, after the caller's right to record at the unit is checked.
+def deliverable_campaign(actor, campaign_id, unit_id, producer_id=None):
+    """The campaign, locked for delivery, after the caller's right to record at the unit (for the producer) is checked.
 
     :raises NotFound, Forbidden: see :func:`may_record`; no such campaign or unit.
     :raises Conflict: the campaign is not allocated yet, or already settled.
     """
-    may_record(actor, unit_id)
+    may_record(actor, unit_id, producer_id)
     campaign = lock_campaign_for_delivery(campaign_id)
     if campaign is None:
         raise NotFound(_("No such campaign."))
@@ -270,7 +277,7 @@ def record_receipt(actor, campaign_id, unit_id, producer_id, lines, reason=None,
     :raises WeightUnconfirmed: a weight far from the expected one, not confirmed.
     """
     with transaction(write=True):
-        campaign = deliverable_campaign(actor, campaign_id, unit_id)
+        campaign = deliverable_campaign(actor, campaign_id, unit_id, producer_id)
         receipt = write_receipt(actor, campaign, unit_id, producer_id, lines, reason, confirm_weight)
         if receipt is None:
             raise Conflict(_("These figures are already recorded: nothing changed."))

@@ -48,6 +48,8 @@ class Campaign(Timestamps, db.Model):
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Days after delivery within which producers are paid; None: the PAYMENT_TERMS_DAYS default (earnings/terms.py).
+    payment_terms_days: Mapped[int | None]
 
     items: Mapped[list["CampaignItem"]] = relationship(
         back_populates="campaign", order_by="CampaignItem.position, CampaignItem.id"
@@ -61,6 +63,7 @@ class Campaign(Timestamps, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        sa.CheckConstraint("payment_terms_days IS NULL OR payment_terms_days BETWEEN 0 AND 365", name="payment_terms_known"),
         sa.CheckConstraint(f"status IN ({', '.join(repr(status) for status in CAMPAIGN_STATUSES)})", name="status_known"),
     )
 

@@ -15,6 +15,7 @@ from dashboard.sales import get_campaign
 from database import transaction
 from delivery import receipts
 from delivery.completion import complete_deliveries, outstanding_deliveries
+from delivery.ledger import line_figures
 from errors import NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation, PickLine
@@ -185,6 +186,7 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
         .order_by(Order.buyer_name, Order.id)
     ).all()
     people = []
+    figures = line_figures([line.id for order in orders for line in order.lines])
     for order in orders:
         lines = [line for line in order.lines if not line.cancelled]
         if not lines:
@@ -194,8 +196,18 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
                 "order_id": order.id,
                 "name": order.buyer_name,
                 "phone": order.buyer_phone,
-                "lines": [{"title": line.item.title, "unit": line.item.unit, "quantity": line.quantity} for line in lines],
-                "amount_fen": sum(line.quantity * line.price_fen for line in lines),
+                "lines": [
+                    {
+                        "title": line.item.title,
+                        "unit": line.item.unit,
+                        "quantity": line.quantity,
+                        "delivered": figures[line.id].delivered,
+                        "weight_g": figures[line.id].weight_g,
+                    }
+                    for line in lines
+                ],
+                # What the buyer pays: the pledge until goods arrive, then what they received.
+                "amount_fen": sum(figures[line.id].charged_fen for line in lines),
                 "payment_status": order.payment_status,
                 "status": order.status,
             }

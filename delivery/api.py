@@ -3,16 +3,19 @@
 import marshmallow as ma
 from flask import g
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
 from api import MAX_ID, id_field, text_field
 from delivery import receipts
 from plain_text import PlainText
+from shop.api import LocalDateTime
 
 blp = Blueprint("delivery_api", __name__, url_prefix="/api/v1", description="Delivery day: receipts")
 
 WEIGHT = {
+    "oneOf": [{"type": "number"}, {"type": "string", "maxLength": 20}],
     "description": "kilograms weighed, a number or a text with at most 3 decimals, above 0; only for items charged by "
     "the kilogram (price_per_kg_fen). A weight more than 3× or under a third of the expected one (pieces × "
     "unit_weight_g) answers 409 weight_unconfirmed unless confirm_weight is true",
@@ -23,8 +26,8 @@ class Weight(ma.fields.Field):
     """A weight as sent: a number or a text; the service reads it (measures.parse_kg) and names what is wrong."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ma.ValidationError("Enter the weight in kg as a number, e.g. 1.5.")
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or len(str(value)) > 20:
+            raise ma.ValidationError(_("Enter the weight in kg as a number, e.g. 1.5."))
         return value
 
 
@@ -83,7 +86,7 @@ class ReceiptSchema(ma.Schema):
     kind = PlainText(metadata={"description": "receipt, correction or full (everything arrived)"})
     reason = PlainText(allow_none=True)
     recorded_by_id = ma.fields.Int(allow_none=True)
-    recorded_at = ma.fields.DateTime()
+    recorded_at = LocalDateTime()
     lines = ma.fields.List(ma.fields.Nested(ReceiptLineSchema))
 
 

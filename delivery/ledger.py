@@ -26,6 +26,11 @@ class LineFigures:
     charged_fen: int
 
 
+def pledged_fen(quantity, price_fen, cancelled) -> int:
+    """What a line charges before anything arrived: its quantity at its snapshot price (nothing when cancelled)."""
+    return 0 if cancelled else quantity * price_fen
+
+
 def line_figures(order_line_ids) -> dict[int, LineFigures]:
     """Figures of each of ``order_line_ids`` (every kind of entry counts, a refund too)."""
     ids = sorted(set(order_line_ids))
@@ -49,7 +54,7 @@ def line_figures(order_line_ids) -> dict[int, LineFigures]:
     for line_id, quantity, price_fen, cancelled in db.session.execute(
         sa.select(OrderLine.id, OrderLine.quantity, OrderLine.price_fen, OrderLine.cancelled).where(OrderLine.id.in_(ids))
     ):
-        pledged = 0 if cancelled else quantity * price_fen
+        pledged = pledged_fen(quantity, price_fen, cancelled)
         entry = sums.get(line_id)
         if entry is None or not entry[3]:
             # No receipt yet (a refund alone cannot come before one): the pledge stands.
@@ -100,6 +105,17 @@ def delivered_by_allocation(campaign_id) -> dict[int, tuple[int, int, int]]:
         .group_by(ReceiptLine.allocation_id)
     ).all()
     return {allocation_id: (int(q), int(w), int(v)) for allocation_id, q, w, v in rows}
+
+
+def received_at_units(campaign_id, producer_id) -> dict[tuple[int, int], tuple[int, int | None]]:
+    """What each unit received from the producer: (unit id, item id) → (quantity, weight in g or None), as it stands."""
+    rows = db.session.execute(
+        sa.select(Receipt.unit_id, ReceiptLine.item_id, ReceiptLine.quantity, ReceiptLine.weight_g)
+        .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+        .where(Receipt.campaign_id == campaign_id, Receipt.producer_id == producer_id)
+        .order_by(ReceiptLine.id)
+    )
+    return {(unit_id, item_id): (quantity, weight) for unit_id, item_id, quantity, weight in rows}
 
 
 def producer_delivered(producer_id, campaign_id=None) -> dict[int, int]:

@@ -71,6 +71,8 @@ class PicklistUnitSchema(ma.Schema):
     address = PlainText()
     contact_phone = PlainText(allow_none=True)
     quantity = ma.fields.Int()
+    received = ma.fields.Int(allow_none=True, metadata={"description": "what the unit received; null before its receipt"})
+    received_weight_g = ma.fields.Int(allow_none=True)
 
 
 class PicklistLineSchema(ma.Schema):

@@ -12,6 +12,7 @@ import after_commit
 from accounts.models import Unit, User
 from accounts.services import record_audit
 from database import local_today, local_zone, transaction, utcnow
+from delivery.ledger import received_at_units
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from fulfilment.models import Allocation, PickLine
@@ -156,8 +157,10 @@ def picklist(viewer, producer_id, campaign_id) -> dict:
 
 
 def _picklist_lines(campaign_id, producer_id) -> list[dict]:
-    """Per item, in the campaign's order: the quantity, and per delivery unit (in id order) its address and share."""
+    """Per item, in the campaign's order: the quantity, and per delivery unit (in id order) its address, share and
+    what it received so far (None before its receipt)."""
     lines = {}
+    received = received_at_units(campaign_id, producer_id)
     rows = db.session.execute(
         sa.select(
             Allocation.item_id,
@@ -190,6 +193,8 @@ def _picklist_lines(campaign_id, producer_id) -> list[dict]:
                     "address": address,
                     "contact_phone": contact,
                     "quantity": unit_quantity,
+                    "received": received.get((unit_id, item_id), (None, None))[0],
+                    "received_weight_g": received.get((unit_id, item_id), (None, None))[1],
                 }
             )
     return list(lines.values())

@@ -95,6 +95,9 @@ def file_claim(user, order_id, *, item_id, quantity, reason, note=None, producer
         raise NotFound(_("No such order."))
     stored = []
     try:
+        # Photos are checked and stored before any lock is taken: decoding one must not hold the line.
+        for upload in photos:
+            stored.append(photo_files.store_photo(upload, field="photos"))
         with transaction(write=True):
             line = db.session.scalar(
                 sa.select(OrderLine)
@@ -116,7 +119,6 @@ def file_claim(user, order_id, *, item_id, quantity, reason, note=None, producer
             delivered_by = deliverers(order.campaign_id, order.unit_id, item_id)
             if producer_id is not None and producer_id not in delivered_by:
                 _invalid({"producer_id": [_("This producer did not deliver this item to your unit.")]})
-            stored = [photo_files.store_photo(upload, field="photos") for upload in photos]
             claim = Claim(
                 campaign_id=order.campaign_id,
                 order_id=order.id,

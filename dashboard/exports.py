@@ -254,6 +254,7 @@ def _payouts(args):
             "method": _("Bank transfer") if payout.method == "transfer" else _("Cash"),
             "reference": payout.reference,
             "recorded_by": payout.recorded_by.name if payout.recorded_by else None,
+            "reason": payout.reason,
         }
         for payout in settlement.list_payouts(args.get("campaign_id"))
     ]
@@ -264,6 +265,8 @@ def _payouts(args):
         ("method", _("Method"), "text"),
         ("reference", _("Reference"), "text"),
         ("recorded_by", _("Recorded by"), "text"),
+        # A reversing entry (negative amount) says why the payout it cancels was wrong.
+        ("reason", _("Reason"), "text"),
     ]
     return _("Payouts"), columns, rows
 

@@ -26,6 +26,11 @@ class LineFigures:
     charged_fen: int
 
 
+def pledged_fen(quantity, price_fen, cancelled) -> int:
+    """What a line charges before anything arrived: its quantity at its snapshot price (nothing when cancelled)."""
+    return 0 if cancelled else quantity * price_fen
+
+
 def line_figures(order_line_ids) -> dict[int, LineFigures]:
     """Figures of each of ``order_line_ids`` (every kind of entry counts, a refund too)."""
     ids = sorted(set(order_line_ids))
@@ -49,7 +54,7 @@ def line_figures(order_line_ids) -> dict[int, LineFigures]:
     for line_id, quantity, price_fen, cancelled in db.session.execute(
         sa.select(OrderLine.id, OrderLine.quantity, OrderLine.price_fen, OrderLine.cancelled).where(OrderLine.id.in_(ids))
     ):
-        pledged = 0 if cancelled else quantity * price_fen
+        pledged = pledged_fen(quantity, price_fen, cancelled)
         entry = sums.get(line_id)
         if entry is None or not entry[3]:
             # No receipt yet (a refund alone cannot come before one): the pledge stands.

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from accounts.access import api_auth
 from api import MAX_ID, PHONE, PageArgs, page_of, page_schema, text_field
 from database import local_zone
-from delivery.ledger import order_figures
+from delivery.ledger import order_figures, pledged_fen
 from extensions import limiter
 from orders import reading, services
 from orders.lines import MAX_IDEMPOTENCY_KEY, MAX_LINE_QUANTITY, MAX_LINES, MAX_NOTE
@@ -162,10 +162,15 @@ def order_json(order) -> dict:
                 "price_fen": line.price_fen,
                 "cancelled": line.cancelled,
                 "cancel_reason": line.cancel_reason,
+                # A new order: nothing arrived yet, so each line charges its pledge.
+                "delivered": None,
+                "weight_g": None,
+                "charged_fen": pledged_fen(line.quantity, line.price_fen, line.cancelled),
             }
             for line in order.lines
         ],
         "total_fen": order.total_fen,
+        "charged_fen": order.total_fen,
         "payment_status": order.payment_status,
         "created_at": order.created_at.astimezone(zone).isoformat(),
         "cancelled_at": None if order.cancelled_at is None else order.cancelled_at.astimezone(zone).isoformat(),

@@ -107,6 +107,7 @@ def unit_orders(user, unit_id, campaign_id=None, unpaid_only=False) -> UnitOrder
 def _per_person(orders) -> tuple[dict, dict]:
     """({(campaign id, phone): Person}, {item id: [item, quantity, amount]}) of orders with live lines."""
     people, per_item = {}, {}
+    orders = list(orders)  # read twice: the lines' figures first, in one query
     figures = line_figures([line.id for order in orders for line in order.lines])
     for order in orders:
         lines = [line for line in order.lines if not line.cancelled]

@@ -196,3 +196,13 @@ def test_producer_figures_and_the_income_replay(day):
     ]
     statement = settlement.producer_statement(day.campaign.id, day.p1.id)
     assert (statement["items"][0]["delivered"], statement["due_fen"]) == (12, 1800)
+
+
+def test_the_producers_pick_list_shows_what_each_unit_received(day):
+    from fulfilment import picklists
+
+    eggs(day, 9)
+    listed = picklists.picklist(day.operator, day.p1.id, day.campaign.id)
+    assert [(u["unit_id"], u["quantity"], u["received"]) for u in listed["lines"][0]["units"]] == [(day.u1.id, 12, 9)]
+    unit = next(p for p in listed["lines"][0]["units"])
+    assert unit["received_weight_g"] is None

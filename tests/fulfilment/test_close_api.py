@@ -79,7 +79,15 @@ def test_a_producer_reads_its_pick_list_and_confirms_it(api_as):
         ("蜂蜜", "瓶", 10),
     ]
     assert body["lines"][0]["units"] == [
-        {"unit_id": women.id, "unit_name": women.name, "address": women.address, "contact_phone": None, "quantity": 15}
+        {
+            "unit_id": women.id,
+            "unit_name": women.name,
+            "address": women.address,
+            "contact_phone": None,
+            "quantity": 15,
+            "received": None,  # nothing received before delivery day
+            "received_weight_g": None,
+        }
     ]
     assert body["lines"][0]["unit_weight_kg"] == 1.5
 

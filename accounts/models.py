@@ -45,6 +45,8 @@ class User(UserMixin, Timestamps, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(10))
     active: Mapped[bool] = mapped_column(default=True)
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
+    # Reminders before a campaign closes (shop.reminders); the person turns them off on their account page or by API.
+    campaign_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     unit: Mapped[Unit | None] = relationship(back_populates="users")
     producer: Mapped["Producer | None"] = relationship()  # noqa: F821

@@ -12,7 +12,7 @@ from accounts.access import api_auth
 from accounts.models import ROLES, SMS_CODE_PURPOSES, Unit, User
 from accounts.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from accounts.throttle import login_limited, note_wrong_login
-from api import EMAIL, NO_NUL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
+from api import EMAIL, NO_NUL, PHONE, PageArgs, StrictBool, id_field, page_of, page_schema, text_field
 from errors import NotLoggedIn, ValidationFailed
 from plain_text import PlainText
 from shop.api import LocalDateTime
@@ -106,9 +106,7 @@ class Token(MethodView):
 
 
 class MeChangeSchema(ma.Schema):
-    campaign_reminders = ma.fields.Bool(
-        required=True, truthy={True}, falsy={False}, metadata={"description": "false: no reminders before campaigns close"}
-    )
+    campaign_reminders = StrictBool(required=True, metadata={"description": "false: no reminders before campaigns close"})
 
 
 @blp.route("/me")

@@ -128,7 +128,9 @@ def test_two_sweeps_at_the_same_moment_send_each_reminder_once(world, backend_ap
     assert errors == []
     assert sum(results) == people_count
     rows = db.session.execute(
-        sa.select(Notification.recipient, sa.func.count()).where(Notification.kind.like("reminder_%")).group_by(Notification.recipient)
+        sa.select(Notification.recipient, sa.func.count())
+        .where(Notification.kind.like("reminder_%"))
+        .group_by(Notification.recipient)
     ).all()
     assert len(rows) == people_count and {count for _r, count in rows} == {1}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignReminder)) == people_count

@@ -120,8 +120,12 @@ def change_password():
 def reminders():
     """Reminders before a campaign closes, on or off: the link every reminder ends with, one tap to change."""
     form = RemindersForm()
+    choice = request.form.get("campaign_reminders")
+    if request.method == "POST" and choice not in ("on", "off"):
+        flash(_("Choose on or off."), "danger")
+        return render_template("accounts/reminders.html", form=form), 422
     if form.validate_on_submit():
-        on = request.form.get("campaign_reminders") == "on"
+        on = choice == "on"
         preferences.set_campaign_reminders(current_user, on)
         flash(
             _("Reminders are on.") if on else _("Reminders are off: Pinbang will not remind you before campaigns close."),

@@ -56,3 +56,11 @@ def test_bad_input_changes_nothing(client, api):
         assert response.get_json()["error"]["code"] == "validation_error"
     assert _reminders_on(buyer) is True
     assert api.patch("/me", json={"campaign_reminders": False}, headers={"Authorization": ""}).status_code == 401
+
+
+def test_a_form_without_a_choice_changes_nothing(client, auth):
+    buyer = make_user()
+    auth.login(buyer.phone)
+    response = client.post("/accounts/reminders", data={"campaign_reminders": "maybe"})
+    assert response.status_code == 422 and "请选择开启或关闭" in response.get_data(as_text=True)
+    assert _reminders_on(buyer) is True

@@ -30,7 +30,9 @@ def agenda_world(monkeypatch):
     pooled = make_campaign(title="秋季助农已截止", status="allocated", opens_in=timedelta(days=-5), closes_in=timedelta(days=-2))
     pooled.allocated_at = utcnow() - timedelta(hours=20)
     late, prompt = make_producer(name="迟未确认合作社", phone="13812340001"), make_producer(name="已确认农户")
-    item = make_item(pooled, [(make_listing(late, name="马蹄", unit="斤"), 50), (make_listing(prompt, name="马蹄", unit="斤"), 50)])
+    item = make_item(
+        pooled, [(make_listing(late, name="马蹄", unit="斤"), 50), (make_listing(prompt, name="马蹄", unit="斤"), 50)]
+    )
     make_allocation(item, late, 30)
     make_allocation(item, prompt, 20)
     db.session.add(PicklistAck(campaign_id=pooled.id, producer_id=prompt.id))
@@ -40,11 +42,13 @@ def agenda_world(monkeypatch):
     just = make_producer(name="刚收到备货单的农户")
     make_allocation(make_item(fresh, [(make_listing(just, name="大米", unit="袋"), 10)]), just, 5)
 
-    behind, on_track = make_unit(name="落后的单位"), make_unit(name="无目标的单位")
+    behind, _no_target = make_unit(name="落后的单位"), make_unit(name="无目标的单位")
     db.session.add(UnitTarget(unit_id=behind.id, year=year, canteen_budget_fen=1_000_000, canteen_share_pct=10))
     for n in range(3):
         db.session.add(
-            Notification(recipient="user:1", channel="sms", kind="picklist", subject=f"x:{n}", title="t", body="b", status="failed")
+            Notification(
+                recipient="user:1", channel="sms", kind="picklist", subject=f"x:{n}", title="t", body="b", status="failed"
+            )
         )
     db.session.commit()
     return running, pooled, late, behind

@@ -45,6 +45,11 @@ class UserSchema(ma.Schema):
     coordinator = ma.fields.Bool()
     active = ma.fields.Bool()
     locale = PlainText(allow_none=True)
+
+
+class MeSchema(UserSchema):
+    """The logged-in user, with their own choices."""
+
     campaign_reminders = ma.fields.Bool(metadata={"description": "reminders before a campaign closes (in-app)"})
 
 
@@ -112,14 +117,14 @@ class MeChangeSchema(ma.Schema):
 @blp.route("/me")
 class Me(MethodView):
     @api_auth()
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     def get(self):
         """The logged-in user."""
         return g.api_user
 
     @api_auth()
     @blp.arguments(MeChangeSchema)
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     def patch(self, data):
         """Change one's own choices: ``campaign_reminders`` false stops the reminders before campaigns close."""
         preferences.set_campaign_reminders(g.api_user, data["campaign_reminders"])

@@ -114,7 +114,9 @@ def _signed_in_user():
 def import_models():
     """Every area's models, so SQLAlchemy and Alembic see the whole schema."""
     import accounts.models  # noqa: F401
+    import claims.models  # noqa: F401
     import dashboard.models  # noqa: F401
+    import delivery.models  # noqa: F401
     import fulfilment.models  # noqa: F401
     import notifications.models  # noqa: F401
     import orders.models  # noqa: F401
@@ -150,8 +152,15 @@ def register_blueprints(app):
     from accounts.api import blp as accounts_api
     from accounts.routes import bp as accounts_bp
     from api import api
+    from cadres.routes import bp as cadres_bp
+    from claims.api import blp as claims_api
+    from claims.routes import bp as claims_bp
     from dashboard.api import blp as dashboard_api
     from dashboard.routes import bp as dashboard_bp
+    from delivery.api import blp as delivery_api
+    from delivery.routes import bp as delivery_bp
+    from earnings.api import blp as earnings_api
+    from earnings.routes import bp as earnings_bp
     from fulfilment.api import blp as fulfilment_api
     from fulfilment.routes import bp as fulfilment_bp
     from notifications.api import blp as notifications_api
@@ -176,6 +185,10 @@ def register_blueprints(app):
         notifications_bp,
         dashboard_bp,
         units_bp,
+        claims_bp,
+        earnings_bp,
+        cadres_bp,
+        delivery_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -191,6 +204,9 @@ def register_blueprints(app):
         notifications_api,
         dashboard_api,
         units_api,
+        claims_api,
+        earnings_api,
+        delivery_api,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -57,6 +57,10 @@ class Config:
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(instance / "uploads"))
         self.MAX_PHOTO_BYTES = int(_env("MAX_PHOTO_BYTES", str(8 * 1024 * 1024)))
         self.PRODUCER_TOWNS = [t.strip() for t in _env("PRODUCER_TOWNS", "").split(",") if t.strip()]
+        # Producers are paid within this many days of delivery, unless a campaign sets its own terms.
+        self.PAYMENT_TERMS_DAYS = int(_env("PAYMENT_TERMS_DAYS", "15"))
+        # A buyer (or their coordinator) may file a claim (售后) on a delivered line for this many days.
+        self.CLAIM_DAYS = int(_env("CLAIM_DAYS", "3"))
         self.MAIL_BACKEND = _env("MAIL_BACKEND", "smtp" if _env("MAIL_SERVER") else "file")
         self.MAIL_FILE_DIR = _env("MAIL_FILE_DIR", str(instance / "mail"))
         self.MAIL_SERVER = _env("MAIL_SERVER", "localhost")

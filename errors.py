@@ -66,6 +66,12 @@ class AlreadyOrdered(Conflict):
     code = "already_ordered"
 
 
+class WeightUnconfirmed(Conflict):
+    """A weight far from the expected one: send it again with ``confirm_weight`` to take it (``details.item_ids``)."""
+
+    code = "weight_unconfirmed"
+
+
 class InvalidSheet(DomainError):
     """``rows`` is a list of {row, column, message}."""
 

@@ -43,6 +43,7 @@ class UserSchema(ma.Schema):
     unit_id = ma.fields.Int(allow_none=True)
     producer_id = ma.fields.Int(allow_none=True)
     coordinator = ma.fields.Bool()
+    town = PlainText(allow_none=True)
     active = ma.fields.Bool()
     locale = PlainText(allow_none=True)
 
@@ -80,6 +81,7 @@ class UserCreateSchema(ma.Schema):
         load_default=None,
         metadata={"description": "a producer account's producer (producers only)"},
     )
+    town = text_field(40, allow_none=True, load_default=None, metadata={"description": "a village cadre's town (cadres only)"})
 
 
 @blp.route("/auth/token")

@@ -47,8 +47,10 @@ class UserForm(PlainTextForm):
             SelectChoice("buyer", _l("Buyer")),
             SelectChoice("producer", _l("Producer")),
             SelectChoice("operator", _l("Operator")),
+            SelectChoice("cadre", _l("Village cadre")),
         ],
     )
+    town = SelectField(_l("Town (village cadres only)"), validate_choice=False)
     unit_id = SelectField(_l("Work unit"), coerce=_optional_int, validate_choice=False)
     coordinator = BooleanField(_l("Coordinator of the unit"))
     producer_id = SelectField(_l("Producer"), coerce=_optional_int, validate_choice=False)

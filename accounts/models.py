@@ -11,7 +11,8 @@ from accounts.passwords import hash_password, password_matches
 from database import Timestamps, UTCDateTime, utcnow
 from extensions import db
 
-ROLES = ("operator", "producer", "buyer")
+# A cadre (驻村干部) acts for the households of one town: lists goods, confirms pick lists and deliveries, nothing else.
+ROLES = ("operator", "producer", "buyer", "cadre")
 
 
 class Unit(Timestamps, db.Model):
@@ -47,12 +48,15 @@ class User(UserMixin, Timestamps, db.Model):
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
     # Reminders before a campaign closes (shop.reminders); the person turns them off on their account page or by API.
     campaign_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # A cadre's town: the only producers it may act for.
+    town: Mapped[str | None] = mapped_column(sa.String(40))
 
     unit: Mapped[Unit | None] = relationship(back_populates="users")
     producer: Mapped["Producer | None"] = relationship()  # noqa: F821
 
     __table_args__ = (
-        sa.CheckConstraint("role IN ('operator', 'producer', 'buyer')", name="role_known"),
+        sa.CheckConstraint("role IN ('operator', 'producer', 'buyer', 'cadre')", name="role_known"),
+        sa.CheckConstraint("(role = 'cadre') = (town IS NOT NULL)", name="town_only_for_cadres"),
         sa.CheckConstraint("role = 'producer' OR producer_id IS NULL", name="producer_only_for_producers"),
         sa.CheckConstraint("role = 'buyer' OR coordinator = false", name="coordinator_is_buyer"),
     )
@@ -73,6 +77,10 @@ class User(UserMixin, Timestamps, db.Model):
     @property
     def is_operator(self) -> bool:
         return self.role == "operator"
+
+    @property
+    def is_cadre(self) -> bool:
+        return self.role == "cadre"
 
     @property
     def is_coordinator(self) -> bool:

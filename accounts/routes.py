@@ -25,6 +25,7 @@ from accounts.throttle import login_limited, note_wrong_login
 from errors import AlreadyRegistered, DomainError, RateLimited, SmsNotSent, ValidationFailed
 from extensions import db
 from producers.models import Producer
+from producers.towns import town_names
 from shop.progress import item_sold_pct
 from units import invitations
 
@@ -47,6 +48,8 @@ def home_for(user):
         return url_for("accounts.operator_home")
     if user.role == "producer":
         return url_for("producers.home")
+    if user.role == "cadre":
+        return url_for("cadres.index")
     return url_for("shop.index")
 
 
@@ -193,6 +196,7 @@ def _user_form_choices(form):
     form.unit_id.choices = [SelectChoice("", "—")] + [SelectChoice(u.id, u.name) for u in services.list_units()]
     producers = db.session.scalars(sa.select(Producer).order_by(Producer.name)).all()
     form.producer_id.choices = [SelectChoice("", "—")] + [SelectChoice(p.id, p.name) for p in producers]
+    form.town.choices = [SelectChoice("", "—")] + [SelectChoice(town, town) for town in town_names()]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -211,6 +215,7 @@ def edit_user(user_id=None):
             unit_id=form.unit_id.data,
             coordinator=form.coordinator.data,
             producer_id=form.producer_id.data,
+            town=form.town.data,
         )
         try:
             if user is None:

@@ -16,6 +16,7 @@ from errors import Forbidden, NotFound, ValidationFailed
 from extensions import db
 from orders.people import claim_colleague_orders
 from producers.models import Producer
+from producers.towns import town_names
 
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -171,7 +172,7 @@ def update_unit(actor, unit, name, address, contact_phone=None) -> Unit:
     return unit
 
 
-def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, producer_id, password=None):
+def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, producer_id, password=None, town=None):
     """Return the cleaned fields or raise ValidationFailed naming every wrong field at once."""
     errors = {}
     name = (name or "").strip()
@@ -195,7 +196,7 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
             if clash is not None and clash is not user:
                 errors["email"] = [_("This email address is already registered.")]
     if role not in ROLES:
-        errors["role"] = [_("Choose operator, producer or buyer.")]
+        errors["role"] = [_("Choose operator, producer, buyer or village cadre.")]
     if role == "buyer":
         if unit_id is None:
             errors["unit_id"] = [_("A buyer belongs to a work unit.")]
@@ -212,6 +213,11 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
             errors["producer_id"] = [_("No such producer.")]
     elif producer_id is not None and role in ROLES:
         errors["producer_id"] = [_("Only producer accounts belong to a producer.")]
+    town = (town or "").strip() or None
+    if role == "cadre" and town not in town_names():
+        errors["town"] = [_("A village cadre acts for one town: choose it.")]
+    elif town is not None and role in ROLES and role != "cadre":
+        errors["town"] = [_("Only a village cadre has a town.")]
     if password is not None and (problem := password_problem(password, clean_phone or phone)):
         errors["password"] = [problem]
     if errors:
@@ -224,10 +230,11 @@ def _check_user_fields(user, *, name, phone, email, role, unit_id, coordinator, 
         unit_id=unit_id if role == "buyer" else None,
         coordinator=bool(coordinator) and role == "buyer",
         producer_id=producer_id if role == "producer" else None,
+        town=town if role == "cadre" else None,
     )
 
 
-def create_user(actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None):
+def create_user(actor, *, name, phone, password, role, email=None, unit_id=None, coordinator=False, producer_id=None, town=None):
     """Create an account; a buyer becomes the owner of the orders their unit's coordinator placed under their phone.
 
     :param actor: the operator creating it (None from the command line).
@@ -243,6 +250,7 @@ def create_user(actor, *, name, phone, password, role, email=None, unit_id=None,
         coordinator=coordinator,
         producer_id=producer_id,
         password=password or "",
+        town=town,
     )
     with transaction():
         user = User(**fields)
@@ -255,7 +263,19 @@ def create_user(actor, *, name, phone, password, role, email=None, unit_id=None,
 
 
 def update_user(
-    actor, user, *, name, phone, role, email=None, unit_id=None, coordinator=False, producer_id=None, active=True, password=None
+    actor,
+    user,
+    *,
+    name,
+    phone,
+    role,
+    email=None,
+    unit_id=None,
+    coordinator=False,
+    producer_id=None,
+    active=True,
+    password=None,
+    town=None,
 ):
     """Edit an account; a new password is set only when one is given."""
     if user is actor and (role != user.role or not active):
@@ -270,6 +290,7 @@ def update_user(
         coordinator=coordinator,
         producer_id=producer_id,
         password=password or None,
+        town=town,
     )
     with transaction():
         for key, value in fields.items():

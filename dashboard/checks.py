@@ -18,6 +18,7 @@ from dashboard.sales import GROUPINGS, THROUGH_KINDS, UNALLOCATED, a, c, ci, o, 
 from dashboard.settlement import producer_statements
 from dashboard.totals import sales_totals
 from database import local_zone
+from delivery.checks import check_ledger
 from extensions import db
 from fulfilment.models import PickLine
 from shop.lifecycle import POOLED, visible_to_buyers
@@ -253,6 +254,7 @@ def check_totals(campaign_id=None) -> Checker:
         _check_scope(checker, raw, scope)
     _check_stored_counters(checker, raw, campaign_id)
     _check_settlement(checker, campaign_id)
+    check_ledger(checker, campaign_id)
     return checker
 
 

@@ -1,7 +1,7 @@
 """Delivery: marking goods handed over per campaign and unit (all producers or one), delivery sheets, what is outstanding.
 
-A delivery record says "producer P's goods for campaign C reached unit U". The quantities delivered are
-P's pick lines to U, never typed in again, so delivered figures always agree with the allocation.
+A delivery record says "producer P's delivery for campaign C to unit U is complete". What arrived is in the
+receipts (``delivery.receipts``): "everything arrived" is a receipt of P's pick lines to U.
 """
 
 from collections import defaultdict
@@ -10,17 +10,21 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from accounts.models import Unit
-from accounts.services import record_audit
 from dashboard.models import Delivery
 from dashboard.sales import get_campaign
-from database import transaction, utcnow
-from errors import Conflict, NotFound, ValidationFailed
+from database import transaction
+from delivery import receipts
+from delivery.completion import complete_deliveries, outstanding_deliveries
+from delivery.ledger import line_figures
+from errors import NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation, PickLine
-from orders.models import Order, OrderLine
+from orders.models import Order
 from producers.models import Producer
-from shop.lifecycle import DELIVERABLE, transition
-from shop.models import Campaign, CampaignItem, CampaignStatus
+from shop.lifecycle import DELIVERABLE
+from shop.models import CampaignItem
+
+__all__ = ["delivery_overview", "delivery_sheet", "mark_delivered", "outstanding_deliveries"]
 
 
 def _pick_rows(campaign_id, unit_id=None):
@@ -103,68 +107,31 @@ def delivery_overview(campaign_id) -> dict:
     }
 
 
-def outstanding_deliveries(campaign_id=None) -> list[dict]:
-    """Pick lines not yet delivered, per campaign, unit, producer and item (for every pooled campaign when None)."""
-    query = (
-        sa.select(
-            Campaign.id.label("campaign_id"),
-            Campaign.title.label("campaign_title"),
-            Campaign.delivery_on,
-            Unit.id.label("unit_id"),
-            Unit.name.label("unit_name"),
-            Producer.id.label("producer_id"),
-            Producer.name.label("producer_name"),
-            CampaignItem.title,
-            CampaignItem.unit.label("sale_unit"),
-            PickLine.quantity,
-        )
-        .select_from(PickLine)
-        .join(Allocation, Allocation.id == PickLine.allocation_id)
-        .join(Campaign, Campaign.id == Allocation.campaign_id)
-        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
-        .join(Producer, Producer.id == Allocation.producer_id)
-        .join(Unit, Unit.id == PickLine.unit_id)
-        .where(
-            Campaign.status.in_(DELIVERABLE),
-            ~sa.exists().where(
-                Delivery.campaign_id == Allocation.campaign_id,
-                Delivery.unit_id == PickLine.unit_id,
-                Delivery.producer_id == Allocation.producer_id,
-            ),
-        )
-        .order_by(Campaign.delivery_on, Campaign.id, Unit.name, Producer.name, CampaignItem.id)
-    )
-    if campaign_id is not None:
-        query = query.where(Campaign.id == campaign_id)
-    return [dict(row._mapping) for row in db.session.execute(query)]
-
-
 def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> list[Delivery]:
-    """Record that goods reached a unit: every producer's (``producer_id`` None) or one producer's.
+    """Record that everything arrived at a unit: every producer's goods (``producer_id`` None) or one producer's.
 
-    Marking again what is already marked changes nothing. When every producer has delivered to a unit,
-    that unit's orders become delivered; when every unit has had everything, so does the campaign.
+    It is a receipt of the full pick lines for the items not yet received (``delivery.receipts``); items received
+    already keep their figures. Marking again what is already marked changes nothing. When every producer has
+    delivered to a unit, that unit's orders become delivered; when every unit has had everything, so does the campaign.
 
     :returns: the delivery records added by this call.
     :raises NotFound: no such campaign or unit, or nothing allocated for that unit (and producer).
-    :raises Conflict: the campaign is not allocated yet, or already settled.
+    :raises Conflict: the campaign is not allocated yet, or already settled; an item charged by weight is not
+        weighed yet.
     """
-    try:
-        with transaction(write=True):
-            campaign = db.session.scalar(sa.select(Campaign).where(Campaign.id == campaign_id).with_for_update())
-            if campaign is None:
-                raise NotFound(_("No such campaign."))
-            if campaign.status not in DELIVERABLE:
-                raise Conflict(_("Deliveries can be recorded once the campaign is allocated, and until it is settled."))
-            if db.session.get(Unit, unit_id) is None:
-                raise NotFound(_("No such unit."))
-            if note is not None and len(note) > 255:
-                raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
-            added = _add_deliveries(actor, campaign_id, unit_id, _producers_to_deliver(campaign_id, unit_id, producer_id), note)
-            _advance_statuses(actor, campaign, unit_id)
-    except sa.exc.IntegrityError:
-        # Another operator recorded the same delivery at the same moment; theirs stands.
-        raise Conflict(_("This delivery was just recorded by someone else; reload the page.")) from None
+    with transaction(write=True):
+        campaign = receipts.deliverable_campaign(actor, campaign_id, unit_id, producer_id)
+        if note is not None and len(note) > 255:
+            raise ValidationFailed(_("Please correct the marked fields."), {"note": [_("At most %(n)d characters.", n=255)]})
+        producers = _producers_to_deliver(campaign_id, unit_id, producer_id)
+        already = set(
+            db.session.scalars(
+                sa.select(Delivery.producer_id).where(Delivery.campaign_id == campaign_id, Delivery.unit_id == unit_id)
+            )
+        )
+        for pid in sorted(producers - already):
+            receipts.receive_everything(actor, campaign, unit_id, pid, note)
+        added = complete_deliveries(actor, campaign, unit_id, producers - already, note)
     return added
 
 
@@ -185,60 +152,6 @@ def _producers_to_deliver(campaign_id, unit_id, producer_id):
     if not producers:
         raise NotFound(_("Nothing was allocated for this unit."))
     return producers
-
-
-def _add_deliveries(actor, campaign_id, unit_id, producers, note):
-    """A delivery record (and its audit entry) for each of ``producers`` not yet recorded at this unit."""
-    already = set(
-        db.session.scalars(
-            sa.select(Delivery.producer_id).where(Delivery.campaign_id == campaign_id, Delivery.unit_id == unit_id)
-        )
-    )
-    now = utcnow()
-    added = []
-    for pid in sorted(producers - already):
-        delivery = Delivery(
-            campaign_id=campaign_id,
-            unit_id=unit_id,
-            producer_id=pid,
-            delivered_at=now,
-            recorded_by_id=actor.id,
-            note=note or None,
-        )
-        db.session.add(delivery)
-        added.append(delivery)
-    db.session.flush()
-    for delivery in added:
-        record_audit(actor, "delivery.mark", delivery, campaign_id=campaign_id, unit_id=unit_id, producer_id=delivery.producer_id)
-    return added
-
-
-def _advance_statuses(actor, campaign, unit_id):
-    """Orders of a fully delivered unit become delivered; a campaign with nothing outstanding too."""
-    unit_outstanding = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(PickLine)
-        .join(Allocation, Allocation.id == PickLine.allocation_id)
-        .where(
-            Allocation.campaign_id == campaign.id,
-            PickLine.unit_id == unit_id,
-            ~sa.exists().where(
-                Delivery.campaign_id == campaign.id, Delivery.unit_id == unit_id, Delivery.producer_id == Allocation.producer_id
-            ),
-        )
-    )
-    if unit_outstanding:
-        return
-    live_lines = sa.exists().where(OrderLine.order_id == Order.id, sa.not_(OrderLine.cancelled))
-    db.session.execute(
-        sa.update(Order)
-        .where(Order.campaign_id == campaign.id, Order.unit_id == unit_id, Order.status.in_(("placed", "allocated")), live_lines)
-        .values(status="delivered", updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if campaign.status == CampaignStatus.ALLOCATED and not outstanding_deliveries(campaign.id):
-        transition(campaign, CampaignStatus.DELIVERED)
-        record_audit(actor, "campaign.delivered", campaign)
 
 
 def delivery_sheet(campaign_id, unit_id) -> dict:
@@ -273,6 +186,7 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
         .order_by(Order.buyer_name, Order.id)
     ).all()
     people = []
+    figures = line_figures([line.id for order in orders for line in order.lines])
     for order in orders:
         lines = [line for line in order.lines if not line.cancelled]
         if not lines:
@@ -282,8 +196,18 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
                 "order_id": order.id,
                 "name": order.buyer_name,
                 "phone": order.buyer_phone,
-                "lines": [{"title": line.item.title, "unit": line.item.unit, "quantity": line.quantity} for line in lines],
-                "amount_fen": sum(line.quantity * line.price_fen for line in lines),
+                "lines": [
+                    {
+                        "title": line.item.title,
+                        "unit": line.item.unit,
+                        "quantity": line.quantity,
+                        "delivered": figures[line.id].delivered,
+                        "weight_g": figures[line.id].weight_g,
+                    }
+                    for line in lines
+                ],
+                # What the buyer pays: the pledge until goods arrive, then what they received.
+                "amount_fen": sum(figures[line.id].charged_fen for line in lines),
                 "payment_status": order.payment_status,
                 "status": order.status,
             }

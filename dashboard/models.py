@@ -34,7 +34,10 @@ class Delivery(db.Model):
 
 
 class Payout(db.Model):
-    """Money paid out to a producer for a campaign: who was paid, how much, how, when, and who recorded it."""
+    """Money paid out to a producer for a campaign: who was paid, how much, how, when, and who recorded it.
+
+    An entry, never edited: a payout recorded wrongly is cancelled by a reversing entry (``reverses_id``, the negative
+    amount, a reason), and the right one recorded anew; what is paid is the sum of the entries."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), index=True)
@@ -45,11 +48,16 @@ class Payout(db.Model):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reverses_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payout.id"), unique=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(255))
 
     producer: Mapped["Producer"] = relationship()  # noqa: F821
     recorded_by: Mapped["User | None"] = relationship()  # noqa: F821
 
     __table_args__ = (
-        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "(amount_fen > 0 AND reverses_id IS NULL) OR (amount_fen < 0 AND reverses_id IS NOT NULL AND reason IS NOT NULL)",
+            name="amount_signed",
+        ),
         sa.CheckConstraint("method IN ('transfer', 'cash')", name="method_known"),
     )

@@ -4,19 +4,20 @@ import io
 from datetime import datetime, time
 from decimal import Decimal
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from accounts.access import role_required
 from accounts.routes import show_field_errors
-from dashboard import charts, delivery, exports, settlement
+from dashboard import charts, delivery, exports, payouts, settlement
 from dashboard.forms import MarkDeliveredForm, PayoutForm
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
 from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
 from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
 from database import local_today, local_zone, utcnow
+from earnings.services import overdue_payouts
 from errors import DomainError, ValidationFailed
 from measures import kg, yuan
 
@@ -73,6 +74,7 @@ def index():
         products=products,
         charts=chart_svgs,
         outstanding=len(delivery.outstanding_deliveries(campaign_id)),
+        overdue=overdue_payouts(),
     )
 
 
@@ -167,14 +169,35 @@ def campaign_settlement(campaign_id):
         else:
             flash(_("Payout recorded."), "success")
             return redirect(url_for("dashboard.campaign_settlement", campaign_id=campaign_id))
-    return render_template("dashboard/settlement.html", data=data, form=form, payouts=settlement.list_payouts(campaign_id)), (
-        422 if form.errors else 200
-    )
+    listed = settlement.list_payouts(campaign_id)
+    return render_template(
+        "dashboard/settlement.html", data=data, form=form, payouts=listed, reversed_ids=payouts.reversed_ids(listed)
+    ), (422 if form.errors else 200)
+
+
+@bp.route("/payouts/<int:payout_id>/reverse", methods=["POST"])
+@role_required("operator")
+def reverse_payout(payout_id):
+    """A payout recorded wrongly is reversed by an entry with a reason; the right one is then recorded anew."""
+    payout = payouts.get_payout(payout_id)
+    try:
+        payouts.reverse_payout(current_user, payout_id, request.form.get("reason"))
+    except DomainError as error:
+        flash(error.message, "danger")
+        for messages in getattr(error, "fields", {}).values():
+            for message in messages:
+                flash(message, "danger")
+    else:
+        flash(_("Payout reversed; record the right amount as a new payout."), "success")
+    return redirect(url_for("dashboard.campaign_settlement", campaign_id=payout.campaign_id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/settlement/<int:producer_id>")
-@role_required("operator")
+@role_required("operator", "producer")
 def producer_statement(campaign_id, producer_id):
+    """A producer's statement: operators any; a producer only its own (another producer's is not found)."""
+    if current_user.role == "producer" and current_user.producer_id != producer_id:
+        abort(404)
     return render_template(
         "dashboard/statement.html",
         campaign=get_campaign(campaign_id),

@@ -1,6 +1,7 @@
 """Settlement: each producer's statement per campaign, payouts, and the reconciliation of money collected by units.
 
-Amount due to a producer = delivered quantity × the item's unit price (what buyers pay; the platform keeps nothing).
+Amount due to a producer = what its receipts say it delivered, at what buyers pay for it (the unit price, or the
+weighed kilograms at the price per kg; the platform keeps nothing): ``delivery.ledger.delivered_by_allocation``.
 Allocated value is shown beside it: it is what the producer will be owed once everything is delivered.
 """
 
@@ -13,38 +14,20 @@ from flask_babel import gettext as _
 import after_commit
 from accounts.models import Unit
 from accounts.services import record_audit
-from dashboard.models import PAYOUT_METHODS, Delivery, Payout
+from dashboard.models import PAYOUT_METHODS, Payout
 from dashboard.sales import get_campaign
 from database import transaction, utcnow
+from delivery.ledger import delivered_by_allocation
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
-from fulfilment.models import Allocation, PickLine
+from fulfilment.models import Allocation
 from measures import yuan
-from notifications import messages
+from notifications import after_delivery, messages
 from notifications.services import queue_notification
 from orders.models import Order, OrderLine
 from producers.models import Producer
 from shop.lifecycle import POOLED, transition
 from shop.models import Campaign, CampaignItem, CampaignStatus
-
-
-def _delivered_by_allocation(campaign_id):
-    """Delivered quantity per allocation: its pick lines to units where that producer's delivery is recorded."""
-    rows = db.session.execute(
-        sa.select(PickLine.allocation_id, sa.func.sum(PickLine.quantity))
-        .join(Allocation, Allocation.id == PickLine.allocation_id)
-        .join(
-            Delivery,
-            sa.and_(
-                Delivery.campaign_id == Allocation.campaign_id,
-                Delivery.unit_id == PickLine.unit_id,
-                Delivery.producer_id == Allocation.producer_id,
-            ),
-        )
-        .where(Allocation.campaign_id == campaign_id)
-        .group_by(PickLine.allocation_id)
-    ).all()
-    return {allocation_id: int(quantity) for allocation_id, quantity in rows}
 
 
 def producer_statements(campaign_id, producer_id=None) -> list[dict]:
@@ -55,7 +38,7 @@ def producer_statements(campaign_id, producer_id=None) -> list[dict]:
     :raises NotFound: no such campaign.
     """
     get_campaign(campaign_id)
-    delivered = _delivered_by_allocation(campaign_id)
+    delivered = delivered_by_allocation(campaign_id)
     query = (
         sa.select(Allocation, CampaignItem, Producer)
         .join(CampaignItem, CampaignItem.id == Allocation.item_id)
@@ -77,7 +60,7 @@ def producer_statements(campaign_id, producer_id=None) -> list[dict]:
 
     for allocation, item, producer in db.session.execute(query):
         statement = statement_for(producer)
-        done = delivered.get(allocation.id, 0)
+        done, _weight_g, due = delivered.get(allocation.id, (0, 0, 0))
         statement["items"].append(
             {
                 "item_id": item.id,
@@ -87,11 +70,11 @@ def producer_statements(campaign_id, producer_id=None) -> list[dict]:
                 "allocated": allocation.quantity,
                 "delivered": done,
                 "allocated_fen": allocation.quantity * item.price_fen,
-                "due_fen": done * item.price_fen,
+                "due_fen": due,
             }
         )
         statement["allocated_fen"] += allocation.quantity * item.price_fen
-        statement["due_fen"] += done * item.price_fen
+        statement["due_fen"] += due
     for payout in db.session.scalars(payouts_query):
         statement = statement_for(payout.producer)
         statement["payouts"].append(payout)
@@ -145,7 +128,14 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
             actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method
         )
         title, body = messages.payout_made(campaign, amount_fen)
-        queue_notification(kind="payout", subject=f"payout:{payout.id}", producer=statement["producer"], title=title, body=body)
+        queue_notification(
+            kind="payout",
+            subject=f"payout:{payout.id}",
+            producer=statement["producer"],
+            title=title,
+            body=body,
+            sms_body=after_delivery.payout_sms(campaign, amount_fen, method),
+        )
         after_commit.dispatch_notifications()
         if campaign.status == CampaignStatus.DELIVERED and _all_paid(campaign_id):
             transition(campaign, CampaignStatus.SETTLED)

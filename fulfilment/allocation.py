@@ -59,6 +59,20 @@ def allocate_item(demand: int, supplies: Iterable[SupplyOffer], policy: str = "p
     return result
 
 
+def share_in_proportion(amount: int, shares: Iterable[SupplyOffer]) -> dict[int, int]:
+    """Split ``amount`` (any non-negative integer, more than the total too) in proportion to each share's quantity.
+
+    The fair split's own largest-remainder rule (floors, then one each to the largest remainders, ties to poverty
+    households, then to the earlier ``rank``), for the receipts' split of a weight or a shortfall among buyers.
+    """
+    shares = list(shares)
+    if amount < 0 or any(s.quantity < 0 for s in shares):
+        raise ValueError("amounts must not be negative")
+    if len({s.supply_id for s in shares}) != len(shares):
+        raise ValueError("share ids must be unique")
+    return _proportional(amount, shares)
+
+
 def _proportional(demand: int, supplies: list[SupplyOffer]) -> dict[int, int]:
     """Largest remainders in exact integer arithmetic: no float ever decides who gets a unit."""
     total = sum(s.quantity for s in supplies)

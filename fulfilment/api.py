@@ -51,6 +51,8 @@ class ConfirmationSchema(ma.Schema):
     town = PlainText()
     quantity = ma.fields.Int()
     acked_at = ma.fields.DateTime(allow_none=True)
+    channel = PlainText(allow_none=True, metadata={"description": "app, or phone: confirmed for the producer after a call"})
+    acked_by_name = PlainText(allow_none=True, metadata={"description": "who confirmed (by phone: the operator or cadre)"})
 
 
 class AllocationsSchema(ma.Schema):
@@ -69,6 +71,8 @@ class PicklistUnitSchema(ma.Schema):
     address = PlainText()
     contact_phone = PlainText(allow_none=True)
     quantity = ma.fields.Int()
+    received = ma.fields.Int(allow_none=True, metadata={"description": "what the unit received; null before its receipt"})
+    received_weight_g = ma.fields.Int(allow_none=True)
 
 
 class PicklistLineSchema(ma.Schema):
@@ -92,6 +96,7 @@ class PicklistSchema(ma.Schema):
     producer_id = ma.fields.Int()
     producer_name = PlainText()
     acked_at = ma.fields.DateTime(allow_none=True)
+    channel = PlainText(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(PicklistLineSchema))
 
 
@@ -101,12 +106,18 @@ class PicklistQuerySchema(ma.Schema):
 
 class AckRequestSchema(ma.Schema):
     campaign_id = id_field(strict=True, required=True)
+    by_phone = ma.fields.Bool(
+        load_default=False,
+        metadata={"description": "operators and the town's village cadre: confirmed for the producer after a call"},
+    )
 
 
 class AckSchema(ma.Schema):
     campaign_id = ma.fields.Int()
     producer_id = ma.fields.Int()
     acked_at = ma.fields.DateTime()
+    acked_by_id = ma.fields.Int(allow_none=True)
+    channel = PlainText()
 
 
 @blp.route("/campaigns/<int:campaign_id>/close")
@@ -137,7 +148,7 @@ class Allocations(MethodView):
 
 @blp.route("/producers/<int:producer_id>/picklist")
 class Picklist(MethodView):
-    @api_auth("producer", "operator")
+    @api_auth("producer", "operator", "cadre")
     @blp.arguments(PicklistQuerySchema, location="query")
     @blp.response(200, PicklistSchema)
     def get(self, args, producer_id):
@@ -147,9 +158,10 @@ class Picklist(MethodView):
 
 @blp.route("/producers/<int:producer_id>/picklist/ack")
 class PicklistAck(MethodView):
-    @api_auth("producer")
+    @api_auth("producer", "operator", "cadre")
     @blp.arguments(AckRequestSchema)
     @blp.response(200, AckSchema)
     def post(self, data, producer_id):
-        """The producer confirms its pick list will be ready; repeating it keeps the first confirmation."""
-        return picklists.ack_picklist(g.api_user, producer_id, data["campaign_id"])
+        """The producer confirms its pick list will be ready; repeating it keeps the first confirmation. With
+        ``by_phone`` an operator or the town's village cadre confirms for a producer without a smartphone."""
+        return picklists.ack_picklist(g.api_user, producer_id, data["campaign_id"], by_phone=data["by_phone"])

@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 import after_commit
-from accounts.models import Unit
+from accounts.models import Unit, User
 from accounts.services import record_audit
 from database import local_today, local_zone, transaction, utcnow
+from delivery.ledger import received_at_units
 from errors import Conflict, Forbidden, NotFound
 from extensions import db
 from fulfilment.models import Allocation, PickLine
@@ -20,6 +21,7 @@ from fulfilment.notices import campaign_items, campaign_subject, message_lines
 from notifications.messages import delivery_reminder
 from notifications.rendering import delivery_date
 from notifications.services import queue_notification
+from producers.access import cadre_of
 from producers.models import PicklistAck, Producer
 from shop.lifecycle import POOLED, visible_to_buyers
 from shop.models import Campaign, CampaignItem
@@ -94,6 +96,11 @@ def confirmations(campaign_id) -> list[dict]:
     acks = {
         ack.producer_id: ack for ack in db.session.scalars(sa.select(PicklistAck).where(PicklistAck.campaign_id == campaign_id))
     }
+    names = dict(
+        db.session.execute(
+            sa.select(User.id, User.name).where(User.id.in_(sorted({a.acked_by_id for a in acks.values() if a.acked_by_id})))
+        ).all()
+    )
     return [
         {
             "producer_id": producer_id,
@@ -102,6 +109,8 @@ def confirmations(campaign_id) -> list[dict]:
             "phone": phone,
             "quantity": int(quantity),
             "acked_at": acks[producer_id].acked_at if producer_id in acks else None,
+            "channel": acks[producer_id].channel if producer_id in acks else None,
+            "acked_by_name": names.get(acks[producer_id].acked_by_id) if producer_id in acks else None,
         }
         for producer_id, name, town, phone, quantity in rows
     ]
@@ -109,6 +118,11 @@ def confirmations(campaign_id) -> list[dict]:
 
 def _check_producer_access(viewer, producer_id):
     if viewer.role == "operator":
+        return
+    if viewer.role == "cadre":
+        producer = db.session.get(Producer, producer_id)
+        if producer is None or not cadre_of(viewer, producer):
+            raise NotFound(_("Not found."))
         return
     if viewer.role != "producer":
         raise Forbidden(_("Your role may not do this."))
@@ -138,13 +152,16 @@ def picklist(viewer, producer_id, campaign_id) -> dict:
         "producer_id": producer.id,
         "producer_name": producer.name,
         "acked_at": ack.acked_at if ack else None,
+        "channel": ack.channel if ack else None,
         "lines": _picklist_lines(campaign_id, producer_id),
     }
 
 
 def _picklist_lines(campaign_id, producer_id) -> list[dict]:
-    """Per item, in the campaign's order: the quantity, and per delivery unit (in id order) its address and share."""
+    """Per item, in the campaign's order: the quantity, and per delivery unit (in id order) its address, share and
+    what it received so far (None before its receipt)."""
     lines = {}
+    received = received_at_units(campaign_id, producer_id)
     rows = db.session.execute(
         sa.select(
             Allocation.item_id,
@@ -177,6 +194,8 @@ def _picklist_lines(campaign_id, producer_id) -> list[dict]:
                     "address": address,
                     "contact_phone": contact,
                     "quantity": unit_quantity,
+                    "received": received.get((unit_id, item_id), (None, None))[0],
+                    "received_weight_g": received.get((unit_id, item_id), (None, None))[1],
                 }
             )
     return list(lines.values())
@@ -201,16 +220,25 @@ def producer_campaigns(producer_id) -> list[dict]:
     return [{"campaign": campaign, "quantity": int(total), "acked": campaign.id in acked} for campaign, total in rows]
 
 
-def ack_picklist(user, producer_id, campaign_id) -> PicklistAck:
+def ack_picklist(user, producer_id, campaign_id, by_phone=False) -> PicklistAck:
     """The producer confirms its pick list will be ready; confirming twice keeps the first confirmation.
 
-    :raises Forbidden: not a producer account.
+    ``by_phone``: an operator, or the village cadre of the producer's town, confirms for a household without a
+    smartphone after calling it; recorded with who confirmed, on whose behalf, and the channel "phone".
+
+    :raises Forbidden: not the producer's own account (or, by phone, neither an operator nor the town's cadre).
     :raises NotFound: another producer's pick list, or nothing to prepare in that campaign.
     :raises Conflict: the campaign has not been pooled yet.
     """
-    if user.role != "producer":
+    if by_phone:
+        if user.role not in ("operator", "cadre"):
+            raise Forbidden(_("Only an operator or the town's village cadre can confirm by phone for a producer."))
+    elif user.role != "producer":
         raise Forbidden(_("Only the producer itself can confirm its pick list."))
     _check_producer_access(user, producer_id)
+    producer = db.session.get(Producer, producer_id)
+    if producer is None:
+        raise NotFound(_("Not found."))
     campaign = get_campaign(campaign_id)
     if campaign.status not in POOLED:
         raise Conflict(_("The pick list is not ready yet: the campaign has not been pooled."))
@@ -222,12 +250,21 @@ def ack_picklist(user, producer_id, campaign_id) -> PicklistAck:
     existing = _ack(campaign_id, producer_id)
     if existing is not None:
         return existing
-    ack = PicklistAck(campaign_id=campaign_id, producer_id=producer_id, acked_by_id=user.id)
+    channel = "phone" if by_phone else "app"
+    ack = PicklistAck(campaign_id=campaign_id, producer_id=producer_id, acked_by_id=user.id, channel=channel)
     try:
         with transaction():
             db.session.add(ack)
             db.session.flush()
-            record_audit(user, "picklist.ack", ack, campaign_id=campaign_id, producer_id=producer_id)
+            record_audit(
+                user,
+                "picklist.ack",
+                ack,
+                on_behalf_of=producer.name if by_phone else None,
+                campaign_id=campaign_id,
+                producer_id=producer_id,
+                channel=channel,
+            )
     except IntegrityError:
         # Two taps at once: the other one is the confirmation.
         return _ack(campaign_id, producer_id)

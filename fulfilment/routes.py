@@ -71,9 +71,10 @@ def picklists():
 
 
 def _picklist_for(campaign_id):
-    """The pick list this user may see: a producer its own; an operator any producer's via ?producer=."""
+    """The pick list this user may see: a producer its own; an operator any producer's via ?producer=, a cadre its
+    town's."""
     producer_id = current_user.producer_id
-    if current_user.role == "operator":
+    if current_user.role in ("operator", "cadre"):
         producer_id = request.args.get("producer", type=int)
         if producer_id is None:
             abort(404)
@@ -84,19 +85,19 @@ def _picklist_for(campaign_id):
 
 
 @bp.route("/picklists/<int:campaign_id>")
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def picklist(campaign_id):
     return render_template("fulfilment/picklist.html", data=_picklist_for(campaign_id), query=_producer_query())
 
 
 @bp.route("/picklists/<int:campaign_id>/print")
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def picklist_print(campaign_id):
     return render_template("fulfilment/picklist_print.html", data=_picklist_for(campaign_id), query=_producer_query())
 
 
 @bp.route("/picklists/<int:campaign_id>.xlsx")
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def picklist_xlsx(campaign_id):
     data = _picklist_for(campaign_id)
     filename = f"picklist-{campaign_id}-{data['producer_id']}.xlsx"
@@ -108,7 +109,7 @@ def picklist_xlsx(campaign_id):
 
 
 def _producer_query():
-    return {"producer": request.args.get("producer", type=int)} if current_user.role == "operator" else {}
+    return {"producer": request.args.get("producer", type=int)} if current_user.role in ("operator", "cadre") else {}
 
 
 @bp.route("/picklists/<int:campaign_id>/ack", methods=["POST"])
@@ -123,3 +124,21 @@ def ack(campaign_id):
     else:
         flash(_("Thank you: you have confirmed the goods will be ready."), "success")
     return redirect(url_for("fulfilment.picklist", campaign_id=campaign_id))
+
+
+@bp.route("/picklists/<int:campaign_id>/ack-by-phone/<int:producer_id>", methods=["POST"])
+@role_required("operator", "cadre")
+def ack_by_phone(campaign_id, producer_id):
+    """An operator or the town's cadre confirms for a producer without a smartphone, after calling it."""
+    try:
+        pick_lists.ack_picklist(current_user, producer_id, campaign_id, by_phone=True)
+    except DomainError as error:
+        if error.status == 404:
+            abort(404)
+        flash(error.message, "danger")
+    else:
+        flash(_("Confirmed by phone for the producer."), "success")
+    target = request.form.get("next")
+    if target == "cadre":
+        return redirect(url_for("cadres.index"))
+    return redirect(url_for("fulfilment.campaign", campaign_id=campaign_id))

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from accounts.access import api_auth
 from api import MAX_ID, PHONE, PageArgs, page_of, page_schema, text_field
 from database import local_zone
+from delivery.ledger import order_figures
 from extensions import limiter
 from orders import reading, services
 from orders.lines import MAX_IDEMPOTENCY_KEY, MAX_LINE_QUANTITY, MAX_LINES, MAX_NOTE
@@ -78,6 +79,11 @@ class LineSchema(ma.Schema):
     price_fen = ma.fields.Int()
     cancelled = ma.fields.Bool()
     cancel_reason = PlainText(allow_none=True)
+    delivered = ma.fields.Int(
+        allow_none=True, metadata={"description": "what the buyer received, shortfall shared; null before any receipt"}
+    )
+    weight_g = ma.fields.Int(allow_none=True, metadata={"description": "the weighed grams, for items charged by weight"})
+    charged_fen = ma.fields.Int(metadata={"description": "what the buyer pays for the line: the pledge until it arrives"})
 
 
 class OrderSchema(ma.Schema):
@@ -93,6 +99,7 @@ class OrderSchema(ma.Schema):
     note = PlainText(multiline=True, allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(LineSchema))
     total_fen = ma.fields.Int()
+    charged_fen = ma.fields.Int(metadata={"description": "what the buyer pays: the lines' charged_fen added up"})
     payment_status = PlainText()
     created_at = LocalDateTime()
     cancelled_at = LocalDateTime(allow_none=True)
@@ -180,8 +187,10 @@ class OrderDetail(MethodView):
     @api_auth()
     @blp.response(200, OrderSchema)
     def get(self, order_id):
-        """One order: its buyer, their unit's coordinator, or an operator."""
-        return reading.get_order(g.api_user, order_id)
+        """One order: its buyer, their unit's coordinator, or an operator; with what was delivered and charged."""
+        order = reading.get_order(g.api_user, order_id)
+        body = {name: getattr(order, name) for name in OrderSchema().fields if name not in ("lines", "charged_fen")}
+        return {**body, **order_figures(order)}
 
     @api_auth("buyer")
     @blp.arguments(OrderChangeSchema)

@@ -161,6 +161,16 @@ def lock_campaign_for_change(campaign_id) -> Campaign | None:
     return session.scalar(query.execution_options(populate_existing=True))
 
 
+def lock_campaign_for_delivery(campaign_id) -> Campaign | None:
+    """Receipts, corrections and "all arrived" of a campaign take turns on its row (FOR NO KEY UPDATE).
+
+    A receipt re-shares a unit's item over every producer's figures and may move the campaign to delivered, so
+    two receipts of one campaign never both read the figures the other is changing. Deliveries are few (units ×
+    producers), so the wait is short. The campaign is read afresh; None when there is none.
+    """
+    return lock_campaign_for_change(campaign_id)
+
+
 def lock_sms_codes(phone, address) -> None:
     """Serialize asking for SMS codes per phone, then per client address, so the rate limits hold under concurrency.
 

@@ -213,7 +213,7 @@ class PhotoUploadSchema(Schema):
 
 @blp.route("/producers")
 class Producers(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.arguments(ProducerQuerySchema, location="query")
     @blp.response(200, page_schema(ProducerSchema))
     def get(self, args):
@@ -238,7 +238,7 @@ class Producers(MethodView):
 
 @blp.route("/producers/<int:producer_id>")
 class ProducerById(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.response(200, ProducerSchema)
     def get(self, producer_id):
         """One producer: operators any, a producer only itself."""
@@ -276,7 +276,7 @@ class SuspendProducer(MethodView):
 
 @blp.route("/listings")
 class Listings(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.arguments(ListingQuerySchema, location="query")
     @blp.response(200, page_schema(ListingSchema))
     def get(self, args):
@@ -284,7 +284,7 @@ class Listings(MethodView):
         query = access.listings_query(g.api_user, status=args.get("status"), producer_id=args.get("producer_id"))
         return page_of(query, args["page"], args["per_page"])
 
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.arguments(ListingInSchema)
     @blp.response(201, ListingSchema)
     def post(self, data):
@@ -295,13 +295,13 @@ class Listings(MethodView):
 
 @blp.route("/listings/<int:listing_id>")
 class ListingById(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.response(200, ListingSchema)
     def get(self, listing_id):
         """One listing: operators any, a producer its own."""
         return access.get_listing(g.api_user, listing_id)
 
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.arguments(ListingPatchSchema)
     @blp.response(200, ListingSchema)
     def patch(self, data, listing_id):
@@ -330,7 +330,7 @@ class RejectListing(MethodView):
 
 @blp.route("/listings/<int:listing_id>/withdraw")
 class WithdrawListing(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.response(200, ListingSchema)
     def post(self, listing_id):
         """Withdraw a listing for good (nothing of it may be in a campaign)."""
@@ -341,7 +341,7 @@ class WithdrawListing(MethodView):
 class ListingPhotos(MethodView):
     decorators = [upload_limit]
 
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.arguments(PhotoUploadSchema, location="files")
     @blp.response(201, PhotoSchema)
     def post(self, files, listing_id):
@@ -351,7 +351,7 @@ class ListingPhotos(MethodView):
 
 @blp.route("/listings/<int:listing_id>/photos/<int:photo_id>")
 class ListingPhotoById(MethodView):
-    @api_auth("operator", "producer")
+    @api_auth("operator", "producer", "cadre")
     @blp.response(204)
     def delete(self, listing_id, photo_id):
         """Remove a photo."""

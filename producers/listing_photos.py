@@ -11,7 +11,7 @@ from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from producers import photos as photo_files
-from producers.access import acting_for, check_may_change, get_listing, is_operator, owns
+from producers.access import acting_for, acts_for, check_may_change, get_listing, owns
 from producers.listings import MAX_PHOTOS
 from producers.models import Listing, ListingPhoto
 from shop import catalogue
@@ -24,7 +24,7 @@ def photo_visible_to(user, photo: ListingPhoto) -> bool:
     of a listing supplying a campaign whose page they may see (shop.catalogue.listing_visible_to), whatever the
     listing's status: campaign pages show them."""
     listing = photo.listing
-    if is_operator(user) or owns(user, listing.producer_id):
+    if owns(user, listing.producer_id) or acts_for(user, listing.producer):
         return True
     return catalogue.listing_visible_to(user, listing.id)
 

@@ -142,7 +142,7 @@ def _photo_problems(photos):
 
 
 def _listing_producer(actor, producer_id):
-    """The producer a new listing is for: any one an operator names, a producer user's own."""
+    """The producer a new listing is for: any one an operator names, one of its town a cadre names, a producer user's own."""
     if is_operator(actor):
         if producer_id is None:
             raise ValidationFailed(_("Please correct the marked fields."), {"producer_id": [_("Choose the producer.")]})
@@ -152,6 +152,8 @@ def _listing_producer(actor, producer_id):
         return producer
     if producer_id is None and actor is not None and actor.role == "producer":
         producer_id = actor.producer_id
+    if producer_id is None:
+        raise ValidationFailed(_("Please correct the marked fields."), {"producer_id": [_("Choose the producer.")]})
     return get_producer(actor, producer_id)
 
 

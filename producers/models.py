@@ -89,13 +89,25 @@ class ListingPhoto(db.Model):
         return self.filename.removesuffix(".jpg")
 
 
+ACK_CHANNELS = ("app", "phone")
+
+
 class PicklistAck(db.Model):
-    """A producer's confirmation that its pick list for a campaign will be ready."""
+    """A producer's confirmation that its pick list for a campaign will be ready.
+
+    ``channel`` "phone": an operator or the town's cadre confirmed for a household without a smartphone, after a call;
+    ``acked_by_id`` is then that person, never the producer."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))
     producer_id: Mapped[int] = mapped_column(sa.ForeignKey("producer.id"), index=True)
     acked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     acked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    channel: Mapped[str] = mapped_column(sa.String(8), default="app", server_default="app")
 
-    __table_args__ = (sa.UniqueConstraint("campaign_id", "producer_id"),)
+    acked_by: Mapped["User | None"] = relationship()  # noqa: F821
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "producer_id"),
+        sa.CheckConstraint("channel IN ('app', 'phone')", name="channel_known"),
+    )

@@ -25,9 +25,11 @@ OPERATOR_ONLY_PRODUCER_FIELDS = ("kind", "poverty_household", "poverty_id", "lin
 
 
 def producers_query(user, *, town=None, kind=None, poverty=None, status=None, search=None):
-    """Producers the user may see, filtered; a producer user sees only its own."""
+    """Producers the user may see, filtered; a producer user sees only its own, a village cadre its town's."""
     query = sa.select(Producer).order_by(Producer.town, Producer.name, Producer.id)
-    if not is_operator(user):
+    if user is not None and user.role == "cadre":
+        query = query.where(Producer.town == user.town)
+    elif not is_operator(user):
         query = query.where(Producer.id == (user.producer_id if user and user.role == "producer" else -1))
     if town:
         query = query.where(Producer.town == town)

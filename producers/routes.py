@@ -98,14 +98,16 @@ def profile():
 def _listing_home(listing):
     if current_user.role == "operator":
         return url_for("producers.producer_detail", producer_id=listing.producer_id)
+    if current_user.role == "cadre":
+        return url_for("cadres.index")
     return url_for("producers.home")
 
 
 @bp.route("/listings/new", methods=["GET", "POST"])
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 @upload_limit
 def new_listing():
-    if current_user.role == "operator":
+    if current_user.role in ("operator", "cadre"):
         producer = access.get_producer(current_user, request.args.get("producer_id", type=int) or 0)
     else:
         producer = access.get_producer(current_user, current_user.producer_id)
@@ -129,7 +131,7 @@ def new_listing():
 
 
 @bp.route("/listings/<int:listing_id>/edit", methods=["GET", "POST"])
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def edit_listing(listing_id):
     listing = access.get_listing(current_user, listing_id)
     form = EditListingForm(obj=listing)
@@ -154,7 +156,7 @@ def edit_listing(listing_id):
 
 
 @bp.route("/listings/<int:listing_id>/withdraw", methods=["POST"])
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def withdraw_listing(listing_id):
     listing = access.get_listing(current_user, listing_id)
     try:
@@ -167,7 +169,7 @@ def withdraw_listing(listing_id):
 
 
 @bp.route("/listings/<int:listing_id>/photos", methods=["POST"])
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 @upload_limit
 def add_photo(listing_id):
     listing = access.get_listing(current_user, listing_id)
@@ -185,7 +187,7 @@ def add_photo(listing_id):
 
 
 @bp.route("/photos/<int:photo_id>/delete", methods=["POST"])
-@role_required("producer", "operator")
+@role_required("producer", "operator", "cadre")
 def delete_photo(photo_id):
     photo = listing_photos.get_photo(current_user, photo_id)
     listing_id = photo.listing_id

@@ -48,6 +48,9 @@ class ItemSchema(ma.Schema):
     unit = PlainText()
     unit_weight_kg = ma.fields.Method("weight_kg", allow_none=True)
     price_per_kg_fen = ma.fields.Int(allow_none=True)
+    by_weight = ma.fields.Bool(
+        metadata={"description": "charged by the weighed kilogram (price_per_kg_fen); price_fen is then an estimate"}
+    )
     per_buyer_limit = ma.fields.Int(allow_none=True)
     min_total = ma.fields.Int(allow_none=True)
     policy = PlainText()
@@ -135,6 +138,16 @@ class ItemCreateSchema(ma.Schema):
         metadata={"description": "at most what the supplies offer"},
     )
     policy = ma.fields.Str(load_default="proportional", validate=ma.validate.OneOf(ALLOCATION_POLICIES))
+    price_per_kg_fen = ma.fields.Int(
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Range(min=1, max=MAX_PRICE_FEN),
+        metadata={
+            "description": "ordered by the piece, charged by the weighed kg at this price; price_fen is then left out "
+            "and estimated from the listing's weight per piece"
+        },
+    )
     description = text_field(DESCRIPTION_MAX, multiline=True, min_length=0, allow_none=True, load_default=None)
     supplies = ma.fields.List(
         ma.fields.Nested(SupplyInSchema),

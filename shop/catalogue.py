@@ -159,7 +159,13 @@ class ItemView:
     producers: list
     ready_on: date | None
     photo: object | None
+    # The item's own price per kg when it is charged by weight, else its price per piece over the piece's weight.
     price_per_kg_fen: int | None
+
+    @property
+    def by_weight(self) -> bool:
+        """Ordered by the piece, charged by the weighed kilogram: the price per piece is an estimate."""
+        return self.item.price_per_kg_fen is not None
 
     def __getattr__(self, name):
         return getattr(self.item, name)
@@ -188,7 +194,8 @@ def item_views(campaign, public=False) -> list[ItemView]:
             if photo is None and supply.listing.photos:
                 photo = supply.listing.photos[0]
             ready = max(ready, supply.listing.ready_on) if ready else supply.listing.ready_on
-        views.append(ItemView(item, producers, ready, photo, price_per_kg_fen(item.price_fen, item.unit_weight_g)))
+        per_kg = item.price_per_kg_fen or price_per_kg_fen(item.price_fen, item.unit_weight_g)
+        views.append(ItemView(item, producers, ready, photo, per_kg))
     return views
 
 

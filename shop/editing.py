@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from accounts.models import Unit
 from accounts.services import record_audit
 from database import local_zone, transaction, utcnow
+from delivery.sharing import charge_for_weight
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from orders.locks import lock_campaign_for_change
@@ -236,6 +237,7 @@ def add_item(
     min_total=None,
     policy="proportional",
     description=None,
+    price_per_kg_fen=None,
 ) -> CampaignItem:
     """Add an item to a campaign until its orders end, pooling one or more approved listings of the same product.
 
@@ -243,6 +245,8 @@ def add_item(
     so two campaigns can never promise the same eggs.
     :param supplies: a list of (listing_id, quantity).
     :param title, unit, price_fen: default to the first listing's name, sale unit and price.
+    :param price_per_kg_fen: ordered by the piece, charged by the weighed kilogram at this price; the price per
+        piece (what orders pledge) is then the estimate for the expected weight, and needs a weight per piece.
     :raises NotFound: no such campaign.
     :raises Conflict: the campaign's orders have ended.
     :raises ValidationFailed: a bad field, a listing that is not approved, of another sale unit, or with too little left.
@@ -254,6 +258,8 @@ def add_item(
     pairs = _clean_supply_pairs(errors, supplies)
     listings = _supplying_listings(errors, pairs)
     first = listings.get(pairs[0][0]) if pairs else None
+    if price_per_kg_fen is not None:
+        price_fen = _price_by_weight(errors, listings, first, price_per_kg_fen, price_fen)
     terms = dict(
         title=clean_title(errors, title or (first.name if first else "")),
         unit=(unit or (first.unit if first else "")).strip(),
@@ -264,6 +270,7 @@ def add_item(
         capacity=sum(q for _l, q in pairs),
     )
     _check_item_terms(errors, listings, **terms)
+    terms["price_per_kg_fen"] = price_per_kg_fen
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
     with transaction():
@@ -281,6 +288,23 @@ def add_item(
             )
         record_audit(actor, "campaign.item.add", item, campaign_id=campaign.id, supplies=[list(p) for p in pairs])
     return item
+
+
+def _price_by_weight(errors, listings, first, price_per_kg_fen, price_fen):
+    """The estimated price per piece of an item charged by weight: the expected weight at the price per kg."""
+    weights = [listing.unit_weight_g for listing in listings.values() if listing.unit_weight_g]
+    expected = (first.unit_weight_g if first else None) or (weights[0] if weights else None)
+    if not is_int(price_per_kg_fen) or not 0 < price_per_kg_fen <= MAX_PRICE_FEN:
+        errors["price_per_kg_fen"] = [_("Enter a price per kg above 0.")]
+        return price_fen
+    if price_fen is not None:
+        errors["price_fen"] = [_("An item charged by weight takes its price per piece from the expected weight.")]
+        return price_fen
+    if not expected:
+        if listings:
+            errors["price_per_kg_fen"] = [_("Charging by weight needs the expected weight per piece on the listing.")]
+        return 0
+    return charge_for_weight(expected, price_per_kg_fen)
 
 
 def _new_item(campaign, first, listings, *, description, **terms):

@@ -57,6 +57,10 @@ class ItemForm(PlainTextForm):
         _l("Price per unit, in yuan"), validators=[Optional(), Regexp(YUAN_PATTERN, message=_l("Enter a price like 9.80."))]
     )
     unit = StringField(_l("Sale unit"), validators=[Optional(), Length(max=8)])
+    price_per_kg_yuan = StringField(
+        _l("Or charge by the weighed kilogram: price per kg, in yuan"),
+        validators=[Optional(), Regexp(YUAN_PATTERN, message=_l("Enter a price like 9.80."))],
+    )
     per_buyer_limit = IntegerField(
         _l("Limit per buyer (optional)"), validators=[Optional(), NumberRange(max=MAX_QUANTITY), _optional_positive]
     )

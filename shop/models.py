@@ -48,6 +48,8 @@ class Campaign(Timestamps, db.Model):
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # Days after delivery within which producers are paid; None: the PAYMENT_TERMS_DAYS default (earnings/terms.py).
+    payment_terms_days: Mapped[int | None]
 
     items: Mapped[list["CampaignItem"]] = relationship(
         back_populates="campaign", order_by="CampaignItem.position, CampaignItem.id"
@@ -61,6 +63,7 @@ class Campaign(Timestamps, db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
+        sa.CheckConstraint("payment_terms_days IS NULL OR payment_terms_days BETWEEN 0 AND 365", name="payment_terms_known"),
         sa.CheckConstraint(f"status IN ({', '.join(repr(status) for status in CAMPAIGN_STATUSES)})", name="status_known"),
     )
 
@@ -76,6 +79,9 @@ class CampaignItem(Timestamps, db.Model):
     unit: Mapped[str] = mapped_column(sa.String(8))
     unit_weight_g: Mapped[int | None]
     price_fen: Mapped[int]
+    # Catch weight: ordered by the piece, charged by the weighed kilogram. ``price_fen`` is then the estimate per
+    # piece (expected weight × price per kg) that orders pledge; the charge follows the weight at receipt.
+    price_per_kg_fen: Mapped[int | None]
     per_buyer_limit: Mapped[int | None]
     min_total: Mapped[int | None]
     policy: Mapped[str] = mapped_column(sa.String(16), default="proportional")
@@ -94,6 +100,9 @@ class CampaignItem(Timestamps, db.Model):
         sa.CheckConstraint("per_buyer_limit IS NULL OR per_buyer_limit > 0", name="limit_positive"),
         sa.CheckConstraint("min_total IS NULL OR min_total > 0", name="min_total_positive"),
         sa.CheckConstraint("unit_weight_g IS NULL OR unit_weight_g > 0", name="unit_weight_positive"),
+        sa.CheckConstraint(
+            "price_per_kg_fen IS NULL OR (price_per_kg_fen > 0 AND unit_weight_g IS NOT NULL)", name="price_per_kg_needs_weight"
+        ),
         sa.CheckConstraint("policy IN ('proportional', 'poor_first')", name="policy_known"),
     )
 

@@ -316,12 +316,15 @@ def new_item(campaign_id):
                 min_total=form.min_total.data,
                 policy=form.policy.data,
                 description=form.description.data,
+                price_per_kg_fen=parse_yuan(form.price_per_kg_yuan.data) if form.price_per_kg_yuan.data else None,
             )
         except DomainError as error:
             if isinstance(error, ValidationFailed):
                 problems = error.fields.pop("supplies", [])
                 if "price_fen" in error.fields:
                     error.fields["price_yuan"] = error.fields.pop("price_fen")
+                if "price_per_kg_fen" in error.fields:
+                    error.fields["price_per_kg_yuan"] = error.fields.pop("price_per_kg_fen")
                 show_field_errors(form, error)
             else:
                 flash(error.message, "danger")

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from api import id_field
+from api import id_field, text_field
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
 from plain_text import PlainText
@@ -106,6 +106,25 @@ class UnitOrdersSchema(ma.Schema):
 
 class PaymentSchema(ma.Schema):
     method = PlainText(required=True, validate=ma.validate.OneOf(PAYMENT_METHODS))
+    reason = text_field(255, allow_none=True, load_default=None, metadata={"description": "why (kept with the entry)"})
+
+
+class PaymentUndoArgs(ma.Schema):
+    reason = text_field(255, allow_none=True, load_default=None, metadata={"description": "why the payment is taken back"})
+
+
+class PaymentEntrySchema(ma.Schema):
+    id = ma.fields.Int()
+    at = ma.fields.DateTime()
+    actor_id = ma.fields.Int(allow_none=True)
+    status = PlainText()
+    method = PlainText(allow_none=True)
+    amount_fen = ma.fields.Int(metadata={"description": "positive: marked paid; negative: taken back"})
+    reason = PlainText(allow_none=True)
+
+
+class PaymentHistorySchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PaymentEntrySchema))
 
 
 class PaymentOrderSchema(OrderSchema):
@@ -234,13 +253,23 @@ class OrderPayment(MethodView):
     @blp.response(200, PaymentOrderSchema)
     def post(self, data, order_id):
         """Mark the order paid (cash or transfer); who recorded it is kept (the unit's coordinator, operators)."""
-        return payments.record_payment(g.api_user, order_id, data["method"])
+        return payments.record_payment(g.api_user, order_id, data["method"], reason=data["reason"])
 
     @api_auth("buyer", "operator")
+    @blp.arguments(PaymentUndoArgs, location="query")
     @blp.response(200, PaymentOrderSchema)
-    def delete(self, order_id):
-        """Undo a payment recorded by mistake: the order is unpaid again."""
-        return payments.clear_payment(g.api_user, order_id)
+    def delete(self, args, order_id):
+        """Undo a payment recorded by mistake: the order is unpaid again; an entry takes the amount back, with why."""
+        return payments.clear_payment(g.api_user, order_id, reason=args["reason"])
+
+
+@blp.route("/orders/<int:order_id>/payments")
+class OrderPaymentHistory(MethodView):
+    @api_auth("buyer", "operator")
+    @blp.response(200, PaymentHistorySchema)
+    def get(self, order_id):
+        """Every change to the order's payment, oldest first: who, when, why, the amount (its coordinator, operators)."""
+        return {"items": payments.payment_history(g.api_user, order_id)}
 
 
 class TargetInSchema(ma.Schema):

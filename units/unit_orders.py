@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Unit
+from delivery.ledger import line_figures
 from extensions import db
 from orders.models import GroupSheet, Order, OrderLine
 from shop import catalogue as shop_catalogue
@@ -62,9 +63,14 @@ class UnitOrders:
         return [person for person in self.people if person.outstanding_fen > 0]
 
 
-def order_amount(order) -> int:
-    """What an order costs now: its live lines at their snapshot prices (cancelled lines never count)."""
-    return sum(line.quantity * line.price_fen for line in order.lines if not line.cancelled)
+def order_amount(order, figures=None) -> int:
+    """What an order costs now: what its live lines are charged (``delivery.ledger``): their snapshot prices until
+    goods arrive, then what each buyer received (a shortfall shared, a weighed price). Cancelled lines never count.
+
+    :param figures: the lines' ``line_figures``, when the caller read them for many orders at once.
+    """
+    figures = figures if figures is not None else line_figures([line.id for line in order.lines])
+    return sum(figures[line.id].charged_fen for line in order.lines if not line.cancelled)
 
 
 def unit_orders(user, unit_id, campaign_id=None, unpaid_only=False) -> UnitOrders:
@@ -101,6 +107,7 @@ def unit_orders(user, unit_id, campaign_id=None, unpaid_only=False) -> UnitOrder
 def _per_person(orders) -> tuple[dict, dict]:
     """({(campaign id, phone): Person}, {item id: [item, quantity, amount]}) of orders with live lines."""
     people, per_item = {}, {}
+    figures = line_figures([line.id for order in orders for line in order.lines])
     for order in orders:
         lines = [line for line in order.lines if not line.cancelled]
         if not lines:
@@ -110,7 +117,7 @@ def _per_person(orders) -> tuple[dict, dict]:
         if person is None:
             person = people[key] = Person(order.campaign_id, order.buyer_name, order.buyer_phone)
         person.orders.append(order)
-        amount = order_amount(order)
+        amount = order_amount(order, figures)
         person.due_fen += amount
         if order.payment_status == "paid":
             person.paid_fen += amount

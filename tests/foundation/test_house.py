@@ -5,7 +5,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_APPLICATION = {"tests", "bench", "migrations", "translations", "instance", "static", "templates", "docs"}
-AREAS = ("accounts", "producers", "shop", "orders", "units", "fulfilment", "dashboard", "notifications")
+AREAS = (
+    "accounts",
+    "producers",
+    "shop",
+    "orders",
+    "units",
+    "fulfilment",
+    "dashboard",
+    "notifications",
+    "claims",
+    "earnings",
+    "cadres",
+)
 # Above every area: the app factory, the worker, and the entries that build an app.
 ROOF = {"app", "wsgi", "make_celery", "worker", "demo"}
 

@@ -277,6 +277,12 @@ row("POST", "/campaigns/new", "/campaigns/new", (L, 403, 403, 403, 403, 422, 403
 row("GET", "/dashboard/", "/dashboard/", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/dashboard/campaigns/<int:campaign_id>/delivery", "/dashboard/campaigns/{done}/delivery", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/dashboard/campaigns/<int:campaign_id>/delivery", "/dashboard/campaigns/{done}/delivery", (L, 403, 403, 403, 403, 302, 403, 403))
+# Receipts: the unit's coordinator and operators; the operator's identical second receipt changes nothing (409).
+_RECEIPT = lambda ids: {"producer_id": ids["producer"], "unit_id": ids["unit"], "lines": [{"item_id": ids["done_item"], "quantity": 1}]}  # noqa: E731
+_RECEIPT_FORM = lambda ids: {"producer_id": ids["producer"], f"quantity-{ids['done_item']}": "1"}  # noqa: E731
+row("POST", "/api/v1/campaigns/<int:campaign_id>/receipts", "/api/v1/campaigns/{done}/receipts", (401, 403, 403, 201, 403, 409, 403, 404), json=_RECEIPT)
+row("GET", "/delivery/campaigns/<int:campaign_id>/units/<int:unit_id>", "/delivery/campaigns/{done}/units/{unit}", (L, 403, 403, 200, 403, 200, 403, 404))
+row("POST", "/delivery/campaigns/<int:campaign_id>/units/<int:unit_id>", "/delivery/campaigns/{done}/units/{unit}", (L, 403, 403, 302, 403, 302, 403, 404), data=_RECEIPT_FORM)
 row("GET", "/dashboard/campaigns/<int:campaign_id>/delivery/<int:unit_id>", "/dashboard/campaigns/{done}/delivery/{unit}", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/dashboard/campaigns/<int:campaign_id>/settlement", "/dashboard/campaigns/{done}/settlement", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/dashboard/campaigns/<int:campaign_id>/settlement", "/dashboard/campaigns/{done}/settlement", (L, 403, 403, 403, 403, 422, 403, 403))

@@ -115,6 +115,7 @@ def build_world():
         "open_slug": open_campaign.slug,
         "done": done.id,
         "done_slug": done.slug,
+        "done_item": done_chicken.id,
         "order": orders["buyer"].id,
         "item": open_chicken.id,
         "item_q": open_campaign.items[1].id,

@@ -1,7 +1,7 @@
 """campaign_reminder: reminders sent before a campaign closes, once each; user.campaign_reminders: the person's choice
 
-Revision ID: 0020_progress_reminders
-Revises: 0016_front_door
+Revision ID: 0032_progress_reminders
+Revises: 0031_claims
 Create Date: 2026-12-02 03:00:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0020_progress_reminders'
-down_revision = '0016_front_door'
+revision = '0032_progress_reminders'
+down_revision = '0031_claims'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Delivery day: receipts of what arrived, the shortfall shared by the fair rule, weights, and the line ledger."""

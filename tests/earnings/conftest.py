@@ -1,0 +1,9 @@
+"""A delivered campaign for earnings (tests/delivered.py)."""
+
+import pytest
+from delivered import build_delivered
+
+
+@pytest.fixture
+def delivered(app):
+    return build_delivered()

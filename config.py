@@ -90,6 +90,10 @@ class Config:
         # Web workers of one machine that may decode photos at once; the others keep serving pages meanwhile.
         self.PHOTO_SLOTS = int(_env("PHOTO_SLOTS", "1"))
         self.PHOTO_SLOT_WAIT = float(_env("PHOTO_SLOT_WAIT", "5"))
+        # Reminders go out this many hours before a campaign closes (shop.reminders).
+        self.REMINDER_HOURS_BEFORE_CLOSE = int(_env("REMINDER_HOURS_BEFORE_CLOSE", "24"))
+        # A producer that has not confirmed its pick list this many hours after the close is overdue (operators' home).
+        self.PICKLIST_ACK_HOURS = int(_env("PICKLIST_ACK_HOURS", "12"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

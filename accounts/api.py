@@ -7,14 +7,15 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_smorest import Blueprint
 
-from accounts import codes, registration, services
+from accounts import agenda, codes, preferences, registration, services
 from accounts.access import api_auth
 from accounts.models import ROLES, SMS_CODE_PURPOSES, Unit, User
 from accounts.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from accounts.throttle import login_limited, note_wrong_login
-from api import EMAIL, NO_NUL, PHONE, PageArgs, id_field, page_of, page_schema, text_field
+from api import EMAIL, NO_NUL, PHONE, PageArgs, StrictBool, id_field, page_of, page_schema, text_field
 from errors import NotLoggedIn, ValidationFailed
 from plain_text import PlainText
+from shop.api import LocalDateTime
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Log in, work units and users")
 
@@ -45,6 +46,12 @@ class UserSchema(ma.Schema):
     town = PlainText(allow_none=True)
     active = ma.fields.Bool()
     locale = PlainText(allow_none=True)
+
+
+class MeSchema(UserSchema):
+    """The logged-in user, with their own choices."""
+
+    campaign_reminders = ma.fields.Bool(metadata={"description": "reminders before a campaign closes (in-app)"})
 
 
 class TokenSchema(ma.Schema):
@@ -105,12 +112,24 @@ class Token(MethodView):
         services.revoke_token(request.headers["Authorization"].partition(" ")[2].strip())
 
 
+class MeChangeSchema(ma.Schema):
+    campaign_reminders = StrictBool(required=True, metadata={"description": "false: no reminders before campaigns close"})
+
+
 @blp.route("/me")
 class Me(MethodView):
     @api_auth()
-    @blp.response(200, UserSchema)
+    @blp.response(200, MeSchema)
     def get(self):
         """The logged-in user."""
+        return g.api_user
+
+    @api_auth()
+    @blp.arguments(MeChangeSchema)
+    @blp.response(200, MeSchema)
+    def patch(self, data):
+        """Change one's own choices: ``campaign_reminders`` false stops the reminders before campaigns close."""
+        preferences.set_campaign_reminders(g.api_user, data["campaign_reminders"])
         return g.api_user
 
 
@@ -219,3 +238,56 @@ class PasswordReset(MethodView):
         """Set a new password with the SMS code sent for "reset"; every token of the user stops working."""
         registration.reset_password(**data)
         return {}
+
+
+class HomeItemSchema(ma.Schema):
+    id = ma.fields.Int()
+    title = PlainText()
+    unit = PlainText()
+    ordered = ma.fields.Int()
+    capacity = ma.fields.Int()
+    min_total = ma.fields.Int(allow_none=True)
+    short_of_minimum = ma.fields.Int(allow_none=True)
+
+
+class HomeCampaignSchema(ma.Schema):
+    id = ma.fields.Int(attribute="campaign.id")
+    title = PlainText(attribute="campaign.title")
+    closes_at = LocalDateTime()
+    sold_pct = ma.fields.Int(allow_none=True, metadata={"description": "ordered ÷ offered, by value, rounded down"})
+    items = ma.fields.List(ma.fields.Nested(HomeItemSchema))
+
+
+class HomeOverdueSchema(ma.Schema):
+    campaign_id = ma.fields.Int(attribute="campaign.id")
+    campaign_title = PlainText(attribute="campaign.title")
+    producer_id = ma.fields.Int()
+    producer_name = PlainText()
+    quantity = ma.fields.Int()
+    sent_at = LocalDateTime()
+
+
+class HomeLaggingSchema(ma.Schema):
+    unit_id = ma.fields.Int(attribute="unit.id")
+    unit_name = PlainText(attribute="unit.name")
+    completed_pct = ma.fields.Int(allow_none=True)
+    expected_pct = ma.fields.Int()
+
+
+class OperatorHomeSchema(ma.Schema):
+    pending_reviews = ma.fields.Int()
+    failed_messages = ma.fields.Int()
+    year = ma.fields.Int()
+    open_campaigns = ma.fields.List(ma.fields.Nested(HomeCampaignSchema))
+    overdue_confirmations = ma.fields.List(ma.fields.Nested(HomeOverdueSchema))
+    lagging_units = ma.fields.List(ma.fields.Nested(HomeLaggingSchema))
+
+
+@blp.route("/operator/home")
+class OperatorHome(MethodView):
+    @api_auth("operator")
+    @blp.response(200, OperatorHomeSchema)
+    def get(self):
+        """What needs doing (operators): listings to review, campaigns taking orders with their progress and closing
+        times, pick lists not confirmed PICKLIST_ACK_HOURS after they were sent, failed messages, lagging units."""
+        return agenda.operator_agenda()

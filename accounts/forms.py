@@ -20,6 +20,12 @@ class ChangePasswordForm(PlainTextForm):
     submit = SubmitField(_l("Change password"))
 
 
+class RemindersForm(PlainTextForm):
+    """One button: the choice it sets is the opposite of the current one (the page says which)."""
+
+    submit = SubmitField(_l("Save"))
+
+
 class UnitForm(PlainTextForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     address = StringField(_l("Delivery address or pickup point"), validators=[DataRequired(), Length(max=255)])

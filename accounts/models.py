@@ -46,6 +46,8 @@ class User(UserMixin, Timestamps, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(10))
     active: Mapped[bool] = mapped_column(default=True)
     session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
+    # Reminders before a campaign closes (shop.reminders); the person turns them off on their account page or by API.
+    campaign_reminders: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # A cadre's town: the only producers it may act for.
     town: Mapped[str | None] = mapped_column(sa.String(40))
 

@@ -9,14 +9,24 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 from wtforms import SelectChoice
 
-from accounts import codes, registration, services
+from accounts import agenda, codes, preferences, registration, services
 from accounts.access import role_required
-from accounts.forms import ChangePasswordForm, CodeLoginForm, JoinForm, LoginForm, ResetPasswordForm, UnitForm, UserForm
+from accounts.forms import (
+    ChangePasswordForm,
+    CodeLoginForm,
+    JoinForm,
+    LoginForm,
+    RemindersForm,
+    ResetPasswordForm,
+    UnitForm,
+    UserForm,
+)
 from accounts.throttle import login_limited, note_wrong_login
 from errors import AlreadyRegistered, DomainError, RateLimited, SmsNotSent, ValidationFailed
 from extensions import db
 from producers.models import Producer
 from producers.towns import town_names
+from shop.progress import item_sold_pct
 from units import invitations
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -108,6 +118,26 @@ def change_password():
     return _form_page("accounts/password.html", form=form)
 
 
+@bp.route("/reminders", methods=["GET", "POST"])
+@login_required
+def reminders():
+    """Reminders before a campaign closes, on or off: the link every reminder ends with, one tap to change."""
+    form = RemindersForm()
+    choice = request.form.get("campaign_reminders")
+    if request.method == "POST" and choice not in ("on", "off"):
+        flash(_("Choose on or off."), "danger")
+        return render_template("accounts/reminders.html", form=form), 422
+    if form.validate_on_submit():
+        on = choice == "on"
+        preferences.set_campaign_reminders(current_user, on)
+        flash(
+            _("Reminders are on.") if on else _("Reminders are off: Pinbang will not remind you before campaigns close."),
+            "success",
+        )
+        return redirect(url_for("accounts.reminders"))
+    return render_template("accounts/reminders.html", form=form)
+
+
 def _stay_logged_in(user):
     """After the user's sessions were ended on purpose, keep this browser (the one that did it) logged in."""
     login_user(user, remember=current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies)
@@ -125,7 +155,8 @@ def set_language(lang):
 @bp.route("/operator")
 @role_required("operator")
 def operator_home():
-    return render_template("accounts/operator_home.html")
+    """What needs doing: reviews, campaigns taking orders, pick lists not confirmed, failed messages, lagging units."""
+    return render_template("accounts/operator_home.html", agenda=agenda.operator_agenda(), item_sold_pct=item_sold_pct)
 
 
 @bp.route("/units")

@@ -320,3 +320,12 @@ def page_schema(item_schema):
 
 
 api = PinbangApi()
+
+
+class StrictBool(ma.fields.Boolean):
+    """true or false only; not "yes", 1 or "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -5,6 +5,7 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -268,6 +269,38 @@ def ack_picklist(user, producer_id, campaign_id, by_phone=False) -> PicklistAck:
         # Two taps at once: the other one is the confirmation.
         return _ack(campaign_id, producer_id)
     return ack
+
+
+def overdue_confirmations(now=None, hours=None) -> list[dict]:
+    """Producers that have not confirmed their pick list ``hours`` (PICKLIST_ACK_HOURS) after it was sent, in
+    campaigns not yet delivered: the longest waiting first.
+
+    :returns: dicts with campaign, producer_id, producer_name, town, phone, quantity and sent_at.
+    """
+    now = now or utcnow()
+    hours = current_app.config["PICKLIST_ACK_HOURS"] if hours is None else hours
+    acked = sa.exists().where(PicklistAck.campaign_id == Allocation.campaign_id, PicklistAck.producer_id == Producer.id)
+    rows = db.session.execute(
+        sa.select(Campaign, Producer.id, Producer.name, Producer.town, Producer.phone, sa.func.sum(Allocation.quantity))
+        .join(Allocation, Allocation.campaign_id == Campaign.id)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .where(Campaign.status == "allocated", Campaign.allocated_at <= now - timedelta(hours=hours), ~acked)
+        .group_by(Campaign.id, Producer.id, Producer.name, Producer.town, Producer.phone)
+        .having(sa.func.sum(Allocation.quantity) > 0)
+        .order_by(Campaign.allocated_at, Campaign.id, Producer.name, Producer.id)
+    ).all()
+    return [
+        {
+            "campaign": c,
+            "producer_id": pid,
+            "producer_name": name,
+            "town": town,
+            "phone": phone,
+            "quantity": int(q),
+            "sent_at": c.allocated_at,
+        }
+        for c, pid, name, town, phone, q in rows
+    ]
 
 
 def send_delivery_reminders(now=None) -> int:

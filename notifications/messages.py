@@ -200,6 +200,41 @@ def campaign_cancelled_to_producer(producer_name, campaign):
     return title, body
 
 
+# Reminders before a campaign closes (in-app only; each ends with the link that turns them off)
+
+
+def below_minimum_reminder(campaign, items, settings_url):
+    """To a buyer of items short of their minimum; ``items``: (title, ordered, min_total, unit). Returns (title, body)."""
+    each = _("%(title)s (ordered %(ordered)d / %(minimum)d %(unit)s)")
+    goods = _("; ").join(each % {"title": t, "ordered": o, "minimum": m, "unit": u} for t, o, m, u in items)
+    title = _("“%(campaign)s”: not enough ordered yet", campaign=campaign.title)
+    body = _(
+        "Your pre-order of %(goods)s in “%(campaign)s” goes ahead only if the minimum is ordered by %(closes)s; "
+        "otherwise it is cancelled and nothing is charged. You may share the link with colleagues who want it. "
+        "Stop these reminders: %(url)s",
+        goods=goods,
+        campaign=campaign.title,
+        closes=local_datetime(campaign.closes_at),
+        url=settings_url,
+    )
+    return title, body
+
+
+def not_ordered_reminder(campaign, item_titles, campaign_url, settings_url):
+    """Once per campaign, to someone eligible who has not ordered. Returns (title, body)."""
+    title = _("“%(campaign)s” closes at %(closes)s", campaign=campaign.title, closes=local_datetime(campaign.closes_at))
+    body = _(
+        "“%(campaign)s” takes pre-orders until %(closes)s: %(items)s. Buying is voluntary; to order, open %(link)s. "
+        "This is the only reminder for this campaign. Stop these reminders: %(url)s",
+        campaign=campaign.title,
+        closes=local_datetime(campaign.closes_at),
+        items=_(", ").join(item_titles),
+        link=campaign_url,
+        url=settings_url,
+    )
+    return title, body
+
+
 # Producers and settlement
 
 

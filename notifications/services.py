@@ -110,12 +110,13 @@ def queue_notification(*, kind, subject, title, body, user=None, producer=None, 
     return list(db.session.scalars(_QUEUE, rows))
 
 
-def outbox_rows(*, kind, subject, messages, now=None):
+def outbox_rows(*, kind, subject, messages, now=None, inapp_only=False):
     """Outbox rows for many recipients at once, for a caller that inserts them in bulk in its own transaction.
 
     Same channels and the same uniqueness as queue_notification(), with one query for what is already queued.
     :param messages: dicts with ``user`` or ``producer``, ``title``, ``body`` and optionally ``sms_body``
         (a shorter text for SMS).
+    :param inapp_only: the in-app message alone (a reminder is not worth an SMS or an email).
     :returns: dicts of Notification column values, timestamps as aware UTC.
     """
     now = now or utcnow()
@@ -123,6 +124,8 @@ def outbox_rows(*, kind, subject, messages, now=None):
     for message in messages:
         user, producer = message.get("user"), message.get("producer")
         recipient, channels = recipient_channels(user=user, producer=producer)
+        if inapp_only:
+            channels = [(channel, address) for channel, address in channels if channel == "inapp"]
         for row in _rows_for(
             recipient,
             channels,
@@ -261,6 +264,11 @@ def resend(actor, notification) -> None:
         notification.attempts = 0
         notification.next_attempt_at = utcnow()
         after_commit.dispatch_notifications()
+
+
+def failed_count() -> int:
+    """How many messages the dispatcher gave up on (listed for operators at notifications.failed)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(Notification.status == "failed"))
 
 
 def inbox(user, limit=100):

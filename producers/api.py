@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from api import EMAIL, NO_NUL, PHONE, PageArgs, PatchSchema, id_field, page_of, page_schema, text_field
+from api import EMAIL, NO_NUL, PHONE, PageArgs, PatchSchema, StrictBool, id_field, page_of, page_schema, text_field
 from errors import NotFound
 from measures import kg_decimal, parse_kg
 from plain_text import PlainText
@@ -63,15 +63,6 @@ class Schema(ma.Schema):
 
     def handle_error(self, error, data, **kwargs):
         raise ma.ValidationError(_translate(error.messages, _marshmallow_messages()))
-
-
-class StrictBool(ma.fields.Boolean):
-    """true or false only; not "yes", 1 or "on"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class Kilograms(ma.fields.Field):

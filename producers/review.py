@@ -29,6 +29,11 @@ def review_queue():
     ).all()
 
 
+def pending_review_count() -> int:
+    """How many listings wait for an operator's review."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Listing).where(Listing.status == "pending"))
+
+
 def _review_subject(listing):
     """Each review is its own message: a listing rejected, changed and approved tells its producer twice."""
     reviews = db.session.scalar(

@@ -57,6 +57,13 @@ class ItemSchema(ma.Schema):
     capacity = ma.fields.Int()
     remaining = ma.fields.Int()
     ordered = ma.fields.Int()
+    short_of_minimum = ma.fields.Int(
+        allow_none=True,
+        metadata={"description": "how many more must be ordered to reach min_total (0 once reached); null without a minimum"},
+    )
+    minimum_pct = ma.fields.Int(
+        allow_none=True, metadata={"description": "ordered as a share of min_total, 0-100 (rounded down); null without one"}
+    )
     ready_on = ma.fields.Date(allow_none=True)
     producers = ma.fields.List(ma.fields.Nested(ProducerRefSchema))
 

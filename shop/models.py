@@ -6,7 +6,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from database import Timestamps, UTCDateTime
+from database import Timestamps, UTCDateTime, utcnow
 from extensions import db
 
 
@@ -110,6 +110,28 @@ class CampaignItem(Timestamps, db.Model):
     def remaining(self) -> int:
         return self.capacity - self.ordered
 
+    @property
+    def short_of_minimum(self) -> int | None:
+        """How many more must be ordered for the item to go ahead; see :func:`minimum_shortfall`."""
+        return minimum_shortfall(self.ordered, self.min_total)
+
+    @property
+    def minimum_pct(self) -> int | None:
+        """How far the item is towards its minimum total, 0–100; see :func:`minimum_percent`."""
+        return minimum_percent(self.ordered, self.min_total)
+
+
+def minimum_shortfall(ordered, min_total) -> int | None:
+    """What an item still lacks to reach its minimum total (成团量): 0 once reached, None when it has no minimum.
+
+    A plain function of the two figures, so a cached catalogue shows the same as a fresh one."""
+    return None if not min_total else max(min_total - ordered, 0)
+
+
+def minimum_percent(ordered, min_total) -> int | None:
+    """The share of the minimum total ordered so far, in whole percent (rounded down, at most 100); None without one."""
+    return None if not min_total else min(100, 100 * ordered // min_total)
+
 
 class Supply(db.Model):
     """A listing's quantity offered to one campaign item; `allocated` is set when the campaign is pooled."""
@@ -129,4 +151,23 @@ class Supply(db.Model):
         sa.UniqueConstraint("item_id", "listing_id"),
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("allocated IS NULL OR (allocated >= 0 AND allocated <= quantity)", name="allocated_within"),
+    )
+
+
+REMINDER_KINDS = ("below_minimum", "not_ordered")
+
+
+class CampaignReminder(db.Model):
+    """A reminder sent to one person about one campaign: at most one of each kind, however often beat runs and however
+    many beats run (shop.reminders inserts it first, and only the insert that went in sends the message)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "user_id", "kind"),
+        sa.CheckConstraint("kind IN ('below_minimum', 'not_ordered')", name="kind_known"),
     )

@@ -153,3 +153,8 @@ def all_units_progress(year) -> list[Progress]:
     units = db.session.scalars(sa.select(Unit).order_by(Unit.name)).all()
     progress = progress_of_units(units, year)
     return sorted(progress, key=lambda p: (not p.lagging, p.completed_pct if p.lagging else 0, p.unit.name))
+
+
+def lagging_units(year) -> list[Progress]:
+    """The units behind their target for ``year``, furthest behind first (unit totals only)."""
+    return [progress for progress in all_units_progress(year) if progress.lagging]

@@ -8,6 +8,7 @@ from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
 from shop import notices as campaign_notices
+from shop import reminders
 
 # Each area renders its own fan-out notices: the close's, and a cancelled campaign's.
 RENDERERS = {**notices.RENDERERS, **campaign_notices.RENDERERS}
@@ -70,3 +71,12 @@ def send_delivery_reminders():
     :returns: how many producers were newly reminded.
     """
     return picklists.send_delivery_reminders()
+
+
+@shared_task(name="worker.tasks.send_campaign_reminders", **RETRY)
+def send_campaign_reminders():
+    """Beat's sweep: remind buyers before campaigns close (items short of their minimum; those not yet ordered).
+
+    :returns: how many people were newly reminded.
+    """
+    return reminders.send_campaign_reminders()

@@ -86,6 +86,8 @@ class Config:
         # Web workers of one machine that may decode photos at once; the others keep serving pages meanwhile.
         self.PHOTO_SLOTS = int(_env("PHOTO_SLOTS", "1"))
         self.PHOTO_SLOT_WAIT = float(_env("PHOTO_SLOT_WAIT", "5"))
+        # Review flags a listing priced above its reference market price by more than this share (percent).
+        self.PRICE_ABOVE_REFERENCE_PCT = int(_env("PRICE_ABOVE_REFERENCE_PCT", "20"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

@@ -81,7 +81,12 @@ def test_an_expired_listing_certificate_or_admission_keeps_the_listing_out_of_ne
     chickens = make_listing(cooperative, name="雪毛鸡", unit="只")
     today = local_today()
     quarantine = certificates.add_listing_certificate(
-        operator, chickens.id, kind="animal_quarantine", number="440281-2026-001", valid_until=today, issuer="乐昌市动物卫生监督所"
+        operator,
+        chickens.id,
+        kind="animal_quarantine",
+        number="440281-2026-001",
+        valid_until=today,
+        issuer="乐昌市动物卫生监督所",
     )
     assert certificates.campaign_problem(chickens) is None  # valid through its last day
     assert certificates.campaign_problem(chickens, today + timedelta(days=1)) is not None
@@ -114,7 +119,9 @@ def test_listing_certificates_are_checked_audited_and_removed_with_the_producer_
         own, eggs.id, kind="compliance_promise", number="CN-2026-88", valid_until=date(2027, 1, 1), reason="新开具"
     )
     with pytest.raises(ValidationFailed):
-        certificates.add_listing_certificate(own, eggs.id, kind="compliance_promise", number="CN-2026-88", valid_until=date(2027, 2, 1))
+        certificates.add_listing_certificate(
+            own, eggs.id, kind="compliance_promise", number="CN-2026-88", valid_until=date(2027, 2, 1)
+        )
     certificates.remove_listing_certificate(own, eggs.id, promise.id, reason="录错了")
     added, removed = audits("listing.certificate.add"), audits("listing.certificate.remove")
     assert len(added) == 1 and added[0].details["reason"] == "新开具" and added[0].details["number"] == "CN-2026-88"
@@ -217,7 +224,13 @@ def test_a_producer_records_its_admission_on_its_page(client, auth, cooperative)
     assert refused.status_code == 422 and db.session.scalar(sa.select(sa.func.count()).select_from(Certificate)) == 0
     saved = client.post(
         "/producers/admission",
-        data={"number": "GD-1", "county": "乐昌市", "valid_until": "2027-01-01", "links": ["wages", "dividend"], "reason": "首次"},
+        data={
+            "number": "GD-1",
+            "county": "乐昌市",
+            "valid_until": "2027-01-01",
+            "links": ["wages", "dividend"],
+            "reason": "首次",
+        },
     )
     assert saved.status_code == 302
     db.session.expire_all()
@@ -248,7 +261,11 @@ def test_the_review_page_shows_expired_certificates(client, auth, cooperative):
     held = make_listing(cooperative, name="马蹄")
     for listing in (pending, held):
         certificates.add_listing_certificate(
-            operator, listing.id, kind="compliance_promise", number=f"P-{listing.id}", valid_until=local_today() - timedelta(days=1)
+            operator,
+            listing.id,
+            kind="compliance_promise",
+            number=f"P-{listing.id}",
+            valid_until=local_today() - timedelta(days=1),
         )
     shown = page(client.get("/producers/review"))
     assert "certificate-problem" in shown and "held-back" in shown and "马蹄" in shown

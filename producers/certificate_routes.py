@@ -30,7 +30,7 @@ def _status():
 @role_required("producer", "operator")
 def admission(producer_id=None):
     """The admission: a producer its own, an operator any producer's."""
-    if current_user.role == "producer" or producer_id is None:
+    if producer_id is None:
         producer_id = current_user.producer_id
     producer = access.get_producer(current_user, producer_id)
     current = producer.admission
@@ -109,6 +109,7 @@ def households_page(producer_id):
 @bp.route("/registry/<int:producer_id>/households/<int:household_id>/remove", methods=["POST"])
 @role_required("operator")
 def remove_household(producer_id, household_id):
+    access.get_producer(current_user, producer_id)
     form = RemoveForm()
     try:
         households.remove_household(current_user, producer_id, household_id, reason=form.reason.data)
@@ -157,6 +158,7 @@ def listing_certificates(listing_id):
 @bp.route("/listings/<int:listing_id>/certificates/<int:certificate_id>/remove", methods=["POST"])
 @role_required("producer", "operator")
 def remove_certificate(listing_id, certificate_id):
+    access.get_listing(current_user, listing_id)
     form = RemoveForm()
     try:
         certificates.remove_listing_certificate(current_user, listing_id, certificate_id, reason=form.reason.data)

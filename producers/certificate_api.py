@@ -17,13 +17,14 @@ LINKS = ma.fields.List(
     required=True,
     validate=ma.validate.Length(min=1, max=len(HOUSEHOLD_LINKS)),
 )
-REASON = text_field(certificates.REASON_MAX, multiline=True, allow_none=True, metadata={"description": "for the audit log"})
+REASON = text_field(certificates.REASON_MAX, allow_none=True, metadata={"description": "for the audit log"})
+VALID_UNTIL = {"description": "within 30 years of today"}
 
 
 class AdmissionInSchema(Schema):
     number = text_field(certificates.NUMBER_MAX, required=True)
     county = text_field(certificates.ISSUER_MAX, required=True, metadata={"description": "the issuing county"})
-    valid_until = ma.fields.Date(required=True)
+    valid_until = ma.fields.Date(required=True, metadata=VALID_UNTIL)
     links = LINKS
     reason = REASON
 
@@ -46,7 +47,7 @@ class HouseholdInSchema(Schema):
 
 
 class RemoveSchema(Schema):
-    reason = text_field(households.REASON_MAX, multiline=True, required=True)
+    reason = text_field(households.REASON_MAX, required=True)
 
 
 class CertificateInSchema(Schema):
@@ -54,7 +55,7 @@ class CertificateInSchema(Schema):
     label = text_field(certificates.LABEL_MAX, allow_none=True, metadata={"description": "required for kind other"})
     number = text_field(certificates.NUMBER_MAX, required=True)
     issuer = text_field(certificates.ISSUER_MAX, allow_none=True)
-    valid_until = ma.fields.Date(required=True)
+    valid_until = ma.fields.Date(required=True, metadata=VALID_UNTIL)
     reason = REASON
 
 

@@ -15,7 +15,7 @@ from producers.pricing import listing_price_check
 class CertificateSchema(ma.Schema):
     id = ma.fields.Int()
     kind = PlainText(metadata={"enum": list(CERTIFICATE_KINDS)})
-    kind_name = ma.fields.Function(lambda c: certificate_rules.kind_name(c))
+    kind_name = ma.fields.Function(lambda c: certificate_rules.kind_name(c), metadata={"type": "string"})
     number = PlainText()
     issuer = PlainText(allow_none=True, metadata={"description": "the issuing county, for an admission"})
     valid_until = ma.fields.Date()

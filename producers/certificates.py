@@ -13,7 +13,7 @@ from errors import NotFound, ValidationFailed
 from extensions import db
 from producers.access import acting_for, check_may_change, get_listing, get_producer
 from producers.fields import plain, raise_if
-from producers.models import CERTIFICATE_KINDS, HOUSEHOLD_LINKS, Certificate, Listing
+from producers.models import CERTIFICATE_KINDS, HOUSEHOLD_LINKS, Certificate, Listing, Producer
 
 NUMBER_MAX, ISSUER_MAX, LABEL_MAX, REASON_MAX = 60, 80, 60, 200
 # A certificate valid further ahead than this is a typing slip, not a certificate.
@@ -148,11 +148,11 @@ def record_admission(actor, producer_id, *, number, county, valid_until, links, 
     }
     reason = _clean_reason(errors, reason)
     raise_if(errors)
-    with transaction():
+    with transaction(write=True):
+        # The producer's row is the lock (SQLite's write lock, write=True): two first recordings at once cannot both insert an admission.
+        db.session.get(Producer, producer.id, with_for_update=True, populate_existing=True)
         admission = db.session.scalar(
-            sa.select(Certificate)
-            .where(Certificate.producer_id == producer.id, Certificate.kind == "admission")
-            .with_for_update()
+            sa.select(Certificate).where(Certificate.producer_id == producer.id, Certificate.kind == "admission")
         )
         before = None
         if admission is None:

@@ -46,6 +46,7 @@ def _sync_count(producer):
 
 
 def _locked_producer(actor, producer_id) -> Producer:
+    """The producer's row locked (PostgreSQL; on SQLite the transaction holds the write lock): its list changes in turn."""
     producer = get_producer(actor, producer_id)
     return db.session.get(Producer, producer.id, with_for_update=True, populate_existing=True)
 
@@ -88,7 +89,7 @@ def add_household(actor, producer_id, *, name, town, village, registry_number, l
             share = None
     reason = plain(errors, "reason", reason, max_length=REASON_MAX)
     raise_if(errors)
-    with transaction():
+    with transaction(write=True):
         producer = _locked_producer(actor, producer.id)
         listed = db.session.scalars(sa.select(LinkedHousehold).where(LinkedHousehold.producer_id == producer.id)).all()
         if any(h.registry_number == clean["registry_number"] for h in listed):
@@ -127,7 +128,7 @@ def remove_household(actor, producer_id, household_id, *, reason) -> None:
     errors = {}
     reason = plain(errors, "reason", reason, required_message=_("Say why, for the audit log."), max_length=REASON_MAX)
     raise_if(errors)
-    with transaction():
+    with transaction(write=True):
         producer = _locked_producer(actor, producer.id)
         household = db.session.get(LinkedHousehold, household_id) if whole_number(household_id) is not None else None
         if household is None or household.producer_id != producer.id:

@@ -292,6 +292,7 @@ def manage(campaign_id):
         short_url=catalogue.short_url(campaign),
         action_form=ActionForm(),
         supply_form=SupplyForm(),
+        listings=catalogue.available_listings(),
     )
 
 

@@ -209,6 +209,8 @@ def test_the_supply_page_asks_before_a_different_listing_joins(client, auth, peo
     auth.login(people.phone)
     campaign = make_campaign()
     item = make_item(campaign, [(tiantang, 20)], title="天堂姜")
+    manage = page(client.get(f"/campaigns/{campaign.id}/manage"))
+    assert "join-listing" in manage and f'<option value="{water_chestnut.id}">马蹄' in manage
     form = {"listing_id": str(water_chestnut.id), "quantity": "30", "reason": "补货"}
     asked = client.post(f"/campaigns/{campaign.id}/items/{item.id}/supply", data=form)
     shown = page(asked)

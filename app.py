@@ -168,6 +168,8 @@ def register_blueprints(app):
     from orders.api import blp as orders_api
     from orders.routes import bp as orders_bp
     from producers.api import blp as producers_api
+    from producers.certificate_api import ProducerAdmission  # noqa: F401  (adds the certificate endpoints to producers_api)
+    from producers.certificate_routes import admission  # noqa: F401  (adds the certificate pages to producers_bp)
     from producers.routes import bp as producers_bp
     from shop.api import blp as shop_api
     from shop.routes import bp as shop_bp

@@ -94,6 +94,8 @@ class Config:
         self.REMINDER_HOURS_BEFORE_CLOSE = int(_env("REMINDER_HOURS_BEFORE_CLOSE", "24"))
         # A producer that has not confirmed its pick list this many hours after the close is overdue (operators' home).
         self.PICKLIST_ACK_HOURS = int(_env("PICKLIST_ACK_HOURS", "12"))
+        # Review flags a listing priced above its reference market price by more than this share (percent).
+        self.PRICE_ABOVE_REFERENCE_PCT = int(_env("PRICE_ABOVE_REFERENCE_PCT", "20"))
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "zh_CN"

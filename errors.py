@@ -60,6 +60,13 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
+class MixedListings(Conflict):
+    """Listings of different names or prices pooled into one item without a confirmation; ``details.listings`` names
+    each with its price."""
+
+    code = "mixed_listings"
+
+
 class AlreadyOrdered(Conflict):
     """The person a coordinator orders for already has an order of the unit in the campaign (``details.order_id``)."""
 

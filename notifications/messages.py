@@ -397,3 +397,19 @@ def unit_invitation(unit_name, url):
         url=url,
     )
     return title, body
+
+
+def certificate_expiring(certificate_name, number, valid_until, days_left, goods):
+    """To a producer: a certificate expires soon (or has expired) and keeps its goods out of new campaigns then."""
+    when = _("expires on %(date)s, in %(n)d days", date=valid_until.isoformat(), n=days_left)
+    if days_left < 0:
+        when = _("expired on %(date)s", date=valid_until.isoformat())
+    title = _("Your %(certificate)s %(when)s", certificate=certificate_name, when=when)
+    body = _(
+        "%(certificate)s no. %(number)s %(when)s. Once expired, %(goods)s can no longer go into new campaigns: record the renewed certificate in Pinbang.",
+        certificate=certificate_name,
+        number=number,
+        when=when,
+        goods=goods,
+    )
+    return title, body

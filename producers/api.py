@@ -19,6 +19,7 @@ from producers import access, listing_photos, listings, profiles, review
 from producers.listings import CATEGORY_MAX, DESCRIPTION_MAX, MAX_PRICE_FEN, MAX_QUANTITY, NAME_MAX, UNIT_MAX, VARIETY_MAX
 from producers.models import LISTING_STATUSES, PRODUCER_KINDS, PRODUCER_STATUSES
 from producers.photo_limits import upload_limit
+from producers.record_schemas import ListingRecordFields, ProducerRecordFields, ReferencePriceInFields
 
 blp = Blueprint("producers_api", __name__, url_prefix="/api/v1", description="Producers and their listings")
 
@@ -83,7 +84,7 @@ class Kilograms(ma.fields.Field):
 # ---------------------------------------------------------------- schemas
 
 
-class ProducerSchema(ma.Schema):
+class ProducerSchema(ProducerRecordFields):
     id = ma.fields.Int()
     name = PlainText()
     kind = PlainText(metadata={"enum": list(PRODUCER_KINDS)})
@@ -93,7 +94,7 @@ class ProducerSchema(ma.Schema):
     email = PlainText(allow_none=True)
     poverty_household = ma.fields.Bool()
     poverty_id = PlainText(allow_none=True)
-    linked_households = ma.fields.Int()
+    linked_households = ma.fields.Int(metadata={"description": "the households listed, or the number recorded if none is"})
     status = PlainText(metadata={"enum": list(PRODUCER_STATUSES)})
     created_at = ma.fields.AwareDateTime()
 
@@ -137,7 +138,7 @@ class PhotoSchema(ma.Schema):
     thumbnail_url = ma.fields.Function(lambda photo: url_for("producers.photo_thumb", token=photo.token))
 
 
-class ListingSchema(ma.Schema):
+class ListingSchema(ListingRecordFields):
     id = ma.fields.Int()
     producer_id = ma.fields.Int()
     producer_name = ma.fields.Function(lambda listing: listing.producer.name)
@@ -159,7 +160,7 @@ class ListingSchema(ma.Schema):
     updated_at = ma.fields.AwareDateTime()
 
 
-class ListingInSchema(Schema):
+class ListingInSchema(ReferencePriceInFields, Schema):
     producer_id = id_field(strict=True, metadata={"description": "Required for operators; a producer's own by default."})
     name = text_field(NAME_MAX, required=True)
     category = text_field(CATEGORY_MAX, required=True)

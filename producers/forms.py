@@ -2,8 +2,19 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, MultipleFileField
-from wtforms import BooleanField, DateField, IntegerField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from measures import kg_decimal, parse_kg, parse_yuan, yuan_amount
 from plain_text import PlainTextForm
@@ -91,11 +102,22 @@ class ListingForm(PlainTextForm):
     quantity = IntegerField(_l("Quantity you can supply"), validators=[Optional()], render_kw={"inputmode": "numeric"})
     ready_on = DateField(_l("Ready on"), validators=[Optional()])
     description = TextAreaField(_l("Description (optional)"), render_kw={"rows": 3})
+    reference_price_yuan = StringField(_l("Market price per unit, in yuan (optional)"), render_kw={"inputmode": "decimal"})
+    reference_price_note = StringField(_l("Where the market price is from (optional)"))
     photos = MultipleFileField(_l("Photos (up to 5)"), render_kw={"accept": "image/jpeg,image/png,image/webp"})
     submit = SubmitField(_l("Save"))
 
     price_fen = None
     unit_weight_g = None
+    reference_price_fen = None
+
+    def validate_reference_price_yuan(self, field):
+        self.reference_price_fen = None
+        if field.data and field.data.strip():
+            try:
+                self.reference_price_fen = parse_yuan(field.data)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
 
     def validate_price_yuan(self, field):
         self.price_fen = None
@@ -125,11 +147,15 @@ class ListingForm(PlainTextForm):
             quantity=self.quantity.data,
             ready_on=self.ready_on.data,
             description=self.description.data,
+            reference_price_fen=self.reference_price_fen,
+            reference_price_note=self.reference_price_note.data,
         )
 
     def fill_from(self, listing):
         """Show a stored listing in yuan and kg."""
         self.price_yuan.data = yuan_amount(listing.price_fen)
+        if listing.reference_price_fen is not None:
+            self.reference_price_yuan.data = yuan_amount(listing.reference_price_fen)
         if listing.unit_weight_g is not None:
             self.unit_weight_kg.data = f"{kg_decimal(listing.unit_weight_g):f}"
 
@@ -145,3 +171,61 @@ class PhotoForm(PlainTextForm):
 
 class RejectForm(PlainTextForm):
     reason = StringField(_l("Reason"))
+
+
+LINK_CHOICES = [
+    SelectChoice("wages", _l("Wages for work")),
+    SelectChoice("purchase", _l("Purchase agreement")),
+    SelectChoice("dividend", _l("Dividends")),
+]
+
+
+def _checkboxes(label):
+    return SelectMultipleField(
+        label, choices=LINK_CHOICES, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), validate_choice=False
+    )
+
+
+class AdmissionForm(PlainTextForm):
+    """A producer's 扶贫产品认定 / 832 admission."""
+
+    number = StringField(_l("Certificate number"))
+    county = StringField(_l("Issuing county"))
+    valid_until = DateField(_l("Valid until"), validators=[Optional()])
+    links = _checkboxes(_l("How it links to poor households"))
+    reason = StringField(_l("Why (for the audit log, optional)"))
+    submit = SubmitField(_l("Save"))
+
+
+class HouseholdForm(PlainTextForm):
+    name = StringField(_l("Head of household"))
+    town = StringField(_l("Town"))
+    village = StringField(_l("Village"))
+    registry_number = StringField(_l("Poverty registry number (建档立卡编号)"))
+    links = _checkboxes(_l("How it is linked"))
+    share_pct = IntegerField(
+        _l("Agreed share of income, % (optional; none: equal split)"), validators=[Optional()], render_kw={"inputmode": "numeric"}
+    )
+    reason = StringField(_l("Why (for the audit log, optional)"))
+    submit = SubmitField(_l("Add household"))
+
+
+class CertificateForm(PlainTextForm):
+    kind = SelectField(
+        _l("Certificate"),
+        choices=[
+            SelectChoice("animal_quarantine", _l("Animal quarantine certificate (动物检疫合格证明)")),
+            SelectChoice("compliance_promise", _l("Compliance promise certificate (承诺达标合格证)")),
+            SelectChoice("other", _l("Other certificate")),
+        ],
+        validate_choice=False,
+    )
+    label = StringField(_l("Name of the certificate (for other)"))
+    number = StringField(_l("Certificate number"))
+    issuer = StringField(_l("Issued by (optional)"))
+    valid_until = DateField(_l("Valid until"), validators=[Optional()])
+    submit = SubmitField(_l("Add certificate"))
+
+
+class RemoveForm(PlainTextForm):
+    reason = StringField(_l("Why"))

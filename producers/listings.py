@@ -23,9 +23,21 @@ MAX_PHOTOS = 5
 READY_PAST_DAYS = 30
 READY_FUTURE_DAYS = 366
 NAME_MAX, CATEGORY_MAX, VARIETY_MAX, UNIT_MAX, DESCRIPTION_MAX = 80, 40, 80, 8, 2000
+REFERENCE_NOTE_MAX = 120
 
 # Fields whose change by the producer sends an approved listing back for review.
-REVIEWED_FIELDS = ("name", "category", "variety", "unit", "unit_weight_g", "price_fen", "description")
+# The reference price too: a producer raising it could hide a price above the market from review.
+REVIEWED_FIELDS = (
+    "name",
+    "category",
+    "variety",
+    "unit",
+    "unit_weight_g",
+    "price_fen",
+    "description",
+    "reference_price_fen",
+    "reference_price_note",
+)
 LISTING_FIELDS = REVIEWED_FIELDS + ("quantity", "ready_on")
 
 
@@ -56,6 +68,10 @@ def _clean_listing(values, listing=None):
         _("Enter the price per unit."),
         _("Enter a price from ¥0.01 to ¥%(max)s per unit.", max="100,000"),
     )
+    clean["reference_price_fen"] = _clean_reference_price(errors, values.get("reference_price_fen"))
+    clean["reference_price_note"] = plain(
+        errors, "reference_price_note", values.get("reference_price_note"), max_length=REFERENCE_NOTE_MAX
+    )
     clean["quantity"] = _clean_quantity(errors, values.get("quantity"), listing)
     clean["ready_on"] = _clean_ready_on(errors, values.get("ready_on"), listing)
     clean["description"] = plain(errors, "description", values.get("description"), max_length=DESCRIPTION_MAX, multiline=True)
@@ -65,6 +81,21 @@ def _clean_listing(values, listing=None):
                 errors[key] = [_("Campaigns already took some of this listing; the unit and its weight can no longer change.")]
     raise_if(errors)
     return clean
+
+
+def _clean_reference_price(errors, fen):
+    """Optional: what the same goods sell for at market, per sale unit."""
+    if fen in (None, ""):
+        return None
+    return in_range(
+        errors,
+        "reference_price_fen",
+        fen,
+        1,
+        MAX_PRICE_FEN,
+        _("Enter the market price per unit."),
+        _("Enter a price from ¥0.01 to ¥%(max)s per unit.", max="100,000"),
+    )
 
 
 def _clean_unit_weight(errors, grams):
@@ -162,7 +193,8 @@ def create_listing(actor, producer_id=None, photos=(), **values) -> Listing:
 
     :param producer_id: required for operators; a producer user may omit it (its own).
     :param photos: up to MAX_PHOTOS uploads, all checked before anything is saved.
-    :param values: name, category, variety?, unit, unit_weight_g?, price_fen, quantity, ready_on, description?
+    :param values: name, category, variety?, unit, unit_weight_g?, price_fen, quantity, ready_on, description?,
+        reference_price_fen?, reference_price_note?
     :raises NotFound: a producer user naming another producer.
     :raises ValidationFailed: every wrong field at once, including a bad photo; nothing is saved.
     :raises UploadTooLarge: a photo over the size limit; nothing is saved.

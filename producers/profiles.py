@@ -12,6 +12,7 @@ from errors import NotFound
 from extensions import db
 from producers.access import is_operator, owns, require_operator
 from producers.fields import plain, raise_if, refuse_unknown, text, whole_number
+from producers.households import listed_count
 from producers.models import PRODUCER_KINDS, Listing, Producer
 from producers.towns import town_names
 
@@ -122,6 +123,10 @@ def _clean_poverty(errors, values, kind, producer):
         errors["linked_households"] = [_("Enter a whole number between 0 and %(max)s.", max="100,000")]
     elif number and kind == "household":
         errors["linked_households"] = [_("Only cooperatives and enterprises have linked households.")]
+    elif producer is not None and number != producer.linked_households and listed_count(producer):
+        errors["linked_households"] = [
+            _("The count follows the %(n)d households listed: add or remove households instead.", n=listed_count(producer))
+        ]
     return {"poverty_household": poverty, "poverty_id": poverty_id if poverty else None, "linked_households": number or 0}
 
 

@@ -9,17 +9,18 @@ from accounts.access import bearer_user, role_required
 from accounts.routes import show_field_errors
 from errors import DomainError, NotFound, UploadTooLarge, ValidationFailed
 from extensions import db, login_manager
-from producers import access, listing_photos, listings, profiles
+from producers import access, certificates, listing_photos, listings, profiles
 from producers import photos as photo_files
 from producers import review as listing_review
 from producers.forms import KIND_LABELS, EditListingForm, ListingForm, PhotoForm, ProducerForm, ProfileForm, RejectForm
 from producers.photo_limits import upload_limit
+from producers.pricing import allowed_share_pct, listing_price_check
 from producers.towns import town_names
 
 bp = Blueprint("producers", __name__, url_prefix="/producers")
 
 # Service field names that the listing form shows under another name (it takes yuan, not fen).
-LISTING_FORM_FIELDS = {"price_fen": "price_yuan"}
+LISTING_FORM_FIELDS = {"price_fen": "price_yuan", "reference_price_fen": "reference_price_yuan"}
 
 
 def _show_errors(form, error, renamed=None):
@@ -315,7 +316,14 @@ def suspend_producer(producer_id):
 @bp.route("/review")
 @role_required("operator")
 def review():
-    return render_template("producers/review.html", listings=listing_review.review_queue())
+    return render_template(
+        "producers/review.html",
+        listings=listing_review.review_queue(),
+        held_back=certificates.held_back_listings(),
+        price_check=listing_price_check,
+        campaign_problem=certificates.campaign_problem,
+        allowed_pct=allowed_share_pct(),
+    )
 
 
 @bp.route("/listings/<int:listing_id>/approve", methods=["POST"])

@@ -155,6 +155,10 @@ class ItemCreateSchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=100),
         metadata={"description": "approved listings of approved producers, each once, with that much left"},
     )
+    confirm_mixed = ma.fields.Bool(
+        load_default=False,
+        metadata={"description": "pool listings of different names or prices anyway (else 409 mixed_listings)"},
+    )
 
 
 class CampaignChangeSchema(ma.Schema):
@@ -177,6 +181,10 @@ class CancelSchema(ma.Schema):
 class SupplySetSchema(ma.Schema):
     quantity = ma.fields.Int(strict=True, required=True, validate=ma.validate.Range(min=1, max=editing.MAX_QUANTITY))
     reason = text_field(running.REASON_MAX, multiline=True, required=True)
+    confirm_mixed = ma.fields.Bool(
+        load_default=False,
+        metadata={"description": "a joining listing of another name or price is the same product (else 409 mixed_listings)"},
+    )
 
 
 class CampaignListArgs(PageArgs):
@@ -254,7 +262,9 @@ class ItemSupply(MethodView):
     def put(self, data, item_id, listing_id):
         """Set how much of a listing supplies an item while its campaign runs (operators): more is taken from the
         listing, less given back, a new listing joins the item; never below what is ordered (409)."""
-        supply = running.set_supply(g.api_user, item_id, listing_id, data["quantity"], reason=data["reason"])
+        supply = running.set_supply(
+            g.api_user, item_id, listing_id, data["quantity"], reason=data["reason"], confirm_mixed=data["confirm_mixed"]
+        )
         return next(view for view in catalogue.item_views(supply.item.campaign) if view.id == item_id)
 
 

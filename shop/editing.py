@@ -14,11 +14,13 @@ from delivery.sharing import charge_for_weight
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from orders.locks import lock_campaign_for_change
+from producers.certificates import campaign_problem
 from producers.models import Listing
 from producers.stock import commit_listing_quantity, release_listing_quantity
 from shop.catalogue import get_campaign, is_int, valid_id
 from shop.covers import discard_cover, store_cover
 from shop.lifecycle import accepts_changes, still_editable, transition
+from shop.mixed_listings import audit_details, check_pooling
 from shop.models import ALLOCATION_POLICIES, Campaign, CampaignItem, CampaignStatus, Supply
 
 SLUG_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: slugs are read off posters
@@ -194,6 +196,8 @@ def _supplying_listings(errors, pairs):
             errors.setdefault("supplies", []).append(
                 _("%(name)s (listing %(id)d) is not approved.", name=listing.name, id=listing_id)
             )
+        elif campaign_problem(listing):
+            errors.setdefault("supplies", []).append(campaign_problem(listing))
         elif listing.quantity_left < quantity:
             errors.setdefault("supplies", []).append(
                 _(
@@ -238,6 +242,7 @@ def add_item(
     policy="proportional",
     description=None,
     price_per_kg_fen=None,
+    confirm_mixed=False,
 ) -> CampaignItem:
     """Add an item to a campaign until its orders end, pooling one or more approved listings of the same product.
 
@@ -247,9 +252,12 @@ def add_item(
     :param title, unit, price_fen: default to the first listing's name, sale unit and price.
     :param price_per_kg_fen: ordered by the piece, charged by the weighed kilogram at this price; the price per
         piece (what orders pledge) is then the estimate for the expected weight, and needs a weight per piece.
+    :param confirm_mixed: the operator confirmed pooling listings of different names or prices (shop.mixed_listings).
     :raises NotFound: no such campaign.
     :raises Conflict: the campaign's orders have ended.
-    :raises ValidationFailed: a bad field, a listing that is not approved, of another sale unit, or with too little left.
+    :raises MixedListings: listings of different names or prices, not confirmed; nothing is saved.
+    :raises ValidationFailed: a bad field, a listing that is not approved, of another sale unit, with too little left,
+        or with an expired certificate.
     """
     campaign = get_campaign(campaign_id)
     if not accepts_changes(campaign):
@@ -273,6 +281,7 @@ def add_item(
     terms["price_per_kg_fen"] = price_per_kg_fen
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), errors)
+    mixed = check_pooling(listings.values(), confirm=confirm_mixed)
     with transaction():
         campaign = lock_campaign_for_change(campaign.id)
         if not accepts_changes(campaign):
@@ -286,7 +295,9 @@ def add_item(
             db.session.add(
                 Supply(item_id=item.id, listing_id=listing_id, producer_id=listings[listing_id].producer_id, quantity=quantity)
             )
-        record_audit(actor, "campaign.item.add", item, campaign_id=campaign.id, supplies=[list(p) for p in pairs])
+        record_audit(
+            actor, "campaign.item.add", item, campaign_id=campaign.id, supplies=[list(p) for p in pairs], **audit_details(mixed)
+        )
     return item
 
 

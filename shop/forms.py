@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     HiddenField,
@@ -75,6 +76,7 @@ class ItemForm(PlainTextForm):
         ],
     )
     description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000)])
+    confirm_mixed = BooleanField(_l("These listings are one product: pool them into one item at one price"))
     submit = SubmitField(_l("Add item"))
 
 
@@ -107,6 +109,7 @@ class SupplyForm(PlainTextForm):
     listing_id = IntegerField(_l("Listing"), validators=[InputRequired()])
     quantity = IntegerField(_l("Quantity offered"), validators=[InputRequired(), NumberRange(min=1, max=MAX_QUANTITY)])
     reason = StringField(_l("Why (for the audit log)"), validators=[DataRequired(), Length(max=200)])
+    confirm_mixed = BooleanField(_l("This listing is the same product: pool it into the item anyway"))
     submit = SubmitField(_l("Set supply"))
 
 

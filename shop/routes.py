@@ -20,11 +20,12 @@ from accounts.access import role_required
 from accounts.routes import show_field_errors
 from accounts.services import list_units
 from database import local_zone
-from errors import DomainError, IdempotencyConflict, ValidationFailed
+from errors import DomainError, IdempotencyConflict, MixedListings, ValidationFailed
 from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
 from orders.lines import MAX_LINE_QUANTITY
+from producers.certificates import campaign_problem
 from producers.photo_limits import upload_limit
 from shop import catalogue, editing, lifecycle, sharing
 from shop.forms import ActionForm, CampaignForm, CartAddForm, ItemForm, SupplyForm
@@ -291,6 +292,7 @@ def manage(campaign_id):
         short_url=catalogue.short_url(campaign),
         action_form=ActionForm(),
         supply_form=SupplyForm(),
+        listings=catalogue.available_listings(),
     )
 
 
@@ -299,7 +301,7 @@ def manage(campaign_id):
 def new_item(campaign_id):
     campaign = catalogue.get_campaign(campaign_id)
     form = ItemForm()
-    supplies, problems = {}, []
+    supplies, problems, mixed = {}, [], None
     if form.validate_on_submit():
         supplies, problems = quantities_from_form(request.form, None, prefix="supply-")
         try:
@@ -317,9 +319,13 @@ def new_item(campaign_id):
                 policy=form.policy.data,
                 description=form.description.data,
                 price_per_kg_fen=parse_yuan(form.price_per_kg_yuan.data) if form.price_per_kg_yuan.data else None,
+                confirm_mixed=bool(form.confirm_mixed.data),
             )
         except DomainError as error:
-            if isinstance(error, ValidationFailed):
+            if isinstance(error, MixedListings):
+                mixed = error.details
+                flash(error.message, "warning")
+            elif isinstance(error, ValidationFailed):
                 problems = error.fields.pop("supplies", [])
                 if "price_fen" in error.fields:
                     error.fields["price_yuan"] = error.fields.pop("price_fen")
@@ -338,10 +344,12 @@ def new_item(campaign_id):
             campaign=campaign,
             form=form,
             listings=catalogue.available_listings(),
+            campaign_problem=campaign_problem,
             supplies=supplies,
             supply_errors=problems,
+            mixed=mixed,
         ),
-        status,
+        409 if mixed else status,
     )
 
 

@@ -17,11 +17,13 @@ from extensions import db
 from notifications import messages
 from notifications.fanout import queue_buyer_fanout
 from orders.locks import lock_campaign_for_change
+from producers.certificates import check_listing_fit
 from producers.models import Listing
 from producers.stock import commit_listing_quantity, release_listing_quantity
 from shop.catalogue import is_int, valid_id
 from shop.editing import MAX_QUANTITY, clean_description, clean_title, local_to_utc
 from shop.lifecycle import accepts_changes
+from shop.mixed_listings import audit_details, check_pooling
 from shop.models import Campaign, CampaignItem, CampaignStatus, Supply
 
 REASON_MAX = 200
@@ -129,13 +131,16 @@ def _running_item(item_id) -> CampaignItem:
     return item
 
 
-def set_supply(actor, item_id, listing_id, quantity, *, reason) -> Supply:
+def set_supply(actor, item_id, listing_id, quantity, *, reason, confirm_mixed=False) -> Supply:
     """Set how much of a listing supplies an item, while its campaign runs: more is taken from the listing, less is
     given back to it, a new listing joins the item; never below what buyers have ordered of the item.
 
     :raises NotFound: no such item or listing.
+    :param confirm_mixed: the operator confirmed that a joining listing of another name or price is the same product.
     :raises Conflict: the campaign's orders have ended, or the item would offer less than is ordered.
-    :raises ValidationFailed: a bad quantity, no reason, a listing of another sale unit.
+    :raises MixedListings: a joining listing differs in name or price from the item's, not confirmed.
+    :raises ValidationFailed: a bad quantity, no reason, a listing of another sale unit, or more taken from a listing
+        whose certificate (or its producer's admission) has expired.
     :raises InsufficientStock: the listing has too little left (or is not approved).
     """
     errors = {}
@@ -151,7 +156,11 @@ def set_supply(actor, item_id, listing_id, quantity, *, reason) -> Supply:
         supply = next((s for s in item.supplies if s.listing_id == listing_id), None)
         listing = _supplying_listing(item, listing_id) if supply is None else supply.listing
         delta = quantity - (supply.quantity if supply else 0)
+        mixed = None
+        if supply is None:
+            mixed = check_pooling([s.listing for s in item.supplies] + [listing], confirm=confirm_mixed)
         if delta > 0:
+            check_listing_fit(listing)
             commit_listing_quantity(listing.id, delta)
             db.session.execute(
                 sa.update(CampaignItem).where(CampaignItem.id == item.id).values(capacity=CampaignItem.capacity + delta)
@@ -163,7 +172,16 @@ def set_supply(actor, item_id, listing_id, quantity, *, reason) -> Supply:
             supply = Supply(item_id=item.id, listing_id=listing.id, producer_id=listing.producer_id, quantity=quantity)
             db.session.add(supply)
         supply.quantity = quantity
-        record_audit(actor, "campaign.supply.set", item, reason=reason, listing_id=listing.id, quantity=quantity, change=delta)
+        record_audit(
+            actor,
+            "campaign.supply.set",
+            item,
+            reason=reason,
+            listing_id=listing.id,
+            quantity=quantity,
+            change=delta,
+            **audit_details(mixed),
+        )
     db.session.refresh(item)
     return supply
 

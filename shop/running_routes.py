@@ -8,7 +8,7 @@ from flask_login import current_user
 from accounts.access import role_required
 from accounts.routes import show_field_errors
 from database import local_zone
-from errors import DomainError, ValidationFailed
+from errors import DomainError, MixedListings, ValidationFailed
 from shop import cancellation, catalogue, lifecycle, running
 from shop.forms import CancelCampaignForm, RunningCampaignForm, SupplyForm
 from shop.routes import bp
@@ -53,7 +53,25 @@ def set_supply(campaign_id, item_id):
     form = SupplyForm()
     if form.validate_on_submit():
         try:
-            running.set_supply(current_user, item_id, form.listing_id.data, form.quantity.data, reason=form.reason.data)
+            running.set_supply(
+                current_user,
+                item_id,
+                form.listing_id.data,
+                form.quantity.data,
+                reason=form.reason.data,
+                confirm_mixed=bool(form.confirm_mixed.data),
+            )
+        except MixedListings as error:
+            # Nothing changed: the page shows how the listings differ and asks again, with the confirmation.
+            campaign = catalogue.get_campaign(campaign_id)
+            return render_template(
+                "shop/mixed_confirm.html",
+                form=form,
+                campaign=campaign,
+                item_id=item_id,
+                mixed=error.details,
+                message=error.message,
+            ), 409
         except DomainError as error:
             for messages in (error.details.get("fields") or {"": [error.message]}).values():
                 for message in messages:

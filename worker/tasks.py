@@ -7,6 +7,7 @@ import after_commit
 from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
+from producers import expiry
 from shop import notices as campaign_notices
 from shop import reminders
 
@@ -80,3 +81,10 @@ def send_campaign_reminders():
     :returns: how many people were newly reminded.
     """
     return reminders.send_campaign_reminders()
+@shared_task(name="worker.tasks.send_certificate_expiry_notices", **RETRY)
+def send_certificate_expiry_notices():
+    """Beat's daily sweep: tell producers of certificates expiring within 30 days (once per certificate and date).
+
+    :returns: how many certificates were newly told of.
+    """
+    return expiry.send_expiry_notices()

@@ -76,6 +76,10 @@ RULES_IN_WORDS = {
     "PATCH /api/v1/campaigns/{campaign_id}": {"_schema", "closes_at", "delivery_on"},
     "PUT /api/v1/items/{item_id}/supplies/{listing_id}": {"listing_id"},
     "PUT /api/v1/units/{unit_id}/targets/{year}": {"year"},
+    # a date within 30 years; each household and certificate once; shares up to 100 %; an 'other' certificate named
+    "PUT /api/v1/producers/{producer_id}/admission": {"valid_until"},
+    "POST /api/v1/producers/{producer_id}/households": {"registry_number", "share_pct"},
+    "POST /api/v1/listings/{listing_id}/certificates": {"label", "number", "valid_until"},
 }
 
 

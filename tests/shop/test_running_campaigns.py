@@ -111,7 +111,10 @@ def test_supplies_top_up_and_go_down_but_never_below_what_is_ordered(operator, r
 def test_a_new_listing_joins_a_running_item_only_if_sold_by_the_same_unit(operator, running):
     _campaign, eggs, listing, _buyer = running
     other = make_listing(quantity=50, name="农家鸡蛋")
-    joined = operator.put(f"/items/{eggs.id}/supplies/{other.id}", json={"quantity": 20, "reason": "新增蛋鸡户"})
+    # Another name (土鸡蛋 / 农家鸡蛋) needs the operator's confirmation (issue 17.5).
+    joined = operator.put(
+        f"/items/{eggs.id}/supplies/{other.id}", json={"quantity": 20, "reason": "新增蛋鸡户", "confirm_mixed": True}
+    )
     assert joined.status_code == 200, joined.get_json()
     assert {p["id"] for p in joined.get_json()["producers"]} == {listing.producer_id, other.producer_id}
     assert state(eggs.id, other.id)[:3] == (30, 6, 30)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0020_certificates_prices'
-down_revision = '0016_front_door'
+down_revision = '0032_progress_reminders'
 branch_labels = None
 depends_on = None
 

@@ -85,7 +85,7 @@ class Config:
         self.CACHE_KEY_PREFIX = _env("CACHE_KEY_PREFIX", "pinbang:page:")
         # Items, photos, producers and prices: kept this long unless a change forgets them first (in-process caches
         # of other processes never hear of a change, hence the shorter time there).
-        self.CATALOGUE_CACHE_SECONDS = float(_env("CATALOGUE_CACHE_SECONDS", "60" if self.CACHE_REDIS_URL else "5"))
+        self.CATALOGUE_CACHE_SECONDS = int(_env("CATALOGUE_CACHE_SECONDS", "60" if self.CACHE_REDIS_URL else "5"))
         # A visitor's whole page, with what is left and sold: at most this old (never more than PAGE_STALE_SECONDS,
         # while one worker renders the next copy), so a sold-out item shows sold out within 2 seconds.
         self.PAGE_CACHE_SECONDS = float(_env("PAGE_CACHE_SECONDS", "1"))

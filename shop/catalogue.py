@@ -237,6 +237,8 @@ class ItemCard:
     photo: CardPhoto | None
     capacity: int = 0
     ordered: int = 0
+    # The card's parts that are the same for every viewer, drawn once per language (shop.page_cache.drawn_cards).
+    parts: dict | None = None
 
     @property
     def remaining(self) -> int:

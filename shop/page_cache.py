@@ -17,9 +17,11 @@ from the database meanwhile; the first generation written afterwards is a new on
 
 import secrets
 import time
+from dataclasses import replace
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import get_locale
 
 from extensions import cache
 from shop.catalogue import campaign_visible_to, item_cards
@@ -91,19 +93,29 @@ def _claim(key) -> bool:
 
 
 def catalogue_cards(campaign, public=False) -> list:
-    """The campaign's :func:`shop.catalogue.item_cards` from the cache, or built (then kept) when missing or of an
-    older generation; ``public``: as visitors see them. A draft is never cached: only operators see it, while they
-    edit it. What is left and sold is not in the cards (:func:`shop.catalogue.with_counts`)."""
+    """The campaign's :func:`shop.catalogue.item_cards` with their parts drawn in the page's language, from the cache,
+    or built (then kept) when missing or of an older generation; ``public``: as visitors see them. A draft is never
+    cached: only operators see it, while they edit it. What is left and sold is not in the cards
+    (:func:`shop.catalogue.with_counts`)."""
     if not campaign_visible_to(None, campaign):
-        return item_cards(campaign.id, public)
-    key = f"catalogue:{campaign.id}:{'public' if public else 'named'}"
+        return drawn_cards(item_cards(campaign.id, public))
+    key = f"catalogue:{campaign.id}:{'public' if public else 'named'}:{get_locale()}"
     generation, (entry,) = _read(key)
     if entry is not None and generation is not None and entry[0] == generation:
         return entry[1]
-    cards = item_cards(campaign.id, public)
+    cards = drawn_cards(item_cards(campaign.id, public))
     if generation is not None:
         _write(key, (generation, cards), current_app.config["CATALOGUE_CACHE_SECONDS"])
     return cards
+
+
+def drawn_cards(cards) -> list:
+    """The cards with their parts drawn (templates/shop/_item_card.html) in the current language."""
+    parts = current_app.jinja_env.get_template("shop/_item_card.html").module
+    return [
+        replace(card, parts={name: getattr(parts, name)(card) for name in ("photo", "head", "ready", "terms")})
+        for card in cards
+    ]
 
 
 def visitor_page(slug, language, draw):

@@ -27,6 +27,8 @@ from extensions import cache
 from shop.catalogue import campaign_visible_to, item_cards
 
 GENERATION = "generation"
+# A generation that expires is only a new one (every entry drawn again); nothing is left in a shared Redis for ever.
+GENERATION_SECONDS = 24 * 3600
 # A worker drawing the next copy of a page holds this long at most; then another may.
 DRAW_LOCK_SECONDS = 2
 # After a cache failure, this process leaves the cache alone this long: a dead Redis must not slow every page.
@@ -60,11 +62,11 @@ def _read(*keys):
         return None, [None] * len(keys)
     try:
         if _generation_owed:
-            cache.set(GENERATION, secrets.token_hex(8), timeout=0)
+            cache.set(GENERATION, secrets.token_hex(8), timeout=GENERATION_SECONDS)
             _generation_owed = False
         generation, *values = cache.get_many(GENERATION, *keys)
         if generation is None:
-            cache.add(GENERATION, secrets.token_hex(8), timeout=0)
+            cache.add(GENERATION, secrets.token_hex(8), timeout=GENERATION_SECONDS)
             generation = cache.get(GENERATION)
         return generation, values
     except Exception:  # noqa: BLE001 - any cache failure: the page is drawn from the database instead
@@ -113,8 +115,7 @@ def drawn_cards(cards) -> list:
     """The cards with their parts drawn (templates/shop/_item_card.html) in the current language."""
     parts = current_app.jinja_env.get_template("shop/_item_card.html").module
     return [
-        replace(card, parts={name: getattr(parts, name)(card) for name in ("photo", "head", "ready", "terms")})
-        for card in cards
+        replace(card, parts={name: getattr(parts, name)(card) for name in ("photo", "head", "ready", "terms")}) for card in cards
     ]
 
 
@@ -143,7 +144,7 @@ def forget_catalogues() -> None:
         _generation_owed = True
         return
     try:
-        cache.set(GENERATION, secrets.token_hex(8), timeout=0)
+        cache.set(GENERATION, secrets.token_hex(8), timeout=GENERATION_SECONDS)
     except Exception:  # noqa: BLE001
         _generation_owed = True
         _failed("forget")

@@ -1,14 +1,16 @@
--- wrk script: GET one path (as a visitor: no cookie) and print the figures run.py reads, as bench/orders/order.lua does.
--- Usage: wrk ... -s page.lua <url> -- <path>
+-- wrk script: GET one path (as a visitor, or with a session cookie as a logged-in buyer) and print the figures
+-- run.py reads, as bench/orders/order.lua does.
+-- Usage: wrk ... -s page.lua <url> -- <path> [<session cookie>]
 
-local path = "/"
+local path, headers = "/", {}
 
 function init(args)
   path = args[1] or "/"
+  if args[2] then headers["Cookie"] = "session=" .. args[2] end
 end
 
 function request()
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, headers)
 end
 
 function done(summary, latency, requests)

@@ -46,7 +46,8 @@ from ports import free_port  # noqa: E402
 SLUG = "benchmrk"  # bench/orders/run.py's campaign
 SOLD_OUT_WITHIN = 2.0
 TARGET_RATIO, TARGET_P99_MS = 0.30, 300
-BARE, PAGE = "bare Flask GET", "campaign page"
+BARE, PAGE, BUYER = "bare Flask GET", "campaign page", "buyer's page"
+SECRET_KEY = "bench-only"  # bench/orders/run.py's server_env
 
 
 def parse_args():
@@ -67,18 +68,19 @@ def parse_args():
 def prepare(url, instance, args):
     """bench/orders/run.py's campaign with --items items, a photo for each, and the last item scarce.
 
-    :returns: (campaign id, scarce item id, a buyer's API token)
+    :returns: (campaign id, scarce item id, a buyer's API token, a logged-in buyer's session cookie)
     """
     ids = orders.prepare(url, instance, SimpleNamespace(items=args.items, buyers=5, limit=None))
     from PIL import Image
 
+    from accounts.models import User
     from app import create_app
     from extensions import db
     from producers.models import ListingPhoto
     from producers.photos import encode_jpeg, photo_dir
     from shop.models import CampaignItem, Supply
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=SECRET_KEY)
     with app.app_context():
         thumbnail = encode_jpeg(Image.new("RGB", (1600, 1200), (200, 160, 60)), 400, 80)
         items = db.session.scalars(sa.select(CampaignItem).order_by(CampaignItem.id)).all()
@@ -94,15 +96,21 @@ def prepare(url, instance, args):
         supply.quantity = args.scarce
         db.session.commit()
         scarce_id = scarce.id
+        cookie = session_cookie(app, db.session.scalar(sa.select(User).order_by(User.id)))
         db.session.remove()
         db.engine.dispose()
     token = (instance / "tokens.txt").read_text().split()[0]
-    return ids["campaign"], scarce_id, token
+    return ids["campaign"], scarce_id, token, cookie
 
 
-def wrk(port, clients, seconds, path):
+def session_cookie(app, user):
+    """The session cookie a buyer's browser holds after logging in (Flask-Login's keys, signed with the servers' key)."""
+    return app.session_interface.get_signing_serializer(app).dumps({"_user_id": user.session_token, "_fresh": True})
+
+
+def wrk(port, clients, seconds, path, cookie=None):
     command = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s"]
-    command += ["-s", str(HERE / "page.lua"), f"http://127.0.0.1:{port}", "--", path]
+    command += ["-s", str(HERE / "page.lua"), f"http://127.0.0.1:{port}", "--", path] + ([cookie] if cookie else [])
     output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
     match = orders.RESULT.search(output)
     if not match:
@@ -173,8 +181,8 @@ def load_average():
 class Backend:
     """One backend's servers and figures."""
 
-    def __init__(self, name, args, instance, env, app_pids_of_db=None):
-        self.name, self.args, self.instance, self.env = name, args, instance, env
+    def __init__(self, name, args, instance, env, app_pids_of_db=None, cookie=None):
+        self.name, self.args, self.instance, self.env, self.cookie = name, args, instance, env, cookie
         self.db_pids, self.servers, self.rows, self.problems = app_pids_of_db, {}, [], []
 
     def start(self):
@@ -183,9 +191,10 @@ class Backend:
         app_log = open(self.instance / f"app-{self.name}.log", "w")
         self.servers[BARE] = orders.start_gunicorn("bare_page:app", HERE, bare_port, self.args, self.env, bare_log), bare_port
         self.servers[PAGE] = orders.start_gunicorn("wsgi:app", orders.ROOT, app_port, self.args, self.env, app_log), app_port
-        for scenario, (_server, port) in self.servers.items():
+        self.servers[BUYER] = self.servers[PAGE]
+        for scenario, (_server, port) in list(self.servers.items())[:2]:
             wait_until_answering(f"http://127.0.0.1:{port}{self.path(scenario)}")
-        return [server for server, _port in self.servers.values()]
+        return [self.servers[BARE][0], self.servers[PAGE][0]]
 
     def path(self, scenario):
         return "/bare" if scenario == BARE else f"/c/{SLUG}"
@@ -197,18 +206,23 @@ class Backend:
         self.page_bytes = len(page.content)
         if page.status_code != 200 or shown != items or sized != items:
             self.problems.append(f"the page answered {page.status_code} with {shown} of {items} items ({sized} sized photos)")
+        mine = requests.get(
+            f"http://127.0.0.1:{self.servers[PAGE][1]}/c/{SLUG}", headers={"Cookie": f"session={self.cookie}"}, timeout=10
+        )
+        if mine.status_code != 200 or mine.text.count("/cart/add") < items - 1:
+            self.problems.append(f"the buyer's page answered {mine.status_code} without its order forms")
 
     def measure(self, scenario, clients, seconds, during=None):
         server, port = self.servers[scenario]
         pids = orders.server_pids(server)
-        db_pids = self.db_pids() if self.db_pids and scenario == PAGE else []
+        db_pids = self.db_pids() if self.db_pids and scenario != BARE else []
         before = orders.cpu_seconds(pids), orders.cpu_seconds(db_pids)
         load = load_average()
         worker = threading.Thread(target=during) if during else None
         result = {}
 
         def drive():
-            result.update(wrk(port, clients, seconds, self.path(scenario)))
+            result.update(wrk(port, clients, seconds, self.path(scenario), self.cookie if scenario == BUYER else None))
 
         runner = threading.Thread(target=drive)
         runner.start()
@@ -233,14 +247,15 @@ class Backend:
 
     def run(self, campaign_id, scarce_id, token):
         self.check_page(self.args.items)
-        for scenario in (BARE, PAGE):
-            wrk(self.servers[scenario][1], 2 * self.args.workers, self.args.warmup, self.path(scenario))
+        for scenario in (BARE, PAGE, BUYER):
+            cookie = self.cookie if scenario == BUYER else None
+            wrk(self.servers[scenario][1], 2 * self.args.workers, self.args.warmup, self.path(scenario), cookie)
         clients_list = [int(c) for c in self.args.clients.split(",")]
         for clients in clients_list:
-            for scenario in (BARE, PAGE):
+            for scenario in (BARE, PAGE, BUYER):
                 row = self.measure(scenario, clients, self.args.duration)
                 self.rows.append(row)
-                database = f", PostgreSQL {row['db_cpu_ms']:.2f} ms" if self.db_pids and scenario == PAGE else ""
+                database = f", PostgreSQL {row['db_cpu_ms']:.2f} ms" if self.db_pids and scenario != BARE else ""
                 print(
                     f"  {self.name:<9} {clients:>3} clients  {scenario:<15} {row['rate']:8.0f} req/s  "
                     f"p50 {row['p50']:7.2f} ms  p99 {row['p99']:7.2f} ms  CPU/request app {row['app_cpu_ms']:.2f} ms"
@@ -273,7 +288,7 @@ def run_backend(name, args):
             engine = sa.create_engine(psycopg_url(url))
         else:
             url = f"sqlite:///{instance / 'pinbang.sqlite3'}"
-        campaign_id, scarce_id, token = prepare(url, instance, args)
+        campaign_id, scarce_id, token, cookie = prepare(url, instance, args)
         redis_url = None
         if name == "postgres":
             server, redis_url = orders.start_redis(instance)
@@ -283,7 +298,7 @@ def run_backend(name, args):
             env.pop("REDIS_URL")
         database = url.rsplit("/", 1)[-1]
         db_pids = (lambda: orders.backend_pids(engine, database)) if engine is not None else None
-        backend = Backend(name, args, instance, env, db_pids)
+        backend = Backend(name, args, instance, env, db_pids, cookie)
         processes += backend.start()
         try:
             backend.run(campaign_id, scarce_id, token)
@@ -319,6 +334,11 @@ def summary(backends, args):
         print(
             f"  {backend.name:<9} {page['rate']:10.0f} {bare['rate']:10.0f} {share:7.2f} {page['p50']:7.1f} "
             f"{page['p99']:7.1f} {backend.sold_out_after or float('nan'):13.2f} s  {verdict}"
+        )
+        buyer = backend.row(top, BUYER)
+        print(
+            f"  {'':<9} {buyer['rate']:10.0f} {'':>10} {orders.ratio(buyer['rate'], bare['rate']):7.2f} "
+            f"{buyer['p50']:7.1f} {buyer['p99']:7.1f} {'':>15}  (a logged-in buyer's page: no target)"
         )
     print(f"  targets: ≥ {TARGET_RATIO:.2f} × bare, p99 < {TARGET_P99_MS} ms, sold out shown within {SOLD_OUT_WITHIN:.0f} s")
     print(f"  the page: {backends[0].page_bytes} bytes of HTML; load average at the end {load_average()}")

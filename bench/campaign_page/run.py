@@ -185,16 +185,17 @@ class Backend:
         self.name, self.args, self.instance, self.env, self.cookie = name, args, instance, env, cookie
         self.db_pids, self.servers, self.rows, self.problems = app_pids_of_db, {}, [], []
 
-    def start(self):
+    def start(self, processes):
+        """Start both servers (added to ``processes`` at once, so they are stopped whatever happens next)."""
         bare_port, app_port = free_port(), free_port()
         bare_log = open(self.instance / f"bare-{self.name}.log", "w")
         app_log = open(self.instance / f"app-{self.name}.log", "w")
         self.servers[BARE] = orders.start_gunicorn("bare_page:app", HERE, bare_port, self.args, self.env, bare_log), bare_port
         self.servers[PAGE] = orders.start_gunicorn("wsgi:app", orders.ROOT, app_port, self.args, self.env, app_log), app_port
         self.servers[BUYER] = self.servers[PAGE]
+        processes += [self.servers[BARE][0], self.servers[PAGE][0]]
         for scenario, (_server, port) in list(self.servers.items())[:2]:
             wait_until_answering(f"http://127.0.0.1:{port}{self.path(scenario)}")
-        return [self.servers[BARE][0], self.servers[PAGE][0]]
 
     def path(self, scenario):
         return "/bare" if scenario == BARE else f"/c/{SLUG}"
@@ -299,7 +300,7 @@ def run_backend(name, args):
         database = url.rsplit("/", 1)[-1]
         db_pids = (lambda: orders.backend_pids(engine, database)) if engine is not None else None
         backend = Backend(name, args, instance, env, db_pids, cookie)
-        processes += backend.start()
+        backend.start(processes)
         try:
             backend.run(campaign_id, scarce_id, token)
         except Exception:

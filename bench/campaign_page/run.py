@@ -166,11 +166,13 @@ def wait_until_answering(url, timeout=120):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(url, timeout=5).status_code < 500:
+            status = requests.get(url, timeout=5).status_code
+            if status < 500:
                 return
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                raise
+        except requests.RequestException as error:
+            status = error
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} still answers {status} after {timeout} s")
         time.sleep(0.5)
 
 

@@ -12,7 +12,8 @@ from accounts.services import user_for_session
 from config import load_config
 from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable
 from errors import DomainError
-from extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from extensions import babel, bootstrap, cache, csrf, db, limiter, login_manager, migrate
+from static_files import serve_static_files
 from worker import celery_init_app
 
 
@@ -35,6 +36,7 @@ def create_app(config=None, **overrides):
     register_template_helpers(app)
     register_commands(app)
     register_security_headers(app)
+    serve_static_files(app)
     celery_init_app(app)
     return app
 
@@ -136,6 +138,7 @@ def register_extensions(app):
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     bootstrap.init_app(app)
     limiter.init_app(app)
+    cache.init_app(app)
 
     @login_manager.user_loader
     def load_user(session_token):

@@ -80,6 +80,20 @@ class Config:
         # A font with Chinese glyphs for share posters; unset: the usual system places are searched (shop/poster.py).
         self.POSTER_FONT = _env("POSTER_FONT")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # The campaign page's catalogue and rendered page (shop.page_cache), shared by every web worker through Redis;
+        # on the embedded defaults, in this process's memory (one `flask run` process).
+        self.CACHE_REDIS_URL = _env("CACHE_REDIS_URL", self.REDIS_URL)
+        self.CACHE_TYPE = "RedisCache" if self.CACHE_REDIS_URL else "SimpleCache"
+        # A Redis that is down or unreachable must cost a page half a second at most, then the page is built without it.
+        self.CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if self.CACHE_REDIS_URL else None
+        self.CACHE_KEY_PREFIX = _env("CACHE_KEY_PREFIX", "pinbang:page:")
+        # Items, photos, producers and prices: kept this long unless a change forgets them first (in-process caches
+        # of other processes never hear of a change, hence the shorter time there).
+        self.CATALOGUE_CACHE_SECONDS = int(_env("CATALOGUE_CACHE_SECONDS", "60" if self.CACHE_REDIS_URL else "5"))
+        # A visitor's whole page, with what is left and sold: at most this old (never more than PAGE_STALE_SECONDS,
+        # while one worker renders the next copy), so a sold-out item shows sold out within 2 seconds.
+        self.PAGE_CACHE_SECONDS = float(_env("PAGE_CACHE_SECONDS", "1"))
+        self.PAGE_STALE_SECONDS = float(_env("PAGE_STALE_SECONDS", "1.8"))
         # Per client address, every attempt: a whole unit behind one office address logs in at a campaign's launch.
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "300 per minute")
         # Per account, wrong passwords and codes only.
@@ -131,6 +145,11 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     WTF_CSRF_ENABLED = False
+
+    def __init__(self):
+        super().__init__()
+        # Tests share one Redis: each app's cache keys are its own.
+        self.CACHE_KEY_PREFIX = f"pinbang-test:{secrets.token_hex(6)}:"
 
 
 class ProductionConfig(Config):

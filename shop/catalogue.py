@@ -5,20 +5,22 @@ towns and what is left); ordering stays for buyers of its units. :func:`campaign
 pages, the API and the photos they show.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from urllib.parse import urljoin
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy.orm import selectinload
 
 from errors import NotFound
 from extensions import db
-from producers.models import Listing, Producer
+from producers.models import Listing, ListingPhoto, Producer
+from producers.photos import photo_dir
 from shop.lifecycle import open_to_unit, open_to_unit_clause, visible_to_buyers
-from shop.models import Campaign, CampaignItem, Supply
+from shop.models import Campaign, CampaignItem, Supply, minimum_percent, minimum_shortfall
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger one names nothing (and SQLite cannot even bind it)
 
@@ -197,6 +199,165 @@ def item_views(campaign, public=False) -> list[ItemView]:
         per_kg = item.price_per_kg_fen or price_per_kg_fen(item.price_fen, item.unit_weight_g)
         views.append(ItemView(item, producers, ready, photo, per_kg))
     return views
+
+
+@dataclass(frozen=True)
+class CardProducer:
+    """A producer on an item's card: plain values (the cache keeps them), a household unnamed on a public page."""
+
+    id: int
+    own_name: str | None
+    town: str
+    kind: str
+    poverty_household: bool
+
+    @property
+    def name(self) -> str:
+        return self.own_name if self.own_name is not None else _("Household")
+
+
+@dataclass(frozen=True)
+class CardPhoto:
+    """An item's first photo, as its thumbnail: the token in its URL and the thumbnail's size in pixels."""
+
+    token: str
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    """What the campaign page shows of an item: plain values, so a card can be cached and shared by every worker.
+    ``capacity`` and ``ordered`` are filled in from :func:`item_counts` when the page is drawn."""
+
+    id: int
+    title: str
+    description: str | None
+    unit: str
+    unit_weight_g: int | None
+    price_fen: int
+    price_per_kg_fen: int | None
+    per_buyer_limit: int | None
+    min_total: int | None
+    producers: tuple
+    ready_on: date | None
+    photo: CardPhoto | None
+    capacity: int = 0
+    ordered: int = 0
+    # The card's parts that are the same for every viewer, drawn once per language (shop.page_cache.drawn_cards).
+    parts: dict | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.ordered
+
+    @property
+    def short_of_minimum(self) -> int | None:
+        return minimum_shortfall(self.ordered, self.min_total)
+
+    @property
+    def minimum_pct(self) -> int | None:
+        return minimum_percent(self.ordered, self.min_total)
+
+
+def item_cards(campaign_id, public=False) -> list[ItemCard]:
+    """A campaign's items as :class:`ItemCard`, in page order, in three queries (items; supplies with their producers
+    and listings; first photos): producers in supply order, each once; the latest ready date; the first supply's
+    first photo. ``public``: for visitors, households unnamed (as :class:`PublicProducer`)."""
+    items = db.session.execute(
+        sa.select(CampaignItem).where(CampaignItem.campaign_id == campaign_id).order_by(CampaignItem.position, CampaignItem.id)
+    ).scalars()
+    supplies = db.session.execute(
+        sa.select(
+            Supply.item_id,
+            Supply.listing_id,
+            Producer.id,
+            Producer.name,
+            Producer.town,
+            Producer.kind,
+            Producer.poverty_household,
+            Listing.ready_on,
+        )
+        .join(Producer, Producer.id == Supply.producer_id)
+        .join(Listing, Listing.id == Supply.listing_id)
+        .join(CampaignItem, CampaignItem.id == Supply.item_id)
+        .where(CampaignItem.campaign_id == campaign_id)
+        .order_by(Supply.id)
+    ).all()
+    photos = {}
+    listing_ids = {row.listing_id for row in supplies}
+    if listing_ids:
+        for listing_id, filename, thumbnail in db.session.execute(
+            sa.select(ListingPhoto.listing_id, ListingPhoto.filename, ListingPhoto.thumbnail)
+            .where(ListingPhoto.listing_id.in_(listing_ids))
+            .order_by(ListingPhoto.position, ListingPhoto.id)
+        ):
+            photos.setdefault(listing_id, (filename, thumbnail))
+    by_item = {}
+    for row in supplies:
+        by_item.setdefault(row.item_id, []).append(row)
+    cards = []
+    for item in items:
+        producers, seen, photo, ready = [], set(), None, None
+        for row in by_item.get(item.id, ()):
+            if row.id not in seen:
+                seen.add(row.id)
+                hidden = public and row.kind == "household"
+                producers.append(CardProducer(row.id, None if hidden else row.name, row.town, row.kind, row.poverty_household))
+            if photo is None and row.listing_id in photos:
+                filename, thumbnail = photos[row.listing_id]
+                photo = CardPhoto(filename.removesuffix(".jpg"), *thumbnail_size(thumbnail))
+            if row.ready_on is not None:
+                ready = max(ready, row.ready_on) if ready else row.ready_on
+        cards.append(
+            ItemCard(
+                item.id,
+                item.title,
+                item.description,
+                item.unit,
+                item.unit_weight_g,
+                item.price_fen,
+                price_per_kg_fen(item.price_fen, item.unit_weight_g),
+                item.per_buyer_limit,
+                item.min_total,
+                tuple(producers),
+                ready,
+                photo,
+            )
+        )
+    return cards
+
+
+def item_counts(campaign_id) -> dict[int, tuple[int, int]]:
+    """What each item of a campaign can take and has taken: id → (capacity, ordered), read live (one query)."""
+    rows = db.session.execute(
+        sa.select(CampaignItem.id, CampaignItem.capacity, CampaignItem.ordered).where(CampaignItem.campaign_id == campaign_id)
+    )
+    return {item_id: (capacity, ordered) for item_id, capacity, ordered in rows}
+
+
+def with_counts(cards, counts) -> list[ItemCard]:
+    """The cards with their live capacity and ordered; an item gone since the cards were made is left out."""
+    return [replace(card, capacity=counts[card.id][0], ordered=counts[card.id][1]) for card in cards if card.id in counts]
+
+
+_sizes: dict[str, tuple[int, int]] = {}
+
+
+def thumbnail_size(name) -> tuple[int | None, int | None]:
+    """A stored thumbnail's width and height, read from its header once per process (a random file name is never
+    reused for other content); (None, None) while the file is missing."""
+    path = str(photo_dir() / name)
+    if path not in _sizes:
+        try:
+            with Image.open(path) as image:
+                size = image.size
+        except (OSError, UnidentifiedImageError):
+            return None, None
+        if len(_sizes) > 10_000:
+            _sizes.clear()
+        _sizes[path] = size
+    return _sizes[path]
 
 
 def available_listings():

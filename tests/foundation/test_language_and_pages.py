@@ -1,5 +1,7 @@
 """Chinese by default, English on request, kept per session and per user; error pages in both languages."""
 
+import re
+
 from factories import make_user
 
 
@@ -64,8 +66,10 @@ def test_500_page_hides_the_error(app, client):
 
 def test_bootstrap_is_served_locally(client):
     page = client.get("/accounts/login").get_data(as_text=True)
-    assert "/bootstrap/static/css/bootstrap.min.css" in page
+    linked = re.search(r'href="(/bootstrap/static/css/bootstrap\.min\.[0-9a-f]{12}\.css)"', page)
+    assert linked, "Bootstrap's stylesheet is linked by its versioned name"
     assert "cdn" not in page.lower()
+    assert client.get(linked.group(1)).status_code == 200
     assert client.get("/bootstrap/static/css/bootstrap.min.css").status_code == 200
 
 

@@ -24,13 +24,13 @@ def _whole(value, default, highest):
         number = int(value)
     except (TypeError, ValueError):
         return default
-    return min(max(number, 1), highest)
+    return default if number < 1 else min(number, highest)
 
 
 def page_of(query, page=None, per_page=None, *, rows=False) -> Pagination:
     """One page of ``query`` (a SQLAlchemy select, ordered so pages do not overlap).
 
-    :param page: 1-based; None reads ``?page=`` of the request (a bad or missing value is page 1).
+    :param page: 1-based; None reads ``?page=`` of the request (a missing, bad or non-positive value is page 1).
     :param per_page: None reads ``?per_page=`` (default DEFAULT_PER_PAGE, at most MAX_PER_PAGE).
     :param rows: the select names columns, not one model: the items are rows.
     :returns: a flask-sqlalchemy Pagination (items, page, per_page, total, pages, iter_pages()).

@@ -9,13 +9,13 @@ from flask_babel import gettext as _
 
 from accounts.models import Unit
 from accounts.services import record_audit
-from dashboard.filters import ListFilter
 from dashboard.models import Delivery
 from dashboard.sales import get_campaign
 from database import transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation, PickLine
+from list_filters import ListFilter
 from orders.models import Order, OrderLine
 from paging import page_of
 from producers.models import Producer

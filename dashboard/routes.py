@@ -12,13 +12,13 @@ from wtforms import SelectChoice
 from accounts.access import role_required
 from accounts.routes import show_field_errors
 from dashboard import charts, delivery, export_jobs, exports, settlement
-from dashboard.filters import ListFilter, filter_choices
 from dashboard.forms import MarkDeliveredForm, PayoutForm, RetryExportForm
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
 from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
 from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
 from database import local_today, local_zone, utcnow
 from errors import Conflict, DomainError, ValidationFailed
+from list_filters import ListFilter, filter_choices
 from measures import kg, yuan
 from paging import page_of
 

@@ -1,4 +1,4 @@
-"""The filters of the dashboard's long lists (work unit, producer, town): read from a request once, applied in SQL."""
+"""The filters of long lists (work unit, producer, town): read from a request once, applied in SQL."""
 
 from dataclasses import asdict, dataclass
 

@@ -143,3 +143,22 @@ def test_messages_page_in_sql_on_the_page_and_in_the_api(client, auth, api):
     assert (body["total"], body["page"], body["per_page"], len(body["items"])) == (53, 3, 20, 13)
     assert body["items"][0]["title"] == "消息12"
     assert api.get("/notifications?per_page=201").status_code == 422
+
+
+def test_the_api_pages_and_filters_outstanding_deliveries_the_same_way(province, api):
+    operator = make_user(role="operator", phone="13900006666")
+    api.login(operator.phone)
+    body = api.get("/deliveries/outstanding").get_json()
+    assert (body["total"], body["page"], body["per_page"], len(body["items"])) == (120, 1, 50, 50)
+    last = api.get("/deliveries/outstanding?page=3").get_json()
+    assert len(last["items"]) == 20
+    eggs = api.get(f"/deliveries/outstanding?producer_id={province.eggs.id}&per_page=200").get_json()
+    assert eggs["total"] == 60 and {item["producer_name"] for item in eggs["items"]} == {"两江蛋户"}
+    town = api.get("/deliveries/outstanding?town=秀水镇").get_json()
+    assert town["total"] == 60 and town["items"][0]["title"] == "雪毛鸡"
+    unit = api.get(f"/deliveries/outstanding?unit_id={province.units[3].id}").get_json()
+    assert unit["total"] == 2 and unit["items"][0]["unit_name"] == "单位003"
+    assert api.get("/deliveries/outstanding?per_page=500").status_code == 422
+    buyer = make_user()
+    api.login(buyer.phone)
+    assert api.get("/deliveries/outstanding").status_code == 403

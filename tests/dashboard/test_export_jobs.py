@@ -50,6 +50,7 @@ def test_every_campaigns_order_lines_are_built_in_the_background(sales_data, ope
     download = client.get(status["url"])
     assert download.status_code == 200
     assert "attachment" in download.headers["Content-Disposition"]
+    assert download.headers["Cache-Control"] == "no-store"  # personal data: no shared cache keeps a copy
     rows = _csv_rows(download.data)
     assert rows[0][:3] == ["活动", "订单", "下单时间"]
     assert len(rows) == 1 + SOLD_LINES

@@ -15,6 +15,7 @@ from extensions import db
 
 DISPATCH_NOTIFICATIONS = "worker.tasks.dispatch_notifications"
 CLOSE_CAMPAIGN = "worker.tasks.close_campaign"
+RUN_EXPORT = "worker.tasks.run_export"
 
 # Beat sends notifications within seconds anyway: a nudge only shortens the wait, so one per process per interval is
 # enough, not one broker message per order under load.
@@ -50,6 +51,11 @@ def dispatch_notifications() -> None:
 def close_campaign(campaign_id) -> None:
     """Ask the worker to pool a closed campaign, once the transaction that closed it commits."""
     send_task(CLOSE_CAMPAIGN, campaign_id)
+
+
+def run_export(job_id) -> None:
+    """Ask the worker to build a queued export, once the transaction that queued it commits."""
+    send_task(RUN_EXPORT, job_id)
 
 
 def broker_reachable_again() -> None:

@@ -55,6 +55,11 @@ class Config:
         self.BROKER_DIR = str(instance / "broker")
         self.CELERY_QUEUE = _env("CELERY_QUEUE", "pinbang")
         self.UPLOAD_DIR = _env("UPLOAD_DIR", str(instance / "uploads"))
+        # Background exports' files: shared storage when web processes and workers run on different machines.
+        self.EXPORT_DIR = _env("EXPORT_DIR", str(instance / "exports"))
+        # An export of more lines than this (and every campaign's order lines) is built by the worker.
+        self.EXPORT_INLINE_MAX_ROWS = int(_env("EXPORT_INLINE_MAX_ROWS", "5000"))
+        self.EXPORT_KEEP_HOURS = float(_env("EXPORT_KEEP_HOURS", "24"))
         self.MAX_PHOTO_BYTES = int(_env("MAX_PHOTO_BYTES", str(8 * 1024 * 1024)))
         self.PRODUCER_TOWNS = [t.strip() for t in _env("PRODUCER_TOWNS", "").split(",") if t.strip()]
         # Producers are paid within this many days of delivery, unless a campaign sets its own terms.

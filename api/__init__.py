@@ -9,13 +9,14 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+import paging
 from database import CONNECTION_ERRORS, database_unavailable, mark_database_unavailable, outcome_unknown_in_request
 from errors import DomainError, OutcomeUnknown
 from extensions import db
 from plain_text import PlainText
 
 API_PREFIX = "/api/"
-MAX_PER_PAGE = 200
+MAX_PER_PAGE = paging.MAX_PER_PAGE
 MAX_ID = 2**31 - 1
 
 # What the services strip from both ends of a text (str.strip), and the characters they refuse inside one.
@@ -295,14 +296,12 @@ def handle_unexpected_error(error):
 
 class PageArgs(ma.Schema):
     page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
-    per_page = ma.fields.Int(load_default=50, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
+    per_page = ma.fields.Int(load_default=paging.DEFAULT_PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 def page_of(query, page, per_page):
-    """One page of a select as the API's list envelope (items still ORM objects)."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
+    """One page of a select as the API's list envelope (items still ORM objects), paged in SQL by :mod:`paging`."""
+    return paging.envelope(paging.page_of(query, page, per_page))
 
 
 def page_schema(item_schema):

@@ -4,9 +4,13 @@ import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+import paging
 from accounts.access import api_auth
+from api import PageArgs, id_field, page_schema, text_field
+from dashboard import delivery
 from dashboard.sales import GROUPINGS
 from dashboard.totals import sales_summary
+from list_filters import ListFilter
 from plain_text import PlainText
 
 blp = Blueprint("dashboard_api", __name__, url_prefix="/api/v1", description="Sales statistics")
@@ -85,3 +89,37 @@ class Summary(MethodView):
         come from allocations once a campaign is pooled; earlier sales form one "unallocated" row.
         """
         return sales_summary(args["campaign_id"], args["group_by"])
+
+
+class OutstandingArgs(PageArgs):
+    campaign_id = id_field(load_default=None)
+    unit_id = id_field(load_default=None)
+    producer_id = id_field(load_default=None)
+    town = text_field(40, load_default=None)
+
+
+class OutstandingSchema(ma.Schema):
+    campaign_id = ma.fields.Int()
+    campaign_title = PlainText()
+    delivery_on = ma.fields.Date()
+    unit_id = ma.fields.Int()
+    unit_name = PlainText()
+    producer_id = ma.fields.Int()
+    producer_name = PlainText()
+    town = PlainText(allow_none=True)
+    title = PlainText()
+    quantity = ma.fields.Int()
+    sale_unit = PlainText()
+
+
+@blp.route("/deliveries/outstanding")
+class OutstandingDeliveries(MethodView):
+    @api_auth("operator")
+    @blp.arguments(OutstandingArgs, location="query")
+    @blp.response(200, page_schema(OutstandingSchema))
+    def get(self, args):
+        """Pick lines not yet delivered, oldest delivery date first, a page at a time (operators); the dashboard's
+        outstanding list, filtered the same way by campaign, work unit, producer and town."""
+        filters = ListFilter(unit_id=args["unit_id"], producer_id=args["producer_id"], town=args["town"])
+        page = delivery.outstanding_page(args["campaign_id"], filters, args["page"], args["per_page"])
+        return paging.envelope(page, [dict(row._mapping) for row in page.items])

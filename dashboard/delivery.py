@@ -4,8 +4,6 @@ A delivery record says "producer P's delivery for campaign C to unit U is comple
 receipts (``delivery.receipts``): "everything arrived" is a receipt of P's pick lines to U.
 """
 
-from collections import defaultdict
-
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
@@ -14,21 +12,36 @@ from dashboard.models import Delivery
 from dashboard.sales import get_campaign
 from database import transaction
 from delivery import receipts
-from delivery.completion import complete_deliveries, outstanding_deliveries
+from delivery.completion import complete_deliveries, outstanding_deliveries, outstanding_query
 from delivery.ledger import line_figures
 from errors import NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation, PickLine
+from list_filters import ListFilter
 from orders.models import Order
+from paging import page_of
 from producers.models import Producer
 from shop.lifecycle import DELIVERABLE
 from shop.models import CampaignItem
 
 __all__ = ["delivery_overview", "delivery_sheet", "mark_delivered", "outstanding_deliveries"]
 
+NO_FILTER = ListFilter()
 
-def _pick_rows(campaign_id, unit_id=None):
-    """Every pick line of a campaign with its item, producer, unit and delivery record (if any)."""
+
+def _delivered_join():
+    return sa.and_(
+        Delivery.campaign_id == Allocation.campaign_id,
+        Delivery.unit_id == PickLine.unit_id,
+        Delivery.producer_id == Allocation.producer_id,
+    )
+
+
+def _pick_rows(campaign_id, unit_ids=None, filters=NO_FILTER):
+    """Every pick line of a campaign with its item, producer, unit and delivery record (if any).
+
+    :param unit_ids: only these units' lines (a page of them); None: every unit's.
+    """
     query = (
         sa.select(
             PickLine.unit_id,
@@ -52,59 +65,99 @@ def _pick_rows(campaign_id, unit_id=None):
         .join(CampaignItem, CampaignItem.id == Allocation.item_id)
         .join(Producer, Producer.id == Allocation.producer_id)
         .join(Unit, Unit.id == PickLine.unit_id)
-        .outerjoin(
-            Delivery,
-            sa.and_(
-                Delivery.campaign_id == Allocation.campaign_id,
-                Delivery.unit_id == PickLine.unit_id,
-                Delivery.producer_id == Allocation.producer_id,
-            ),
-        )
+        .outerjoin(Delivery, _delivered_join())
         .where(Allocation.campaign_id == campaign_id)
-        .order_by(Unit.name, Producer.name, CampaignItem.position, CampaignItem.id)
+        .order_by(Unit.name, Unit.id, Producer.name, CampaignItem.position, CampaignItem.id)
     )
-    if unit_id is not None:
-        query = query.where(PickLine.unit_id == unit_id)
+    if unit_ids is not None:
+        query = query.where(PickLine.unit_id.in_(unit_ids))
+    query = filters.apply(query, unit=PickLine.unit_id, producer=Allocation.producer_id, town=Producer.town)
     return db.session.execute(query).all()
 
 
-def delivery_overview(campaign_id) -> dict:
-    """Per unit: each producer's goods for it and whether they were delivered; plus campaign-wide counts.
+def _units_query(campaign_id, filters):
+    """The units with pick lines in a campaign (and matching the filter), by name: what the delivery page pages."""
+    query = (
+        sa.select(Unit.id, Unit.name)
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(Producer, Producer.id == Allocation.producer_id)
+        .join(Unit, Unit.id == PickLine.unit_id)
+        .where(Allocation.campaign_id == campaign_id)
+        .group_by(Unit.id, Unit.name)
+        .order_by(Unit.name, Unit.id)
+    )
+    return filters.apply(query, unit=PickLine.unit_id, producer=Allocation.producer_id, town=Producer.town)
 
+
+def _delivery_counts(campaign_id):
+    """Producer deliveries (producer × unit) due in a campaign, how many are recorded, and what is still outstanding."""
+    pairs = (
+        sa.select(PickLine.unit_id, Allocation.producer_id, sa.func.count(Delivery.id).label("done"))
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .outerjoin(Delivery, _delivered_join())
+        .where(Allocation.campaign_id == campaign_id)
+        .group_by(PickLine.unit_id, Allocation.producer_id)
+        .subquery()
+    )
+    counted = db.session.execute(sa.select(sa.func.count(), sa.func.count(sa.case((pairs.c.done > 0, 1))))).one()
+    outstanding = db.session.execute(
+        sa.select(CampaignItem.title, CampaignItem.unit, sa.func.sum(PickLine.quantity))
+        .select_from(PickLine)
+        .join(Allocation, Allocation.id == PickLine.allocation_id)
+        .join(CampaignItem, CampaignItem.id == Allocation.item_id)
+        .outerjoin(Delivery, _delivered_join())
+        .where(Allocation.campaign_id == campaign_id, Delivery.id.is_(None))
+        .group_by(CampaignItem.title, CampaignItem.unit)
+        .order_by(CampaignItem.title, CampaignItem.unit)
+    ).all()
+    return int(counted[0]), int(counted[1]), [{"title": t, "unit": u, "quantity": int(q)} for t, u, q in outstanding]
+
+
+def delivery_overview(campaign_id, filters=NO_FILTER, page=None, per_page=None) -> dict:
+    """One page of units (by name): each producer's goods for it and whether they were delivered; campaign-wide counts.
+
+    :param filters: only units, producers and towns matching (the counts stay campaign-wide).
     :raises NotFound: no such campaign.
     """
     campaign = get_campaign(campaign_id)
-    units = {}
-    for row in _pick_rows(campaign_id):
-        unit = units.setdefault(row.unit_id, {"id": row.unit_id, "name": row.unit_name, "address": row.address, "producers": {}})
-        producer = unit["producers"].setdefault(
+    unit_page = page_of(_units_query(campaign_id, filters), page, per_page, rows=True)
+    units = {row.id: None for row in unit_page.items}
+    for row in _pick_rows(campaign_id, list(units), filters) if units else ():
+        if units[row.unit_id] is None:
+            units[row.unit_id] = {"id": row.unit_id, "name": row.unit_name, "address": row.address, "producers": {}}
+        producer = units[row.unit_id]["producers"].setdefault(
             row.producer_id,
             {"id": row.producer_id, "name": row.producer_name, "town": row.town, "delivered_at": row.delivered_at, "goods": []},
         )
         producer["goods"].append({"title": row.title, "unit": row.sale_unit, "quantity": row.quantity})
-    pairs = delivered = 0
-    outstanding = defaultdict(int)
     result = []
     for unit in units.values():
-        producers = list(unit["producers"].values())
-        for producer in producers:
-            pairs += 1
-            if producer["delivered_at"] is not None:
-                delivered += 1
-            else:
-                for item in producer["goods"]:
-                    outstanding[(item["title"], item["unit"])] += item["quantity"]
-        unit["producers"] = producers
-        unit["delivered"] = all(producer["delivered_at"] is not None for producer in producers)
+        unit["producers"] = list(unit["producers"].values())
+        unit["delivered"] = all(producer["delivered_at"] is not None for producer in unit["producers"])
         result.append(unit)
+    pairs, delivered, outstanding = _delivery_counts(campaign_id)
     return {
         "campaign": campaign,
         "units": result,
+        "pagination": unit_page,
         "pairs": pairs,
         "delivered_pairs": delivered,
-        "outstanding": [{"title": t, "unit": u, "quantity": q} for (t, u), q in sorted(outstanding.items())],
+        "outstanding": outstanding,
         "deliverable": campaign.status in DELIVERABLE,
     }
+
+
+def outstanding_page(campaign_id=None, filters=NO_FILTER, page=None, per_page=None):
+    """One page of :func:`outstanding_deliveries` (rows), paged in SQL."""
+    return page_of(outstanding_query(campaign_id, filters), page, per_page, rows=True)
+
+
+def count_outstanding(campaign_id=None) -> int:
+    """How many pick lines are not yet delivered (in one campaign, or every pooled one)."""
+    query = outstanding_query(campaign_id).order_by(None).subquery()
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(query)) or 0)
 
 
 def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> list[Delivery]:
@@ -164,7 +217,7 @@ def delivery_sheet(campaign_id, unit_id) -> dict:
     if unit is None:
         raise NotFound(_("No such unit."))
     items = {}
-    for row in _pick_rows(campaign_id, unit_id):
+    for row in _pick_rows(campaign_id, [unit_id]):
         item = items.setdefault(
             row.item_id,
             {"title": row.title, "unit": row.sale_unit, "unit_weight_g": row.unit_weight_g, "quantity": 0, "producers": []},

@@ -13,6 +13,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from dashboard import delivery, settlement
+from dashboard.order_lines import order_lines
 from dashboard.totals import poverty_reach, sales_summary, sales_totals
 from errors import NotFound, ValidationFailed
 from measures import kg_decimal, yuan_decimal
@@ -309,6 +310,7 @@ TABLES = {
     "statement": _statement,
     "reconciliation": _reconciliation,
     "payouts": _payouts,
+    "lines": order_lines,
 }
 
 

@@ -52,3 +52,9 @@ class PayoutForm(PlainTextForm):
 
     def amount_fen(self) -> int:
         return parse_yuan(f"{self.amount.data:f}")
+
+
+class RetryExportForm(PlainTextForm):
+    """The retry button of a failed export (a form only for its CSRF token)."""
+
+    submit = SubmitField(_l("Try again"))

@@ -61,3 +61,34 @@ class Payout(db.Model):
         ),
         sa.CheckConstraint("method IN ('transfer', 'cash')", name="method_known"),
     )
+
+
+EXPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ExportJob(db.Model):
+    """An export too big to build while the operator waits: built by the worker, offered to that operator only.
+
+    The file lives under EXPORT_DIR until ``expires_at``; then beat's sweep deletes it and this row.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    fmt: Mapped[str] = mapped_column(sa.String(8))
+    params: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued")
+    progress: Mapped[int] = mapped_column(default=0)
+    rows: Mapped[int | None]
+    file_path: Mapped[str | None] = mapped_column(sa.String(255))
+    file_name: Mapped[str | None] = mapped_column(sa.String(120))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
+        sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
+    )

@@ -11,15 +11,17 @@ from wtforms import SelectChoice
 
 from accounts.access import role_required
 from accounts.routes import show_field_errors
-from dashboard import charts, delivery, exports, payouts, settlement
-from dashboard.forms import MarkDeliveredForm, PayoutForm
+from dashboard import charts, delivery, export_jobs, exports, payouts, settlement
+from dashboard.forms import MarkDeliveredForm, PayoutForm, RetryExportForm
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
 from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
 from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
 from database import local_today, local_zone, utcnow
 from earnings.services import overdue_payouts
-from errors import DomainError, ValidationFailed
+from errors import Conflict, DomainError, ValidationFailed
+from list_filters import ListFilter, filter_choices
 from measures import kg, yuan
+from paging import page_of
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -73,7 +75,7 @@ def index():
         reach=reach,
         products=products,
         charts=chart_svgs,
-        outstanding=len(delivery.outstanding_deliveries(campaign_id)),
+        outstanding=delivery.count_outstanding(campaign_id),
         overdue=overdue_payouts(),
     )
 
@@ -101,7 +103,16 @@ def sales():
 @bp.route("/outstanding")
 @role_required("operator")
 def outstanding():
-    return render_template("dashboard/outstanding.html", rows=delivery.outstanding_deliveries())
+    campaign = _selected_campaign()
+    filters = ListFilter.from_args(request.args)
+    return render_template(
+        "dashboard/outstanding.html",
+        rows=delivery.outstanding_page(campaign.id if campaign else None, filters),
+        campaign=campaign,
+        campaigns=reported_campaigns(),
+        filters=filters,
+        choices=filter_choices(),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/delivery", methods=["GET", "POST"])
@@ -122,7 +133,14 @@ def campaign_delivery(campaign_id):
     if request.method == "POST":
         flash(_("The form was not valid; please try again."), "danger")
         return redirect(url_for("dashboard.campaign_delivery", campaign_id=campaign_id))
-    return render_template("dashboard/delivery.html", overview=delivery.delivery_overview(campaign_id), form=form)
+    filters = ListFilter.from_args(request.args)
+    return render_template(
+        "dashboard/delivery.html",
+        overview=delivery.delivery_overview(campaign_id, filters),
+        form=form,
+        filters=filters,
+        choices=filter_choices(),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/delivery/<int:unit_id>")
@@ -169,10 +187,21 @@ def campaign_settlement(campaign_id):
         else:
             flash(_("Payout recorded."), "success")
             return redirect(url_for("dashboard.campaign_settlement", campaign_id=campaign_id))
-    listed = settlement.list_payouts(campaign_id)
-    return render_template(
-        "dashboard/settlement.html", data=data, form=form, payouts=listed, reversed_ids=payouts.reversed_ids(listed)
-    ), (422 if form.errors else 200)
+    filters = ListFilter.from_args(request.args)
+    producers, statements = settlement.statements_page(campaign_id, filters)
+    payout_page = page_of(settlement.payouts_query(campaign_id), request.args.get("payouts_page"))
+    page = render_template(
+        "dashboard/settlement.html",
+        data=data,
+        form=form,
+        producers=producers,
+        statements=statements,
+        payouts=payout_page,
+        reversed_ids=payouts.reversed_ids(payout_page.items),
+        filters=filters,
+        choices=filter_choices(),
+    )
+    return page, 422 if form.errors else 200
 
 
 @bp.route("/payouts/<int:payout_id>/reverse", methods=["POST"])
@@ -215,6 +244,9 @@ def export(name, fmt):
         "producer_id": request.args.get("producer_id", type=int),
     }
     try:
+        if export_jobs.needs_background(name, args):
+            job = export_jobs.request_export(current_user, name, fmt, args)
+            return redirect(url_for("dashboard.export_status", job_id=job.id))
         content, mimetype, filename = exports.export_table(name, fmt, args)
     except ValidationFailed as error:
         flash(error.message, "danger")
@@ -223,6 +255,49 @@ def export(name, fmt):
                 flash(message, "danger")
         return redirect(url_for("dashboard.index"))
     return send_file(io.BytesIO(content), mimetype=mimetype, as_attachment=True, download_name=filename)
+
+
+@bp.route("/exports")
+@role_required("operator")
+def my_exports():
+    return render_template("dashboard/exports.html", jobs=page_of(export_jobs.my_exports_query(current_user)))
+
+
+@bp.route("/exports/<int:job_id>")
+@role_required("operator")
+def export_status(job_id):
+    job = export_jobs.get_export(current_user, job_id)
+    return render_template("dashboard/export_status.html", job=job, status=export_jobs.status_of(job))
+
+
+@bp.route("/exports/<int:job_id>.json")
+@role_required("operator")
+def export_status_json(job_id):
+    status = export_jobs.status_of(export_jobs.get_export(current_user, job_id))
+    if status["ready"]:
+        status["url"] = url_for("dashboard.export_download", job_id=job_id)
+    return status, 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/exports/<int:job_id>/file")
+@role_required("operator")
+def export_download(job_id):
+    path, name, mimetype = export_jobs.export_file(current_user, job_id)
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@bp.route("/exports/<int:job_id>/retry", methods=["POST"])
+@role_required("operator")
+def export_retry(job_id):
+    form = RetryExportForm()
+    if form.validate_on_submit():
+        try:
+            export_jobs.retry_export(current_user, job_id)
+        except Conflict as error:
+            flash(error.message, "info")
+        else:
+            flash(_("The export is queued again."), "success")
+    return redirect(url_for("dashboard.export_status", job_id=job_id))
 
 
 @bp.route("/results/<slug>")

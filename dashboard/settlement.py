@@ -25,13 +25,14 @@ from measures import yuan
 from notifications import after_delivery, messages
 from notifications.services import queue_notification
 from orders.models import Order, OrderLine
+from paging import page_of
 from producers.models import Producer
 from shop.lifecycle import POOLED, transition
 from shop.models import Campaign, CampaignItem, CampaignStatus
 
 
-def producer_statements(campaign_id, producer_id=None) -> list[dict]:
-    """One statement per producer allocated goods in (or paid for) a campaign.
+def producer_statements(campaign_id, producer_id=None, producer_ids=None) -> list[dict]:
+    """One statement per producer allocated goods in (or paid for) a campaign (only ``producer_ids``' when given).
 
     Each: items (allocated, delivered, unit price, allocated and due amounts), allocated_fen, due_fen,
     paid_fen, balance_fen (due − paid) and the payouts.
@@ -50,6 +51,9 @@ def producer_statements(campaign_id, producer_id=None) -> list[dict]:
     if producer_id is not None:
         query = query.where(Allocation.producer_id == producer_id)
         payouts_query = payouts_query.where(Payout.producer_id == producer_id)
+    if producer_ids is not None:
+        query = query.where(Allocation.producer_id.in_(producer_ids))
+        payouts_query = payouts_query.where(Payout.producer_id.in_(producer_ids))
     statements = {}
 
     def statement_for(producer):
@@ -82,6 +86,28 @@ def producer_statements(campaign_id, producer_id=None) -> list[dict]:
     for statement in statements.values():
         statement["balance_fen"] = statement["due_fen"] - statement["paid_fen"]
     return list(statements.values())
+
+
+def statements_page(campaign_id, filters=None, page=None, per_page=None):
+    """One page of the campaign's statements, producers by name, paged in SQL (filtered by producer and town).
+
+    :returns: (the page of producers, their statements in the same order).
+    :raises NotFound: no such campaign.
+    """
+    get_campaign(campaign_id)
+    allocated = sa.select(Allocation.producer_id).where(Allocation.campaign_id == campaign_id, Allocation.quantity > 0)
+    paid = sa.select(Payout.producer_id).where(Payout.campaign_id == campaign_id)
+    query = (
+        sa.select(Producer.id, Producer.name)
+        .where(sa.or_(Producer.id.in_(allocated), Producer.id.in_(paid)))
+        .order_by(Producer.name, Producer.id)
+    )
+    if filters is not None:
+        query = filters.apply(query, producer=Producer.id, town=Producer.town)
+    producers = page_of(query, page, per_page, rows=True)
+    ids = [row.id for row in producers.items]
+    by_id = {s["producer"].id: s for s in producer_statements(campaign_id, producer_ids=ids)} if ids else {}
+    return producers, [by_id[i] for i in ids if i in by_id]
 
 
 def producer_statement(campaign_id, producer_id) -> dict:
@@ -167,11 +193,16 @@ def _all_paid(campaign_id):
     return all(s["balance_fen"] == 0 and s["due_fen"] == s["allocated_fen"] for s in statements)
 
 
-def list_payouts(campaign_id=None) -> list[Payout]:
+def payouts_query(campaign_id=None):
+    """Payouts, newest first (one campaign's, or all)."""
     query = sa.select(Payout).order_by(Payout.paid_at.desc(), Payout.id.desc())
     if campaign_id is not None:
         query = query.where(Payout.campaign_id == campaign_id)
-    return db.session.scalars(query).all()
+    return query
+
+
+def list_payouts(campaign_id=None) -> list[Payout]:
+    return db.session.scalars(payouts_query(campaign_id)).all()
 
 
 def _unit_money(campaign_id):

@@ -105,8 +105,9 @@ def advance_statuses(actor, campaign, unit_id) -> None:
         record_audit(actor, "campaign.delivered", campaign)
 
 
-def outstanding_deliveries(campaign_id=None) -> list[dict]:
-    """Pick lines whose delivery is not complete, per campaign, unit, producer and item (every pooled campaign when None)."""
+def outstanding_query(campaign_id=None, filters=None):
+    """Pick lines whose delivery is not complete, per campaign, unit, producer and item (every pooled campaign when
+    None), in a stable order so a page of them is well defined; ``filters`` (list_filters.ListFilter) narrows it."""
     query = (
         sa.select(
             Campaign.id.label("campaign_id"),
@@ -116,6 +117,7 @@ def outstanding_deliveries(campaign_id=None) -> list[dict]:
             Unit.name.label("unit_name"),
             Producer.id.label("producer_id"),
             Producer.name.label("producer_name"),
+            Producer.town,
             CampaignItem.title,
             CampaignItem.unit.label("sale_unit"),
             PickLine.quantity,
@@ -134,8 +136,17 @@ def outstanding_deliveries(campaign_id=None) -> list[dict]:
                 Delivery.producer_id == Allocation.producer_id,
             ),
         )
-        .order_by(Campaign.delivery_on, Campaign.id, Unit.name, Producer.name, CampaignItem.id)
+        .order_by(
+            Campaign.delivery_on, Campaign.id, Unit.name, Unit.id, Producer.name, Producer.id, CampaignItem.id, Allocation.id
+        )
     )
     if campaign_id is not None:
         query = query.where(Campaign.id == campaign_id)
-    return [dict(row._mapping) for row in db.session.execute(query)]
+    if filters is not None:
+        query = filters.apply(query, unit=Unit.id, producer=Producer.id, town=Producer.town)
+    return query
+
+
+def outstanding_deliveries(campaign_id=None, filters=None) -> list[dict]:
+    """Pick lines whose delivery is not complete, as dicts: see :func:`outstanding_query`."""
+    return [dict(row._mapping) for row in db.session.execute(outstanding_query(campaign_id, filters))]

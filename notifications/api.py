@@ -6,8 +6,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from accounts.access import api_auth
-from api import PageArgs, page_schema
-from notifications.services import inbox
+from api import PageArgs, page_of, page_schema
+from notifications.services import inbox_query
 from plain_text import PlainText
 
 blp = Blueprint("notifications_api", __name__, url_prefix="/api/v1", description="Notifications")
@@ -30,7 +30,4 @@ class Notifications(MethodView):
     @blp.response(200, page_schema(NotificationSchema))
     def get(self, args):
         """The caller's own in-app notifications, newest first (a producer account also gets its producer's)."""
-        page, per_page = args["page"], args["per_page"]
-        # A person's in-app messages are a few per campaign; page them in memory so the inbox rule stays in one place.
-        rows = inbox(g.api_user, limit=None)
-        return {"items": rows[(page - 1) * per_page : page * per_page], "page": page, "per_page": per_page, "total": len(rows)}
+        return page_of(inbox_query(g.api_user), args["page"], args["per_page"])

@@ -9,25 +9,22 @@ from accounts.access import role_required
 from extensions import db
 from notifications import services
 from notifications.models import Notification
+from paging import page_of
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
-
-FAILED_SHOWN = 200
 
 
 @bp.route("/")
 @login_required
 def inbox():
-    return render_template("notifications/inbox.html", notifications=services.inbox(current_user))
+    return render_template("notifications/inbox.html", notifications=page_of(services.inbox_query(current_user)))
 
 
 @bp.route("/failed")
 @role_required("operator")
 def failed():
     """Messages the dispatcher gave up on after its retries, newest first, with their last error."""
-    rows = db.session.scalars(
-        sa.select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc()).limit(FAILED_SHOWN)
-    ).all()
+    rows = page_of(services.failed_query())
     pending = db.session.scalar(sa.select(sa.func.count()).where(Notification.status == "pending"))
     return render_template("notifications/failed.html", notifications=rows, pending=pending)
 

@@ -271,17 +271,26 @@ def failed_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(Notification.status == "failed"))
 
 
-def inbox(user, limit=100):
+def inbox_query(user):
     """A user's in-app notifications, newest first; a producer account also sees its producer's."""
     recipients = [f"user:{user.id}"]
     if user.producer_id:
         recipients.append(f"producer:{user.producer_id}")
-    return db.session.scalars(
+    return (
         sa.select(Notification)
         .where(Notification.recipient.in_(recipients), Notification.channel == "inapp")
         .order_by(Notification.id.desc())
-        .limit(limit)
-    ).all()
+    )
+
+
+def inbox(user, limit=100):
+    """The newest ``limit`` of :func:`inbox_query`."""
+    return db.session.scalars(inbox_query(user).limit(limit)).all()
+
+
+def failed_query():
+    """Messages the dispatcher gave up on after its retries, newest first."""
+    return sa.select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc())
 
 
 def queue_sms_to_phone(*, phone, kind, subject, title, body) -> bool:

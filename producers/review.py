@@ -14,7 +14,7 @@ from notifications import messages
 from notifications.services import queue_notification
 from producers.access import get_listing, require_operator
 from producers.fields import plain, raise_if
-from producers.models import Listing
+from producers.models import Listing, Producer
 from producers.stock import settle_stock_status
 
 REASON_MAX = 255
@@ -22,11 +22,19 @@ REASON_MAX = 255
 PRODUCERS_LOCALE = "zh_CN"
 
 
+def review_queue_query(producer_id=None, town=None):
+    """Listings waiting for an operator, oldest first (one producer's, or one town's, when given)."""
+    query = sa.select(Listing).where(Listing.status == "pending").order_by(Listing.created_at, Listing.id)
+    if producer_id is not None:
+        query = query.where(Listing.producer_id == producer_id)
+    if town is not None:
+        query = query.where(Listing.producer_id.in_(sa.select(Producer.id).where(Producer.town == town)))
+    return query
+
+
 def review_queue():
     """Listings waiting for an operator, oldest first."""
-    return db.session.scalars(
-        sa.select(Listing).where(Listing.status == "pending").order_by(Listing.created_at, Listing.id)
-    ).all()
+    return db.session.scalars(review_queue_query()).all()
 
 
 def pending_review_count() -> int:

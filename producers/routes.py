@@ -9,6 +9,8 @@ from accounts.access import bearer_user, role_required
 from accounts.routes import show_field_errors
 from errors import DomainError, NotFound, UploadTooLarge, ValidationFailed
 from extensions import db, login_manager
+from list_filters import ListFilter, filter_choices
+from paging import page_of
 from producers import access, certificates, listing_photos, listings, profiles
 from producers import photos as photo_files
 from producers import review as listing_review
@@ -316,9 +318,13 @@ def suspend_producer(producer_id):
 @bp.route("/review")
 @role_required("operator")
 def review():
+    filters = ListFilter.from_args(request.args)
+    listings = page_of(listing_review.review_queue_query(filters.producer_id, filters.town))
     return render_template(
         "producers/review.html",
-        listings=listing_review.review_queue(),
+        listings=listings,
+        filters=filters,
+        choices=filter_choices(),
         held_back=certificates.held_back_listings(),
         price_check=listing_price_check,
         campaign_problem=certificates.campaign_problem,

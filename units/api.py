@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 
 from accounts.access import api_auth
-from api import id_field, text_field
+from api import PageArgs, id_field, text_field
 from orders.api import OrderSchema
 from orders.models import PAYMENT_METHODS
 from plain_text import PlainText
@@ -61,7 +61,7 @@ class SheetResultSchema(ma.Schema):
     changes = ma.fields.List(ma.fields.Nested(PersonChangeSchema))
 
 
-class UnitOrdersArgs(ma.Schema):
+class UnitOrdersArgs(PageArgs):
     campaign_id = id_field()
     unpaid = ma.fields.Bool(load_default=False, metadata={"description": "only people who still owe money"})
 
@@ -102,6 +102,9 @@ class UnitOrdersSchema(ma.Schema):
     collected_fen = ma.fields.Int()
     outstanding_fen = ma.fields.Int()
     sheet_id = ma.fields.Int(allow_none=True)
+    page = ma.fields.Int(metadata={"description": "people are listed a page at a time; the totals are the whole unit's"})
+    per_page = ma.fields.Int()
+    total = ma.fields.Int(metadata={"description": "people in all pages"})
 
 
 class PaymentSchema(ma.Schema):
@@ -242,8 +245,17 @@ class UnitOrders(MethodView):
     @blp.response(200, UnitOrdersSchema)
     def get(self, args, unit_id):
         """The unit's orders per person, totals per item, money due and collected (its coordinator, operators)."""
-        overview = unit_orders.unit_orders(g.api_user, unit_id, args.get("campaign_id"), unpaid_only=args["unpaid"])
-        return _unit_orders_body(overview)
+        overview = unit_orders.unit_orders(
+            g.api_user,
+            unit_id,
+            args.get("campaign_id"),
+            unpaid_only=args["unpaid"],
+            paged=True,
+            page=args["page"],
+            per_page=args["per_page"],
+        )
+        pages = overview.pagination
+        return {**_unit_orders_body(overview), "page": pages.page, "per_page": pages.per_page, "total": pages.total}
 
 
 @blp.route("/orders/<int:order_id>/payment")

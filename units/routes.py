@@ -61,7 +61,7 @@ def index():
 def overview(campaign_id):
     unpaid = request.args.get("unpaid") == "1"
     campaign = _campaign(campaign_id)
-    data = unit_orders.unit_orders(current_user, current_user.unit_id, campaign.id, unpaid_only=unpaid)
+    data = unit_orders.unit_orders(current_user, current_user.unit_id, campaign.id, unpaid_only=unpaid, paged=True)
     return render_template(
         "units/overview.html",
         data=data,

@@ -16,5 +16,6 @@ BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=0),
         "options": {"expires": 3600},
     },
+    "sweep-exports": {"task": "worker.tasks.sweep_exports", "schedule": 60.0, "options": {"expires": 50}},
     "delivery-reminders": {"task": "worker.tasks.send_delivery_reminders", "schedule": 1800.0, "options": {"expires": 1500}},
 }

@@ -4,6 +4,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 import after_commit
+from dashboard import export_jobs
 from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
@@ -81,6 +82,8 @@ def send_campaign_reminders():
     :returns: how many people were newly reminded.
     """
     return reminders.send_campaign_reminders()
+
+
 @shared_task(name="worker.tasks.send_certificate_expiry_notices", **RETRY)
 def send_certificate_expiry_notices():
     """Beat's daily sweep: tell producers of certificates expiring within 30 days (once per certificate and date).
@@ -88,3 +91,22 @@ def send_certificate_expiry_notices():
     :returns: how many certificates were newly told of.
     """
     return expiry.send_expiry_notices()
+
+
+@shared_task(name=after_commit.RUN_EXPORT, **RETRY)
+def run_export(job_id):
+    """Build one queued export's file (idempotent: a repeat or a redelivery finds the job taken and does nothing).
+
+    :param job_id: the ExportJob's id.
+    :returns: "done", "failed", or None.
+    """
+    return export_jobs.run_export(job_id)
+
+
+@shared_task(name="worker.tasks.sweep_exports", **RETRY)
+def sweep_exports():
+    """Beat's sweep: delete exports kept long enough, and send again the ones whose message went missing.
+
+    :returns: counts of deleted and resent jobs.
+    """
+    return export_jobs.sweep_exports()

@@ -63,11 +63,17 @@ class AllocationsSchema(ma.Schema):
     confirmations = ma.fields.List(ma.fields.Nested(ConfirmationSchema))
 
 
+class PicklistContactSchema(ma.Schema):
+    name = PlainText()
+    phone = PlainText()
+
+
 class PicklistUnitSchema(ma.Schema):
     unit_id = ma.fields.Int()
     unit_name = PlainText()
     address = PlainText()
     contact_phone = PlainText(allow_none=True)
+    contacts = ma.fields.List(ma.fields.Nested(PicklistContactSchema))
     quantity = ma.fields.Int()
 
 
@@ -91,6 +97,7 @@ class PicklistSchema(ma.Schema):
     delivery_on = ma.fields.Date()
     producer_id = ma.fields.Int()
     producer_name = PlainText()
+    producer_phone = PlainText(allow_none=True)
     acked_at = ma.fields.DateTime(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(PicklistLineSchema))
 

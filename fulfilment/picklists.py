@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 import after_commit
-from accounts.models import Unit
+from accounts.models import Unit, User
 from accounts.services import record_audit
 from database import local_today, local_zone, transaction, utcnow
 from errors import Conflict, Forbidden, NotFound
@@ -136,6 +136,7 @@ def picklist(viewer, producer_id, campaign_id) -> dict:
         "delivery_on": campaign.delivery_on,
         "producer_id": producer.id,
         "producer_name": producer.name,
+        "producer_phone": producer.phone,
         "acked_at": ack.acked_at if ack else None,
         "lines": _picklist_lines(campaign_id, producer_id),
     }
@@ -175,10 +176,28 @@ def _picklist_lines(campaign_id, producer_id) -> list[dict]:
                     "unit_name": unit_name,
                     "address": address,
                     "contact_phone": contact,
+                    "contacts": [],
                     "quantity": unit_quantity,
                 }
             )
+    _add_unit_contacts(lines.values())
     return list(lines.values())
+
+
+def _add_unit_contacts(lines):
+    """Whom to call on arrival: each delivery unit's coordinators (name and phone), one query for all units."""
+    units = [unit for line in lines for unit in line["units"]]
+    if not units:
+        return
+    contacts = defaultdict(list)
+    for unit_id, name, phone in db.session.execute(
+        sa.select(User.unit_id, User.name, User.phone)
+        .where(User.unit_id.in_({unit["unit_id"] for unit in units}), User.coordinator.is_(True), User.active.is_(True))
+        .order_by(User.unit_id, User.id)
+    ):
+        contacts[unit_id].append({"name": name, "phone": phone})
+    for unit in units:
+        unit["contacts"] = contacts[unit["unit_id"]]
 
 
 def _ack(campaign_id, producer_id) -> PicklistAck | None:

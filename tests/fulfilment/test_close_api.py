@@ -79,7 +79,14 @@ def test_a_producer_reads_its_pick_list_and_confirms_it(api_as):
         ("蜂蜜", "瓶", 10),
     ]
     assert body["lines"][0]["units"] == [
-        {"unit_id": women.id, "unit_name": women.name, "address": women.address, "contact_phone": None, "quantity": 15}
+        {
+            "unit_id": women.id,
+            "unit_name": women.name,
+            "address": women.address,
+            "contact_phone": None,
+            "contacts": [{"name": "陈静", "phone": people.chen.phone}],  # the unit's coordinator, whom to call
+            "quantity": 15,
+        }
     ]
     assert body["lines"][0]["unit_weight_kg"] == 1.5
 

@@ -223,6 +223,19 @@ def test_operators_pages_on_a_phone(person, pooled, artifacts):
     assert operator.locator("#sheet-people a[href='tel:13700000021']").count() == 1
 
 
+def test_the_login_page_on_a_phone(chromium, live_server, artifacts):
+    """The first page anyone sees: its "keep me logged in" checkbox and its links are full-size targets too."""
+    context = chromium.new_context(base_url=live_server.url, locale="zh-CN", **PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/accounts/login")
+        page.screenshot(path=str(artifacts / "phone-login.png"), full_page=True)
+        assert page.evaluate(SMALL_TARGETS) == []
+        assert page.locator("#language-switch").is_visible()
+    finally:
+        context.close()
+
+
 def test_producers_pick_list_on_a_phone(person, pooled, artifacts):
     household = person(HOUSEHOLD)
     campaign_id = pooled["campaign_id"]

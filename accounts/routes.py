@@ -50,6 +50,9 @@ def home_for(user):
         return url_for("producers.home")
     if user.role == "cadre":
         return url_for("cadres.index")
+    if user.is_coordinator and user.unit_id is not None:
+        # A coordinator's work is the unit's orders: their unit's page, with its campaigns, one tap from each.
+        return url_for("units.index")
     return url_for("shop.index")
 
 

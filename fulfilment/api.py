@@ -65,11 +65,17 @@ class AllocationsSchema(ma.Schema):
     confirmations = ma.fields.List(ma.fields.Nested(ConfirmationSchema))
 
 
+class PicklistContactSchema(ma.Schema):
+    name = PlainText()
+    phone = PlainText()
+
+
 class PicklistUnitSchema(ma.Schema):
     unit_id = ma.fields.Int()
     unit_name = PlainText()
     address = PlainText()
     contact_phone = PlainText(allow_none=True)
+    contacts = ma.fields.List(ma.fields.Nested(PicklistContactSchema))
     quantity = ma.fields.Int()
     received = ma.fields.Int(allow_none=True, metadata={"description": "what the unit received; null before its receipt"})
     received_weight_g = ma.fields.Int(allow_none=True)
@@ -95,6 +101,7 @@ class PicklistSchema(ma.Schema):
     delivery_on = ma.fields.Date()
     producer_id = ma.fields.Int()
     producer_name = PlainText()
+    producer_phone = PlainText(allow_none=True)
     acked_at = ma.fields.DateTime(allow_none=True)
     channel = PlainText(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(PicklistLineSchema))

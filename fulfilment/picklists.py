@@ -151,6 +151,7 @@ def picklist(viewer, producer_id, campaign_id) -> dict:
         "delivery_on": campaign.delivery_on,
         "producer_id": producer.id,
         "producer_name": producer.name,
+        "producer_phone": producer.phone,
         "acked_at": ack.acked_at if ack else None,
         "channel": ack.channel if ack else None,
         "lines": _picklist_lines(campaign_id, producer_id),
@@ -193,12 +194,30 @@ def _picklist_lines(campaign_id, producer_id) -> list[dict]:
                     "unit_name": unit_name,
                     "address": address,
                     "contact_phone": contact,
+                    "contacts": [],
                     "quantity": unit_quantity,
                     "received": received.get((unit_id, item_id), (None, None))[0],
                     "received_weight_g": received.get((unit_id, item_id), (None, None))[1],
                 }
             )
+    _add_unit_contacts(lines.values())
     return list(lines.values())
+
+
+def _add_unit_contacts(lines):
+    """Whom to call on arrival: each delivery unit's coordinators (name and phone), one query for all units."""
+    units = [unit for line in lines for unit in line["units"]]
+    if not units:
+        return
+    contacts = defaultdict(list)
+    for unit_id, name, phone in db.session.execute(
+        sa.select(User.unit_id, User.name, User.phone)
+        .where(User.unit_id.in_({unit["unit_id"] for unit in units}), User.coordinator.is_(True), User.active.is_(True))
+        .order_by(User.unit_id, User.id)
+    ):
+        contacts[unit_id].append({"name": name, "phone": phone})
+    for unit in units:
+        unit["contacts"] = contacts[unit["unit_id"]]
 
 
 def _ack(campaign_id, producer_id) -> PicklistAck | None:

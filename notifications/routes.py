@@ -17,7 +17,21 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 @bp.route("/")
 @login_required
 def inbox():
-    return render_template("notifications/inbox.html", notifications=page_of(services.inbox_query(current_user)))
+    """The user's messages, a page at a time: the unread ones marked as new on this showing and read from then on."""
+    notifications = page_of(services.inbox_query(current_user))
+    new_ids = {n.id for n in notifications.items if n.read_at is None}
+    services.mark_inbox_read(current_user, notifications.items)
+    return render_template("notifications/inbox.html", notifications=notifications, new_ids=new_ids)
+
+
+@bp.app_context_processor
+def unread_messages():
+    """``unread_messages()`` for the menu's badge: asked only by a page that shows a signed-in menu."""
+
+    def count():
+        return services.unread_count(current_user) if current_user.is_authenticated else 0
+
+    return {"unread_messages": count}
 
 
 @bp.route("/failed")

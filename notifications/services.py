@@ -271,14 +271,18 @@ def failed_count() -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Notification).where(Notification.status == "failed"))
 
 
-def inbox_query(user):
-    """A user's in-app notifications, newest first; a producer account also sees its producer's."""
+def _inbox_recipients(user) -> list[str]:
     recipients = [f"user:{user.id}"]
     if user.producer_id:
         recipients.append(f"producer:{user.producer_id}")
+    return recipients
+
+
+def inbox_query(user):
+    """A user's in-app notifications, newest first; a producer account also sees its producer's."""
     return (
         sa.select(Notification)
-        .where(Notification.recipient.in_(recipients), Notification.channel == "inapp")
+        .where(Notification.recipient.in_(_inbox_recipients(user)), Notification.channel == "inapp")
         .order_by(Notification.id.desc())
     )
 
@@ -291,6 +295,47 @@ def inbox(user, limit=100):
 def failed_query():
     """Messages the dispatcher gave up on after its retries, newest first."""
     return sa.select(Notification).where(Notification.status == "failed").order_by(Notification.id.desc())
+
+
+def unread_count(user) -> int:
+    """How many in-app messages the user has not seen yet: one COUNT on the (recipient, channel, …) unique index."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(
+            Notification.recipient.in_(_inbox_recipients(user)),
+            Notification.channel == "inapp",
+            Notification.read_at.is_(None),
+        )
+    )
+
+
+def mark_inbox_read(user, notifications) -> None:
+    """The messages the user has just been shown are read; one UPDATE, and only of rows still unread."""
+    ids = [n.id for n in notifications if n.read_at is None]
+    if not ids:
+        return
+    # The page about to be shown holds these rows: a commit that expired them would read each back one by one.
+    session = db.session()
+    expiring, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        _set_read(user, ids)
+    finally:
+        session.expire_on_commit = expiring
+
+
+def _set_read(user, ids):
+    with transaction():
+        db.session.execute(
+            sa.update(Notification)
+            .where(
+                Notification.id.in_(ids),
+                Notification.recipient.in_(_inbox_recipients(user)),
+                Notification.read_at.is_(None),
+            )
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
 def queue_sms_to_phone(*, phone, kind, subject, title, body) -> bool:

@@ -84,6 +84,7 @@ def test_a_producer_reads_its_pick_list_and_confirms_it(api_as):
             "unit_name": women.name,
             "address": women.address,
             "contact_phone": None,
+            "contacts": [{"name": "陈静", "phone": people.chen.phone}],  # the unit's coordinator, whom to call
             "quantity": 15,
             "received": None,  # nothing received before delivery day
             "received_weight_g": None,

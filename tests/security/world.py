@@ -140,8 +140,10 @@ def secrets_hidden_from(role):
         "colleague": {"colleague"},
         "coordinator": {"coordinator", "buyer", "colleague"},
         "other_unit": {"other_unit", "buyer_b"},
-        "producer": {"producer"},
-        "other_producer": {"other_producer"},
+        # A unit's coordinator is its contact on delivery day: named, with a phone, on the pick lists of the producers
+        # delivering to the unit (issue 18.2). Never the buyers themselves.
+        "producer": {"producer", "coordinator", "other_unit"},
+        "other_producer": {"other_producer", "coordinator", "other_unit"},
         "operator": everyone,
     }[role]
     hidden = [marker for key in everyone - may_see for marker in person[key]]

@@ -220,7 +220,9 @@ def _statement(args):
         ("due_fen", _("Amount due (yuan)"), "yuan"),
     ]
     rows = list(statement["items"])
-    rows.append({"title": _("Total"), "allocated_fen": statement["allocated_fen"], "due_fen": statement["due_fen"]})
+    rows.append({"title": _("Total"), "allocated_fen": statement["allocated_fen"], "due_fen": statement["delivered_fen"]})
+    if statement["refunded_fen"]:
+        rows.append({"title": _("Refunded to buyers (claims)"), "due_fen": -statement["refunded_fen"]})
     rows.append({"title": _("Paid out"), "due_fen": statement["paid_fen"]})
     rows.append({"title": _("Balance"), "due_fen": statement["balance_fen"]})
     return statement["producer"].name, columns, rows

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 import after_commit
 from accounts.models import Unit
 from accounts.services import record_audit
+from claims.ledger import refunded_by_producer
 from dashboard.models import PAYOUT_METHODS, Payout
 from dashboard.sales import get_campaign
 from database import transaction, utcnow
@@ -34,8 +35,9 @@ from shop.models import Campaign, CampaignItem, CampaignStatus
 def producer_statements(campaign_id, producer_id=None, producer_ids=None) -> list[dict]:
     """One statement per producer allocated goods in (or paid for) a campaign (only ``producer_ids``' when given).
 
-    Each: items (allocated, delivered, unit price, allocated and due amounts), allocated_fen, due_fen,
-    paid_fen, balance_fen (due − paid) and the payouts.
+    Each: items (allocated, delivered, unit price, allocated and delivered amounts), allocated_fen, delivered_fen,
+    refunded_fen (claims' refunds for its goods), due_fen (delivered − refunded), paid_fen, balance_fen (due − paid)
+    and the payouts: the one rule the settlement pages, the payouts' ceiling and the producers' earnings read.
     :raises NotFound: no such campaign.
     """
     get_campaign(campaign_id)
@@ -59,7 +61,16 @@ def producer_statements(campaign_id, producer_id=None, producer_ids=None) -> lis
     def statement_for(producer):
         return statements.setdefault(
             producer.id,
-            {"producer": producer, "items": [], "allocated_fen": 0, "due_fen": 0, "paid_fen": 0, "payouts": []},
+            {
+                "producer": producer,
+                "items": [],
+                "allocated_fen": 0,
+                "delivered_fen": 0,
+                "refunded_fen": 0,
+                "due_fen": 0,
+                "paid_fen": 0,
+                "payouts": [],
+            },
         )
 
     for allocation, item, producer in db.session.execute(query):
@@ -78,12 +89,15 @@ def producer_statements(campaign_id, producer_id=None, producer_ids=None) -> lis
             }
         )
         statement["allocated_fen"] += allocation.quantity * item.price_fen
-        statement["due_fen"] += due
+        statement["delivered_fen"] += due
     for payout in db.session.scalars(payouts_query):
         statement = statement_for(payout.producer)
         statement["payouts"].append(payout)
         statement["paid_fen"] += payout.amount_fen
-    for statement in statements.values():
+    refunded = refunded_by_producer(campaign_id)
+    for pid, statement in statements.items():
+        statement["refunded_fen"] = refunded.get(pid, 0)
+        statement["due_fen"] = statement["delivered_fen"] - statement["refunded_fen"]
         statement["balance_fen"] = statement["due_fen"] - statement["paid_fen"]
     return list(statements.values())
 
@@ -190,7 +204,7 @@ def _check_payout(statement, amount_fen, method, reference, paid_at, now):
 
 def _all_paid(campaign_id):
     statements = producer_statements(campaign_id)
-    return all(s["balance_fen"] == 0 and s["due_fen"] == s["allocated_fen"] for s in statements)
+    return all(s["balance_fen"] == 0 and s["delivered_fen"] == s["allocated_fen"] for s in statements)
 
 
 def payouts_query(campaign_id=None):

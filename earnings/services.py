@@ -12,7 +12,6 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from accounts.services import record_audit
-from claims.ledger import refunded_by_producer
 from dashboard.models import Payout
 from dashboard.settlement import producer_statements
 from database import UTCDateTime, local_today, local_zone, transaction
@@ -77,15 +76,12 @@ def campaign_earnings(campaign, producer_id=None, today=None) -> list[dict]:
     """
     today = today or local_today()
     delivered_on = _delivered_on(campaign.id)
-    refunded = refunded_by_producer(campaign.id)
     days = terms_days(campaign)
     rows = []
     for statement in producer_statements(campaign.id, producer_id):
         pid = statement["producer"].id
-        refund = refunded.get(pid, 0)
-        delivered_fen = statement["due_fen"]
-        due_fen = delivered_fen - refund
-        owed_fen = due_fen - statement["paid_fen"]
+        refund, delivered_fen, due_fen = statement["refunded_fen"], statement["delivered_fen"], statement["due_fen"]
+        owed_fen = statement["balance_fen"]
         due_on = delivered_on[pid] + timedelta(days=days) if pid in delivered_on else None
         rows.append(
             {

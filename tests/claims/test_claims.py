@@ -150,3 +150,17 @@ def test_the_queue_and_the_order_list_claims(delivered, api_as):
         claim_id
     ]
     assert api_as(delivered.outsider).get(f"/claims/{claim_id}").status_code == 404
+
+
+def test_a_refund_lowers_what_the_settlement_says_each_producer_is_due(delivered, api_as):
+    from dashboard.settlement import producer_statements
+
+    before = {s["producer"].id: s for s in producer_statements(delivered.order.campaign_id)}
+    claim_id = _claim(api_as(delivered.buyer), delivered, quantity=4).get_json()["id"]
+    api_as(delivered.operator).post(f"/claims/{claim_id}/decide", json={"decision": "refund", "quantity": 3, "note": "退三个"})
+    after = {s["producer"].id: s for s in producer_statements(delivered.order.campaign_id)}
+    for producer, refund in ((delivered.p1.id, 270), (delivered.p2.id, 180)):
+        assert after[producer]["delivered_fen"] == before[producer]["delivered_fen"]
+        assert after[producer]["refunded_fen"] == refund
+        assert after[producer]["due_fen"] == before[producer]["due_fen"] - refund
+        assert after[producer]["balance_fen"] == before[producer]["balance_fen"] - refund

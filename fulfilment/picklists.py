@@ -304,7 +304,6 @@ def picklist_xlsx(data) -> bytes:
         ],
         rows=rows,
         bold_rows=item_rows,
-        widths=dict(enumerate((16, 8, 12, 24, 40, 16, 10))),
         number_formats={5: TEXT},
     )
     return write_workbook([sheet])

@@ -144,8 +144,10 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
         record_audit(
             actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method
         )
-        title, body = messages.payout_made(campaign, amount_fen)
-        queue_notification(kind="payout", subject=f"payout:{payout.id}", producer=statement["producer"], title=title, body=body)
+        title, body, sms = messages.payout_made(campaign, amount_fen)
+        queue_notification(
+            kind="payout", subject=f"payout:{payout.id}", producer=statement["producer"], title=title, body=body, sms_body=sms
+        )
         after_commit.dispatch_notifications()
         if campaign.status == CampaignStatus.DELIVERED and _all_paid(campaign_id):
             transition(campaign, CampaignStatus.SETTLED)

@@ -19,7 +19,7 @@ from database import utcnow
 from errors import NotFound, ValidationFailed
 from measures import kg_decimal, yuan_decimal
 from notifications.messages import item_list
-from presentation import local_date, local_datetime
+from presentation import local_date, local_datetime, status_label
 from spreadsheets import MONEY, WEIGHT, XLSX_TYPE, Sheet, safe_text, write_workbook
 
 FORMATS = ("xlsx", "csv")
@@ -171,7 +171,7 @@ def _delivery_people(args):
             "phone": person["phone"],
             "goods": item_list((line["title"], line["quantity"], line["unit"]) for line in person["lines"]),
             "amount_fen": person["amount_fen"],
-            "paid": _("paid") if person["payment_status"] == "paid" else _("unpaid"),
+            "paid": status_label(person["payment_status"], "payment"),
             "received": "",
         }
         for person in sheet["people"]

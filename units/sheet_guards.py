@@ -34,7 +34,8 @@ FORBIDDEN_PARTS = (
     (re.compile(r"^(basic|scripts)/", re.I), "macro"),  # ods: StarBasic and script macros
 )
 XML_DECLARATIONS = re.compile(rb"<!\s*(doctype|entity)", re.I)
-XLSX_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+XLSX_ROW_OR_CELL = re.compile(rb"<(?:\w+:)?row\b([^>]*)>|<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+ROW_REF = re.compile(rb'\br="(\d{1,7})"')
 CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d{1,7})"')
 ODS_TAG = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*)>")
 ODS_REPEAT = {"table-row": re.compile(rb'number-rows-repeated="(\d+)"'), "cell": re.compile(rb'number-columns-repeated="(\d+)"')}
@@ -159,13 +160,22 @@ def _scan_xlsx(archive, limits) -> dict:
 
 
 def _scan_xlsx_sheet(text: bytes) -> SheetScan:
-    scan = SheetScan()
-    for match in XLSX_CELL.finditer(text):
-        attributes, inner = match.group(1), match.group(2) or b""
+    """Rows and cells as the reader places them: by their ``r`` reference, or next after the previous one."""
+    scan, row, column = SheetScan(), 0, 0
+    for match in XLSX_ROW_OR_CELL.finditer(text):
+        if match.group(1) is not None:
+            number = ROW_REF.search(match.group(1))
+            row, column = int(number.group(1)) if number else row + 1, 0
+            continue
+        attributes, inner = match.group(2), match.group(3) or b""
         ref = CELL_REF.search(attributes)
+        if ref:
+            row, column = int(ref.group(2)), column_number(ref.group(1))
+        else:
+            column += 1
         has_formula = b"<f" in inner or b":f" in inner
-        if ref and (has_formula or b"<v" in inner or b"<is" in inner or b":v" in inner or b":is" in inner):
-            scan.add(int(ref.group(2)), column_number(ref.group(1)), has_formula)
+        if has_formula or b"<v" in inner or b"<is" in inner or b":v" in inner or b":is" in inner:
+            scan.add(row, column, has_formula)
     return scan
 
 

@@ -151,15 +151,14 @@ def _read_workbook(data: bytes, limits) -> Table:
     for row_number, cells in enumerate(values, start=1):
         row = []
         for index, value in enumerate(cells[: limits.max_columns]):
-            if (row_number, index + 1) in formulas:
-                table.problems.append(_formula_refused(row_number, table.headers, index))
-                value = None
-            value = _plain(value)
+            value = None if (row_number, index + 1) in formulas else _plain(value)
             if isinstance(value, str) and len(value) > limits.max_cell_chars:
                 table.problems.append(_too_long(row_number, table.headers, index, limits))
                 value = value[: limits.max_cell_chars]
             row.append(value)
         _add_row(table, row_number, row, limits)
+    # Every formula, with or without a value the reader saw: a sheet brings values, not formulas.
+    table.problems[:0] = [_formula_refused(r, table.headers, c - 1) for r, c in sorted(formulas) if c <= limits.max_columns]
     return _finish(table)
 
 

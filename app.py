@@ -228,9 +228,11 @@ def register_error_handlers(app):
 
 
 def register_template_helpers(app):
-    from presentation import TEMPLATE_FILTERS
+    from presentation import TEMPLATE_FILTERS, TEMPLATE_GLOBALS
+    from shop.lifecycle import campaign_phase
 
-    app.jinja_env.filters.update(TEMPLATE_FILTERS)
+    app.jinja_env.filters.update(TEMPLATE_FILTERS, campaign_phase=campaign_phase)
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
 
     @app.context_processor
     def inject_locale():

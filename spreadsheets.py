@@ -6,7 +6,9 @@ value. A csv has no cell types, so there the only defence is a leading apostroph
 """
 
 import io
+import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -18,6 +20,8 @@ from plain_text import strip_controls
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 MONEY = "#,##0.00"  # yuan, from measures.yuan_decimal
+WEIGHT = "#,##0.0##"  # kg or jin, exact decimals
+MIN_WIDTH, MAX_WIDTH = 8, 60
 TEXT = "@"
 BOLD = Font(bold=True)
 
@@ -59,7 +63,7 @@ class Sheet:
     labelled: list = field(default_factory=list)  # (label, value) lines above the table, the label bold
     footer: list | None = None  # a bold row under the table (totals)
     bold_rows: set = field(default_factory=set)  # 0-based indexes into rows written bold (subtotals within the table)
-    widths: dict = field(default_factory=dict)  # 0-based column → width; others are sized from their heading
+    widths: dict = field(default_factory=dict)  # 0-based column → width; others are sized from their content
     number_formats: dict = field(default_factory=dict)  # 0-based column → Excel number format (MONEY, TEXT, "0.00")
     entry_rows: int = 0  # blank rows under the header kept in each column's number format, for filling in
     whole_numbers: WholeNumbers | None = None
@@ -135,9 +139,31 @@ def _write_row(worksheet, row, values, number_formats, *, bold=False) -> None:
         _put(worksheet, row, index + 1, value, bold=bold, number_format=number_formats.get(index))
 
 
-def _lay_out(worksheet, sheet: Sheet, header_row) -> None:
+def display_width(value) -> int:
+    """How many narrow characters a value takes in a cell: a Chinese character (or any wide one) counts two."""
+    if value is None:
+        return 0
+    text = value if isinstance(value, str) else (f"{value:,.2f}" if isinstance(value, Decimal) else str(value))
+    longest = max(text.split("\n"), key=len, default="")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in longest)
+
+
+def column_widths(sheet: Sheet) -> list[int]:
+    """Each column wide enough for its heading and its longest value (names are never cut), within sane bounds."""
+    widths = []
     for index, heading in enumerate(sheet.header):
-        width = sheet.widths.get(index) or max(10, min(40, len(str(heading)) * 2 + 4))
+        if sheet.widths.get(index):
+            widths.append(sheet.widths[index])
+            continue
+        values = [heading, *(row[index] for row in sheet.rows if index < len(row))]
+        if sheet.footer is not None and index < len(sheet.footer):
+            values.append(sheet.footer[index])
+        widths.append(max(MIN_WIDTH, min(MAX_WIDTH, max(display_width(v) for v in values) + 2)))
+    return widths
+
+
+def _lay_out(worksheet, sheet: Sheet, header_row) -> None:
+    for index, width in enumerate(column_widths(sheet)):
         worksheet.column_dimensions[get_column_letter(index + 1)].width = width
     first_entry, last_entry = header_row + 1, header_row + sheet.entry_rows
     for index, number_format in sheet.number_formats.items():

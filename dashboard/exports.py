@@ -3,7 +3,8 @@
 Formula injection: a text cell starting with = + - @ tab or carriage return would run as a formula in a
 spreadsheet (a buyer who calls themselves ``=HYPERLINK(...)``). The xlsx keeps such text intact as a text cell
 (spreadsheets.write_workbook); the csv, which has no cell types, gets a leading apostrophe. Money is written in
-yuan and weights in kg as exact decimals.
+yuan and weights in kg and jin as exact decimals: numbers, so a spreadsheet adds them up. Each file is named after
+its table, its grouping, its campaign and the day it was made, so two downloads never share a name.
 """
 
 import csv
@@ -15,11 +16,12 @@ from flask_babel import gettext as _
 from dashboard import delivery, settlement
 from dashboard.order_lines import order_lines
 from dashboard.totals import poverty_reach, sales_summary, sales_totals
+from database import utcnow
 from errors import NotFound, ValidationFailed
 from measures import kg_decimal, yuan_decimal
 from notifications.messages import item_list
-from presentation import local_datetime
-from spreadsheets import MONEY, XLSX_TYPE, Sheet, safe_text, write_workbook
+from presentation import local_date, local_datetime, status_label
+from spreadsheets import MONEY, WEIGHT, XLSX_TYPE, Sheet, safe_text, write_workbook
 
 FORMATS = ("xlsx", "csv")
 
@@ -32,6 +34,8 @@ def cell_value(value, kind="text"):
         return yuan_decimal(value)
     if kind == "kg":
         return kg_decimal(value)
+    if kind == "jin":
+        return jin_decimal(value)
     if kind == "int":
         return int(value)
     return str(value)
@@ -57,23 +61,22 @@ def to_xlsx(columns, rows, title="Pinbang") -> bytes:
         title=title,
         header=[str(header) for _key, header, _kind in columns],
         rows=[[cell_value(row.get(key), kind) for key, _header, kind in columns] for row in rows],
-        number_formats={index: MONEY for index, (_key, _header, kind) in enumerate(columns) if kind == "yuan"},
+        number_formats={
+            index: MONEY if kind == "yuan" else WEIGHT
+            for index, (_key, _header, kind) in enumerate(columns)
+            if kind in ("yuan", "kg", "jin")
+        },
     )
     return write_workbook([sheet])
 
 
 def _weight_columns():
-    return [("weight_g", _("Weight (kg)"), "kg"), ("jin", _("Weight (jin)"), "text")]
+    return [("weight_g", _("Weight (kg)"), "kg"), ("weight_g", _("Weight (jin)"), "jin")]
 
 
-def _with_jin(rows):
-    return [{**row, "jin": _jin_text(row.get("weight_g"))} for row in rows]
-
-
-def _jin_text(grams):
-    if grams is None:
-        return None
-    return f"{Decimal(int(grams)) / 500:f}"
+def jin_decimal(grams) -> Decimal:
+    """Exact jin (500 g) from integer grams."""
+    return Decimal(int(grams)) / 500
 
 
 def _summary(args):
@@ -107,7 +110,7 @@ def _summary(args):
         "orders": totals["orders"],
         "buyers": totals["buyers"],
     }
-    return _("Sales"), columns, _with_jin(data["rows"] + [total_row])
+    return _("Sales"), columns, data["rows"] + [total_row]
 
 
 def _campaign_id(args):
@@ -169,7 +172,7 @@ def _delivery_people(args):
             "phone": person["phone"],
             "goods": item_list((line["title"], line["quantity"], line["unit"]) for line in person["lines"]),
             "amount_fen": person["amount_fen"],
-            "paid": _("paid") if person["payment_status"] == "paid" else _("unpaid"),
+            "paid": status_label(person["payment_status"], "payment"),
             "received": "",
         }
         for person in sheet["people"]
@@ -316,6 +319,20 @@ TABLES = {
 }
 
 
+def export_filename(name, fmt, args, today=None) -> str:
+    """``pinbang-summary-producer-c12-2026-12-02.xlsx``: the table, its grouping, the campaign (or ``all``), the day."""
+    parts = ["pinbang", name]
+    if name == "summary":
+        parts.append(args.get("group_by") or "product")
+    for key, prefix in (("campaign_id", "c"), ("unit_id", "u"), ("producer_id", "p")):
+        if args.get(key):
+            parts.append(f"{prefix}{int(args[key])}")
+    if not args.get("campaign_id"):
+        parts.append("all")
+    parts.append(local_date(today or utcnow()))
+    return f"{'-'.join(parts)}.{fmt}"
+
+
 def export_table(name, fmt, args) -> tuple[bytes, str, str]:
     """One table as a file.
 
@@ -326,8 +343,7 @@ def export_table(name, fmt, args) -> tuple[bytes, str, str]:
     if name not in TABLES or fmt not in FORMATS:
         raise NotFound(_("Not found."))
     title, columns, rows = TABLES[name](args)
-    suffix = args.get("campaign_id") or "all"
-    filename = f"pinbang-{name}-{suffix}.{fmt}"
+    filename = export_filename(name, fmt, args)
     if fmt == "csv":
         return to_csv(columns, rows), "text/csv; charset=utf-8", filename
     return to_xlsx(columns, rows, title), XLSX_TYPE, filename

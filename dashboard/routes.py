@@ -162,7 +162,7 @@ def campaign_settlement(campaign_id):
     data = settlement.reconciliation(campaign_id)
     form = PayoutForm()
     form.producer_id.choices = [SelectChoice("", "—")] + [
-        SelectChoice(s["producer"].id, f"{s['producer'].name} ({_('balance')} {yuan(s['balance_fen'])})")
+        SelectChoice(s["producer"].id, _("%(name)s (balance %(amount)s)", name=s["producer"].name, amount=yuan(s["balance_fen"])))
         for s in data["statements"]
     ]
     if form.validate_on_submit():

@@ -167,7 +167,7 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
         record_audit(
             actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method
         )
-        title, body = messages.payout_made(campaign, amount_fen)
+        title, body, _sms = messages.payout_made(campaign, amount_fen)
         queue_notification(
             kind="payout",
             subject=f"payout:{payout.id}",

@@ -56,7 +56,9 @@ def close_sold_out_campaigns(now=None) -> list[int]:
 
 
 def _tell_operators(campaign) -> None:
-    title, body = messages.campaign_sold_out(campaign)
+    title, body, sms = messages.campaign_sold_out(campaign)
     for operator in db.session.scalars(sa.select(User).where(User.role == "operator", User.active.is_(True))):
-        queue_notification(kind="campaign_sold_out", subject=f"campaign:{campaign.id}", title=title, body=body, user=operator)
+        queue_notification(
+            kind="campaign_sold_out", subject=f"campaign:{campaign.id}", title=title, body=body, sms_body=sms, user=operator
+        )
     after_commit.dispatch_notifications()

@@ -98,8 +98,8 @@ def no_allocation_notices(campaign_id, after=0, limit=None) -> tuple[list[dict],
     for producer_id in sorted(supplied):
         producer = producers[producer_id]
         titles = [item.title for item_id, item in items.items() if item_id in supplied[producer_id]]
-        title, body = messages.nothing_this_time(producer.name, campaign, titles)
-        notices.append({"producer": producer, "title": title, "body": body})
+        title, body, sms = messages.nothing_this_time(producer.name, campaign, titles)
+        notices.append({"producer": producer, "title": title, "body": body, "sms_body": sms})
     return notices, max(supplied)
 
 
@@ -132,10 +132,10 @@ def below_minimum_notices(campaign_id, after=0, limit=None) -> tuple[list[dict],
     recipients = _contacts(User, entries)
     notices = []
     for user_id, merged in entries.items():
-        title, body = messages.cancelled_below_minimum(
+        title, body, sms = messages.cancelled_below_minimum(
             campaign, [{"title": t, "unit": u, "buyer_name": b, "quantity": q} for (t, u, b), q in merged.items()]
         )
-        notices.append({"user": recipients[user_id], "title": title, "body": body})
+        notices.append({"user": recipients[user_id], "title": title, "body": body, "sms_body": sms})
     return notices, max(entries)
 
 

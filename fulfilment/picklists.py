@@ -357,9 +357,9 @@ def _remind(campaign) -> int:
         per_producer[producer_id][item_id] = {"quantity": quantity, "units": {}}
     reminded = 0
     for producer in db.session.scalars(sa.select(Producer).where(Producer.id.in_(list(per_producer))).order_by(Producer.id)):
-        title, body = delivery_reminder(producer.name, campaign, message_lines(items, per_producer[producer.id], {}))
+        title, body, sms = delivery_reminder(producer.name, campaign, message_lines(items, per_producer[producer.id], {}))
         subject = campaign_subject(campaign.id)
-        if queue_notification(kind="delivery_reminder", subject=subject, title=title, body=body, producer=producer):
+        if queue_notification(kind="delivery_reminder", subject=subject, title=title, body=body, sms_body=sms, producer=producer):
             reminded += 1
     return reminded
 
@@ -393,7 +393,6 @@ def picklist_xlsx(data) -> bytes:
         ],
         rows=rows,
         bold_rows=item_rows,
-        widths=dict(enumerate((16, 8, 12, 24, 40, 16, 10))),
         number_formats={5: TEXT},
     )
     return write_workbook([sheet])

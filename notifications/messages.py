@@ -1,17 +1,16 @@
 """The texts Pinbang sends: to producers what to prepare, by when and for whom; to buyers what became of their order.
 
 Each function returns (title, body) rendered in the current locale (Chinese unless a request says otherwise;
-the worker renders in the default locale). Quantities come from allocations and never count cancelled lines.
+the worker renders in the default locale), and (title, body, sms) when the message also goes by SMS: the SMS says on
+its own what happened, to which goods and what to do, in one segment (70 characters with the signature) where the
+content allows, since the phone shows no title. Quantities come from allocations and never count cancelled lines.
 """
 
 from flask import current_app
 
 from measures import yuan
-from notifications.rendering import _, delivery_date
+from notifications.rendering import _, delivery_date, one_sms, sms_date, sms_time
 from presentation import local_date, local_datetime
-
-# An SMS longer than this becomes a summary with a link to the full pick list.
-SMS_MAX_CHARS = 160
 
 
 def item_quantity(title, quantity, unit) -> str:
@@ -28,10 +27,6 @@ def item_list(pairs) -> str:
 
 
 # The close
-
-
-def _quantity(quantity, unit) -> str:
-    return _("%(quantity)s %(unit)s", quantity=quantity, unit=unit)
 
 
 def _goods(lines) -> str:
@@ -64,6 +59,15 @@ def _items(lines) -> str:
     return item_list((line["title"], line["quantity"], line["unit"]) for line in lines)
 
 
+def _fit(template, listed, counted, *fuller, **common) -> str:
+    """The first of ``fuller`` texts, or ``template`` naming the goods one by one, or only counting them, that fits."""
+    return one_sms(*fuller, template % {**common, "goods": listed}, template % {**common, "goods": counted})
+
+
+def _kinds(n) -> str:
+    return _("%(n)d kinds of goods", n=n)
+
+
 def picklist_link(campaign_id) -> str:
     return f"{current_app.config['PUBLIC_URL'].rstrip('/')}/fulfilment/picklists/{campaign_id}"
 
@@ -78,23 +82,24 @@ def prepare_goods(producer_name, campaign, lines):
         date=delivery_date(campaign.delivery_on),
         goods=_goods(lines),
     )
-    sms = body
-    if len(sms) > SMS_MAX_CHARS:
-        points = len({u["unit_name"] for line in lines for u in line.get("units", ())})
-        sms = _(
-            "%(producer)s: “%(campaign)s” has closed. Please have ready by %(date)s: %(goods)s, for %(points)s delivery points. Pick list: %(link)s",
-            producer=producer_name,
-            campaign=campaign.title,
-            date=delivery_date(campaign.delivery_on),
-            goods=_items(lines),
-            points=points,
-            link=picklist_link(campaign.id),
-        )
-    return title, body, sms
+    points = len({u["unit_name"] for line in lines for u in line.get("units", ())})
+    common = dict(campaign=campaign.title, date=sms_date(campaign.delivery_on), points=points, link=picklist_link(campaign.id))
+    with_link = _(
+        "“%(campaign)s” has closed: have %(goods)s ready by %(date)s for %(points)s delivery points. Pick list: %(link)s"
+    )
+    without_link = _(
+        "“%(campaign)s” has closed: have %(goods)s ready by %(date)s for %(points)s delivery points; see the pick list in Pinbang."
+    )
+    texts = [body] + [
+        template % {**common, "goods": goods}
+        for template in (with_link, without_link)
+        for goods in (_items(lines), _kinds(len(lines)))
+    ]
+    return title, body, one_sms(*texts)
 
 
 def delivery_reminder(producer_name, campaign, lines):
-    """To a producer the day before delivery. Returns (title, body)."""
+    """To a producer the day before delivery. Returns (title, body, sms)."""
     title = _("Delivery tomorrow for “%(campaign)s”", campaign=campaign.title)
     body = _(
         "%(producer)s: reminder, delivery for “%(campaign)s” is tomorrow, %(date)s: %(goods)s.",
@@ -103,11 +108,13 @@ def delivery_reminder(producer_name, campaign, lines):
         date=delivery_date(campaign.delivery_on),
         goods=_items(lines),
     )
-    return title, body
+    reminder = _("Delivery tomorrow, %(date)s, for “%(campaign)s”: %(goods)s. See the pick list in Pinbang.")
+    sms = _fit(reminder, _items(lines), _kinds(len(lines)), body, date=sms_date(campaign.delivery_on), campaign=campaign.title)
+    return title, body, sms
 
 
 def nothing_this_time(producer_name, campaign, item_titles):
-    """To a producer whose supplies got no orders in this campaign. Returns (title, body)."""
+    """To a producer whose supplies got no orders in this campaign. Returns (title, body, sms)."""
     title = _("No orders this time for “%(campaign)s”", campaign=campaign.title)
     body = _(
         "%(producer)s: “%(campaign)s” has closed and this time no orders went to your %(items)s. "
@@ -116,14 +123,16 @@ def nothing_this_time(producer_name, campaign, item_titles):
         campaign=campaign.title,
         items=_(", ").join(item_titles),
     )
-    return title, body
+    nothing = _("“%(campaign)s” has closed; no orders went to your %(goods)s this time. Nothing needs preparing.")
+    sms = _fit(nothing, _(", ").join(item_titles), _kinds(len(item_titles)), body, campaign=campaign.title)
+    return title, body, sms
 
 
 def cancelled_below_minimum(campaign, entries):
     """To a buyer (or the coordinator who ordered for a colleague): lines cancelled because too few were ordered.
 
     ``entries``: dicts with title, unit, quantity and buyer_name (None when the recipient is the buyer).
-    Returns (title, body).
+    Returns (title, body, sms).
     """
     parts = []
     for entry in entries:
@@ -137,11 +146,13 @@ def cancelled_below_minimum(campaign, entries):
         campaign=campaign.title,
         goods=_("; ").join(parts),
     )
-    return title, body
+    short = _("“%(campaign)s”: too few orders, so %(goods)s is cancelled and will not be charged.")
+    sms = _fit(short, _("; ").join(parts), _("%(n)d of your lines", n=len(parts)), body, campaign=campaign.title)
+    return title, body, sms
 
 
 def order_allocated(campaign):
-    """To every buyer whose order went to the producers. Returns (title, body)."""
+    """To every buyer whose order went to the producers. Returns (title, body); buyers' fan-outs send no SMS."""
     title = _("Your order in “%(campaign)s” is on its way", campaign=campaign.title)
     body = _(
         "“%(campaign)s” has closed and your order has gone to the producers. It will be delivered to your unit on %(date)s.",
@@ -167,29 +178,32 @@ def campaign_rescheduled(campaign):
 
 
 def campaign_sold_out(campaign):
-    """To operators: a campaign sold out and closed by itself. Returns (title, body)."""
+    """To operators: a campaign sold out and closed by itself. Returns (title, body, sms)."""
     title = _("“%(campaign)s” sold out and closed", campaign=campaign.title)
     body = _(
         "Every item of “%(campaign)s” is sold out, so it closed early at %(time)s; pooling is under way and the producers will be told what to prepare.",
         campaign=campaign.title,
         time=local_datetime(campaign.closes_at),
     )
-    return title, body
+    sms = _("“%(campaign)s” sold out and closed at %(time)s; pooling is under way.")
+    return title, body, one_sms(body, sms % {"campaign": campaign.title, "time": sms_time(campaign.closes_at)})
 
 
 def campaign_cancelled_to_buyer(campaign):
-    """To everyone whose order the cancellation took. Returns (title, body)."""
+    """To everyone whose order the cancellation took. Returns (title, body, sms)."""
     title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
     body = _(
         "“%(campaign)s” has been cancelled: %(reason)s. Your pre-order is cancelled and nothing will be charged.",
         campaign=campaign.title,
         reason=campaign.cancel_reason,
     )
-    return title, body
+    short = _("“%(campaign)s” has been cancelled; your pre-order is cancelled and nothing will be charged.")
+    return title, body, one_sms(body, short % {"campaign": campaign.title})
 
 
 def campaign_cancelled_to_producer(producer_name, campaign):
-    """To each producer that supplied the campaign: nothing to prepare, the quantities are theirs again."""
+    """To each producer that supplied the campaign: nothing to prepare, the quantities are theirs again. Returns
+    (title, body, sms)."""
     title = _("“%(campaign)s” is cancelled", campaign=campaign.title)
     body = _(
         "%(producer)s: “%(campaign)s” has been cancelled: %(reason)s. Nothing needs preparing; what you offered to it is available for other campaigns again.",
@@ -197,7 +211,9 @@ def campaign_cancelled_to_producer(producer_name, campaign):
         campaign=campaign.title,
         reason=campaign.cancel_reason,
     )
-    return title, body
+    short = _("“%(campaign)s” has been cancelled (%(goods)s). Nothing needs preparing; your goods are free for other campaigns.")
+    reason = campaign.cancel_reason
+    return title, body, one_sms(body, _fit(short, reason, _("the reason is in Pinbang"), campaign=campaign.title))
 
 
 # Reminders before a campaign closes (in-app only; each ends with the link that turns them off)
@@ -239,24 +255,32 @@ def not_ordered_reminder(campaign, item_titles, campaign_url, settings_url):
 
 
 def listing_approved(listing):
-    """To a producer: its listing may now go into campaigns, with what is left of it. Returns (title, body)."""
+    """To a producer: its listing may now go into campaigns, with what is left of it. Returns (title, body, sms)."""
     title = _("Your listing “%(name)s” is approved", name=listing.name)
     body = _("Operators can now add it to campaigns: %(quantity)d %(unit)s.", quantity=listing.quantity_left, unit=listing.unit)
-    return title, body
+    sms = _(
+        "Your listing “%(name)s” is approved: operators can now add its %(quantity)d %(unit)s to campaigns.",
+        name=listing.name,
+        quantity=listing.quantity_left,
+        unit=listing.unit,
+    )
+    return title, body, sms
 
 
 def listing_rejected(listing):
-    """To a producer: its listing was not approved, and why. Returns (title, body)."""
+    """To a producer: its listing was not approved, and why. Returns (title, body, sms)."""
     title = _("Your listing “%(name)s” was not approved", name=listing.name)
     body = _("Reason: %(reason)s. Change the listing and it will be reviewed again.", reason=listing.reject_reason)
-    return title, body
+    rejected = _("Your listing “%(name)s” was not approved: %(goods)s. Change it and it will be reviewed again.")
+    sms = _fit(rejected, listing.reject_reason, _("the reason is in Pinbang"), name=listing.name)
+    return title, body, sms
 
 
 def payout_made(campaign, amount_fen):
-    """To a producer: money paid for a campaign. Returns (title, body)."""
+    """To a producer: money paid for a campaign. Returns (title, body, sms); the body says it all."""
     title = _("Payment for %(campaign)s", campaign=campaign.title)
     body = _("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title)
-    return title, body
+    return title, body, body
 
 
 # Work units
@@ -298,12 +322,18 @@ def ordered_for_you_sms(coordinator_name, unit_name, campaign, lines, total_fen,
         lines=item_list(lines),
         **common,
     )
-    if len(text) <= SMS_MAX_CHARS:
-        return text
-    return _(
+    counted = _(
         "%(coordinator)s (%(unit)s) pre-ordered %(n)d items for you in “%(campaign)s”. Total %(total)s, paid to your unit's coordinator. Delivery on %(date)s. %(then)s",
         n=len(lines),
         **common,
+    )
+    common.update(date=sms_date(campaign.delivery_on))
+    short = _("%(coordinator)s pre-ordered %(lines)s for you in “%(campaign)s”, %(total)s, delivery %(date)s. %(then)s")
+    return one_sms(
+        text,
+        counted,
+        short % {**common, "lines": item_list(lines)},
+        short % {**common, "lines": _("%(n)d items", n=len(lines))},
     )
 
 
@@ -316,9 +346,9 @@ def _order_lines(order) -> str:
 
 def order_confirmed(order):
     """To a buyer (or the colleague ordered for): what was pre-ordered, the total, when it arrives, until when it may
-    change. Returns (title, body)."""
+    change. Returns (title, body, sms)."""
     campaign = order.campaign
-    title = _("Pre-order %(id)d confirmed", id=order.id)
+    title = _("Pre-order %(number)s confirmed", number=order.number)
     body = _(
         "%(campaign)s: %(lines)s. Total %(total)s, paid on delivery. Delivery on %(date)s. You may change or cancel until %(closes)s.",
         campaign=campaign.title,
@@ -327,26 +357,42 @@ def order_confirmed(order):
         date=local_date(campaign.delivery_on),
         closes=local_datetime(campaign.closes_at),
     )
-    return title, body
+    short = _("Pre-order %(number)s confirmed: %(goods)s, %(total)s, delivery %(date)s. Change until %(closes)s.")
+    dates = dict(date=sms_date(campaign.delivery_on), closes=sms_time(campaign.closes_at))
+    sms = _fit(short, _order_lines(order), _order_count(order), number=order.number, total=yuan(order.total_fen), **dates)
+    return title, body, sms
+
+
+def _order_count(order) -> str:
+    return _("%(n)d items", n=sum(1 for line in order.lines if not line.cancelled))
 
 
 def order_changed(order):
-    """To a buyer whose order was changed (by them or their coordinator): what it holds now. Returns (title, body)."""
-    title = _("Pre-order %(id)d changed", id=order.id)
+    """To a buyer whose order was changed (by them or their coordinator): what it holds now. Returns (title, body,
+    sms)."""
+    title = _("Pre-order %(number)s changed", number=order.number)
     body = _(
         "%(campaign)s: now %(lines)s. Total %(total)s.",
         campaign=order.campaign.title,
         lines=_order_lines(order),
         total=yuan(order.total_fen),
     )
-    return title, body
+    short = _("Pre-order %(number)s in “%(campaign)s” changed: now %(goods)s, %(total)s.")
+    common = dict(number=order.number, campaign=order.campaign.title, total=yuan(order.total_fen))
+    sms = _fit(short, _order_lines(order), _order_count(order), **common)
+    return title, body, sms
 
 
 def order_cancelled(order):
-    """To a buyer whose order was cancelled. Returns (title, body)."""
-    title = _("Pre-order %(id)d cancelled", id=order.id)
+    """To a buyer whose order was cancelled. Returns (title, body, sms)."""
+    title = _("Pre-order %(number)s cancelled", number=order.number)
     body = _("%(campaign)s: your pre-order has been cancelled.", campaign=order.campaign.title)
-    return title, body
+    sms = _(
+        "Your pre-order %(number)s in “%(campaign)s” has been cancelled; nothing will be charged.",
+        number=order.number,
+        campaign=order.campaign.title,
+    )
+    return title, body, sms
 
 
 def abandoned_last_attempt() -> str:
@@ -361,23 +407,12 @@ def abandoned_last_attempt() -> str:
 
 def sms_code(purpose, code, minutes) -> str:
     """The text of a one-time code: registering, logging in without a password, or resetting the password."""
-    if purpose == "register":
-        return _(
-            "Your Pinbang registration code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
-            code=code,
-            minutes=minutes,
-        )
-    if purpose == "login":
-        return _(
-            "Your Pinbang login code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
-            code=code,
-            minutes=minutes,
-        )
-    return _(
-        "Your Pinbang code to reset your password is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.",
-        code=code,
-        minutes=minutes,
-    )
+    texts = {
+        "register": _("Your Pinbang registration code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone."),
+        "login": _("Your Pinbang login code is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone."),
+    }
+    reset = _("Your Pinbang code to reset your password is %(code)s, valid for %(minutes)d minutes. Never tell it to anyone.")
+    return texts.get(purpose, reset) % {"code": code, "minutes": minutes}
 
 
 def no_account_for_phone() -> str:
@@ -389,7 +424,8 @@ def no_account_for_phone() -> str:
 
 
 def unit_invitation(unit_name, url):
-    """To a colleague on a unit's roster without an account: the unit's invitation link. Returns (title, body)."""
+    """To a colleague on a unit's roster without an account: the unit's invitation link. Returns (title, body); the
+    body is the SMS."""
     title = _("%(unit)s invites you to Pinbang", unit=unit_name)
     body = _(
         "%(unit)s pre-orders produce of poor farming households together on Pinbang. Register with your phone: %(url)s",

@@ -7,8 +7,8 @@ asking for the locale alone costs more than formatting a text.
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import g
-from flask_babel import format_date, get_locale, gettext
+from flask import current_app, g
+from flask_babel import format_date, format_datetime, get_locale, gettext
 
 _pinned = ContextVar("pinned_message_texts", default=None)
 
@@ -51,3 +51,36 @@ def delivery_date(day) -> str:
     if key not in pinned:
         pinned[key] = format_date(day, "long")
     return pinned[key]
+
+
+# One SMS: 70 characters when any is Chinese (UCS-2), 160 in plain ASCII (GSM-7); the signature counts.
+SMS_SEGMENT, SMS_SEGMENT_ASCII = 70, 160
+
+
+def signed_sms(body) -> str:
+    """The text a phone receives: the sender's signature, as the channel adds it, then the body."""
+    return f"【{current_app.config['SMS_SENDER']}】{body}"
+
+
+def fits_one_sms(body) -> bool:
+    text = signed_sms(body)
+    return len(text) <= (SMS_SEGMENT_ASCII if text.isascii() else SMS_SEGMENT)
+
+
+def one_sms(*texts) -> str:
+    """The first of ``texts`` (fullest first) that fits one SMS; the last, shortest one when none does."""
+    for text in texts:
+        if fits_one_sms(text):
+            return text
+    return texts[-1]
+
+
+def sms_date(day) -> str:
+    """A date as short as an SMS needs: 12月5日, Dec 5."""
+    # The pattern is the translator's: "M月d日" in Chinese.
+    return format_date(day, _("MMM d")) if day else ""
+
+
+def sms_time(moment) -> str:
+    """A time as short as an SMS needs, in the user's time zone: 12月5日 18:00."""
+    return format_datetime(moment, _("MMM d HH:mm")) if moment else ""

@@ -88,6 +88,7 @@ class LineSchema(ma.Schema):
 
 class OrderSchema(ma.Schema):
     id = ma.fields.Int()
+    number = PlainText(metadata={"description": "the order number people read and say, e.g. C12-0042"})
     campaign_id = ma.fields.Int()
     status = PlainText()
     unit_id = ma.fields.Int()
@@ -146,6 +147,7 @@ def order_json(order) -> dict:
     zone = local_zone()
     return {
         "id": order.id,
+        "number": order.number,
         "campaign_id": order.campaign_id,
         "status": order.status,
         "unit_id": order.unit_id,

@@ -1,5 +1,6 @@
 """Orders and their lines, and group sheets."""
 
+import re
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -16,6 +17,23 @@ PAYMENT_METHODS = ("cash", "transfer")
 ORDER_SOURCES = ("buyer", "coordinator", "sheet")
 # A campaign in one of these states has been pooled: its orders that were still "placed" are "allocated".
 POOLED_CAMPAIGN_STATUSES = ("allocated", "delivered", "settled")
+
+
+ORDER_NUMBER = re.compile(r"^\s*[Cc]?(\d{1,9})-(\d{1,12})\s*$")
+
+
+def order_number(campaign_id, order_id) -> str:
+    """The number people read, write on a delivery sheet and say on the phone: the campaign, then the order, C12-0042.
+
+    Derived from the ids, never stored: it cannot drift, and the API's ``id`` stays what it was.
+    """
+    return f"C{campaign_id}-{order_id:04d}"
+
+
+def parse_order_number(text) -> tuple[int, int] | None:
+    """(campaign id, order id) of an order number such as ``C12-0042`` (or ``12-42``); None if it is not one."""
+    match = ORDER_NUMBER.match(str(text or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _campaign_pooled(campaign_id):
@@ -113,6 +131,10 @@ class Order(Timestamps, db.Model):
     unit: Mapped["Unit"] = relationship()  # noqa: F821
     campaign: Mapped["Campaign"] = relationship()  # noqa: F821
     user: Mapped["User | None"] = relationship(foreign_keys=[user_id])  # noqa: F821
+
+    @property
+    def number(self) -> str:
+        return order_number(self.campaign_id, self.id)
 
     @hybrid_property
     def status(self) -> str:

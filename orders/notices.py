@@ -22,8 +22,8 @@ def notify_buyer(order, kind, subject, user=None, new_subject=False) -> None:
     if user is None:
         return
     with force_locale(user.locale or DEFAULT_LOCALE):
-        title, body = _TEXTS[kind](order)
-    queue_notification(kind=kind, subject=subject, title=title, body=body, user=user, new_subject=new_subject)
+        title, body, sms = _TEXTS[kind](order)
+    queue_notification(kind=kind, subject=subject, title=title, body=body, sms_body=sms, user=user, new_subject=new_subject)
 
 
 def tell_ordered_for(coordinator, order, person=None) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from errors import Forbidden, NotFound
 from extensions import db
 from orders.lines import MAX_ID, is_valid_id
-from orders.models import Order
+from orders.models import Order, parse_order_number
 
 
 def get_order(user, order_id, *, for_change=False) -> Order:
@@ -23,6 +23,18 @@ def get_order(user, order_id, *, for_change=False) -> Order:
     if for_change and user.role == "operator":
         raise Forbidden(_("Only the buyer or their unit's coordinator may change an order."))
     return order
+
+
+def find_order_by_number(user, number) -> Order | None:
+    """The order numbered ``number`` (``C12-0042``) if ``user`` may see it; None for a wrong, unknown or hidden one."""
+    parsed = parse_order_number(number)
+    if parsed is None or not is_valid_id(parsed[1]):
+        return None
+    try:
+        order = get_order(user, parsed[1])
+    except (NotFound, Forbidden):
+        return None
+    return order if order.campaign_id == parsed[0] else None
 
 
 def can_see_order(user, order) -> bool:

@@ -20,7 +20,13 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 @bp.route("/")
 @role_required("buyer", "operator")
 def mine():
-    """A buyer's own orders, newest first (operators: the latest orders of everyone)."""
+    """A buyer's own orders, newest first (operators: the latest orders of everyone); ``?number=C12-0042`` opens one."""
+    number = request.args.get("number", "").strip()
+    if number:
+        found = reading.find_order_by_number(current_user, number)
+        if found is not None:
+            return redirect(url_for("orders.detail", order_id=found.id))
+        flash(_("There is no order %(number)s that you may see.", number=number[:40]), "warning")
     orders = db.session.scalars(reading.my_orders_query(current_user).limit(200)).all()
     return render_template("orders/mine.html", orders=orders, phases=_phases(orders))
 

@@ -37,6 +37,7 @@ from orders.locks import lock_buyer, lock_open_campaign, lock_unit_sheet
 from orders.models import Order, OrderLine
 from orders.notices import notify_buyer, tell_ordered_for
 from orders.reading import active_lines, can_see_order, get_order
+from presentation import status_label
 from shop.models import CampaignItem
 
 
@@ -380,6 +381,4 @@ def cancel_order(user, order_id) -> Order:
 
 
 def _status_label(status):
-    return {"placed": _("placed"), "allocated": _("allocated"), "delivered": _("delivered"), "cancelled": _("cancelled")}.get(
-        status, status
-    )
+    return status_label(status, "order")

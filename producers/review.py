@@ -58,12 +58,13 @@ def _review_subject(listing):
 
 def _tell_producer(listing, approved):
     with force_locale(PRODUCERS_LOCALE):
-        title, body = messages.listing_approved(listing) if approved else messages.listing_rejected(listing)
+        title, body, sms = messages.listing_approved(listing) if approved else messages.listing_rejected(listing)
     queue_notification(
         kind="listing_reviewed",
         subject=_review_subject(listing),
         title=str(title)[:200],
         body=str(body),
+        sms_body=str(sms),
         producer=listing.producer,
     )
     after_commit.dispatch_notifications()

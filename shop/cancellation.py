@@ -96,8 +96,13 @@ def _tell_everyone(campaign, producers, *, has_orders) -> None:
     if has_orders:
         queue_rendered_fanout(campaign_id=campaign.id, kind="campaign_cancelled", subject=cancellation_subject(campaign.id))
     for producer in producers:
-        title, body = messages.campaign_cancelled_to_producer(producer.name, campaign)
+        title, body, sms = messages.campaign_cancelled_to_producer(producer.name, campaign)
         queue_notification(
-            kind="campaign_cancelled", subject=cancellation_subject(campaign.id), title=title, body=body, producer=producer
+            kind="campaign_cancelled",
+            subject=cancellation_subject(campaign.id),
+            title=title,
+            body=body,
+            sms_body=sms,
+            producer=producer,
         )
     after_commit.dispatch_notifications()

@@ -33,9 +33,9 @@ def cancelled_campaign_notices(campaign_id, after=0, limit=None) -> tuple[list[d
     if not ids:
         return [], None
     campaign = db.session.get(Campaign, campaign_id)
-    title, body = messages.campaign_cancelled_to_buyer(campaign)
+    title, body, sms = messages.campaign_cancelled_to_buyer(campaign)
     users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
-    return [{"user": user, "title": title, "body": body} for user in users], ids[-1]
+    return [{"user": user, "title": title, "body": body, "sms_body": sms} for user in users], ids[-1]
 
 
 RENDERERS = {"campaign_cancelled": cancelled_campaign_notices}

@@ -3,7 +3,7 @@
 from flask_babel import gettext as _
 
 from measures import yuan_decimal
-from presentation import local_date
+from presentation import local_date, status_label
 from spreadsheets import Sheet, write_workbook
 from units.unit_orders import UnitOrders
 
@@ -57,4 +57,4 @@ def distribution_xlsx(overview: UnitOrders) -> tuple[str, bytes]:
 
 
 def _payment_label(status):
-    return {"paid": _("paid"), "partly_paid": _("partly paid"), "unpaid": _("unpaid")}.get(status, status)
+    return status_label(status, "payment")

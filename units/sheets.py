@@ -1,4 +1,4 @@
-"""Reading an uploaded sign-up sheet (xlsx or csv) safely into a table of raw values, refusing hostile files.
+"""Reading an uploaded sign-up sheet (xlsx, xls, ods or csv) safely into a table of raw values, refusing hostile files.
 
 Nothing here touches the database; ``units.sheet_rows`` then checks the rows. Every problem names the row, the
 column and the reason, in the user's language (``problem``).
@@ -6,15 +6,13 @@ column and the reason, in the user's language (``problem``).
 Hostile files are refused before any parser sees them, or by limits while reading:
 
 - upload bytes (``max_bytes``);
-- an xlsx is a zip: its entry count and the total of its declared uncompressed sizes are checked
-  from the central directory first (``zipfile`` itself refuses to inflate an entry past its declared
-  size, so a zip bomb cannot lie its way past that check); macros (``vbaProject.bin``, a
-  macro-enabled content type), external links and ActiveX parts are refused; every XML part is
-  scanned for a DTD or entity declaration (billion laughs, external entities) — and openpyxl parses
-  with defusedxml in any case (``openpyxl.DEFUSEDXML`` must be true, or xlsx is refused);
-- rows, columns and characters per cell are counted while reading (openpyxl ``read_only=True``, with
-  the sheet's declared dimensions ignored), so a sheet claiming a million rows stops early;
-- formulas are read as formulas (``data_only=False``) and refused: only typed values are imported;
+- a workbook (xlsx and ods are zips, xls a compound file) is checked from its raw bytes first
+  (``units.sheet_guards``: zip entries and unpacked size, macros, external links, passwords, DTDs and
+  entities, and how far each sheet's values reach), then read by one reader for all three, python-calamine,
+  which never runs a formula or follows a link;
+- rows, columns and characters per cell are limited; a sheet reaching past the row or column limit is refused
+  before it is read, so a sheet claiming a million rows costs nothing;
+- formulas are found in the raw sheet and refused: only typed values are imported;
 - csv is decoded strictly as UTF-8 (with or without BOM), then GBK; anything else is refused.
 """
 
@@ -22,26 +20,15 @@ import csv
 import io
 import re
 import unicodedata
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 
-import openpyxl
 from flask_babel import gettext as _
+from python_calamine import CalamineWorkbook
 
 from errors import InvalidSheet, UploadTooLarge
+from units.sheet_guards import OLE_MAGIC, ZIP_MAGIC, damaged, scan_workbook
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls (and .doc) format
-FORBIDDEN_PARTS = (
-    (re.compile(r"(^|/)vbaproject\.bin$", re.I), "macro"),
-    (re.compile(r"^xl/externallinks/", re.I), "external"),
-    (re.compile(r"^xl/activex/", re.I), "macro"),
-)
-XML_DECLARATIONS = re.compile(rb"<!\s*(doctype|entity)", re.I)
-WORKSHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.I)
-DIMENSION = re.compile(rb"<(\w+:)?dimension\b")
-SHEET_DATA = re.compile(rb"<(\w+:)?sheetData\b")
+__all__ = ["OLE_MAGIC", "ZIP_MAGIC"]
 
 
 @dataclass(frozen=True)
@@ -133,137 +120,63 @@ def read_table(data: bytes, filename: str = "", limits=LIMITS) -> Table:
             {"max_bytes": limits.max_bytes},
         )
     name = (filename or "").lower()
-    if data.startswith(ZIP_MAGIC):
-        return _read_xlsx(data, limits)
-    if data.startswith(OLE_MAGIC):
-        raise _whole_file(_("This is an old-style .xls file (or another Office document); save it as .xlsx and upload again."))
-    if name.endswith((".xlsx", ".xlsm", ".xls")):
-        raise _whole_file(_("This file is not a valid xlsx workbook; it may be damaged or renamed."))
+    if data.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        return _read_workbook(data, limits)
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
+        raise damaged()
     if name.endswith((".csv", ".txt")) or not name:
         return _read_csv(data, limits)
-    raise _whole_file(_("Upload the sign-up sheet as an xlsx or csv file."))
+    raise _whole_file(_("Upload the sign-up sheet as an xlsx, xls, ods or csv file."))
 
 
-def _check_archive(data: bytes, limits) -> None:
-    """Everything about an xlsx that can be checked from its zip directory and raw XML, before openpyxl opens it."""
+def _read_workbook(data: bytes, limits) -> Table:
+    """An xlsx, xls or ods through the one reader (python-calamine), once its raw bytes passed units.sheet_guards."""
+    kind, scans = scan_workbook(data, limits)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        raise _whole_file(_("This file is not a valid xlsx workbook; it may be damaged or renamed.")) from None
-    if len(entries) > limits.max_entries:
-        raise _whole_file(_("This workbook has too many parts (%(n)d) to be a sign-up sheet.", n=len(entries)))
-    if sum(entry.file_size for entry in entries) > limits.max_uncompressed:
-        raise _whole_file(
-            _("This workbook unpacks to more than %(n)d MB; a sign-up sheet is much smaller.", n=limits.max_uncompressed // 2**20)
-        )
-    names = {entry.filename for entry in entries}
-    if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-        raise _whole_file(_("This file is not a valid xlsx workbook; it may be damaged or renamed."))
-    for entry in entries:
-        if entry.flag_bits & 0x1:
-            raise _whole_file(_("This workbook is password-protected; remove the password and upload again."))
-        for pattern, reason in FORBIDDEN_PARTS:
-            if pattern.search(entry.filename):
-                if reason == "macro":
-                    raise _whole_file(_("This workbook contains macros; save it as a plain .xlsx workbook and upload again."))
-                raise _whole_file(_("This workbook links to other files; remove the external links and upload again."))
-    try:
-        content_types = archive.read("[Content_Types].xml")
-        if b"macroenabled" in content_types.lower():
-            raise _whole_file(_("This workbook contains macros; save it as a plain .xlsx workbook and upload again."))
-        for entry in entries:
-            if entry.filename.lower().endswith((".xml", ".rels", ".vml")):
-                _scan_xml(archive, entry, limits)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError, RuntimeError):
-        raise _whole_file(_("This file is not a valid xlsx workbook; it may be damaged or renamed.")) from None
-
-
-def _scan_xml(archive, entry, limits) -> None:
-    """Refuse DTDs and entity declarations in any XML part (billion laughs, external entities); streamed, never whole.
-
-    A worksheet without a ``<dimension>`` before its data makes openpyxl read the whole part once just to size
-    it; real spreadsheet programs always write one, so such a part is held to a smaller size.
-    """
-    tail, head = b"", None
-    with archive.open(entry) as stream:
-        while chunk := stream.read(64 * 1024):
-            if head is None:
-                head = chunk
-            window = tail + chunk
-            if XML_DECLARATIONS.search(window):
-                raise _whole_file(_("This workbook contains XML declarations that are not allowed (a DTD or entities)."))
-            tail = window[-16:]
-    if WORKSHEET_PART.match(entry.filename) and entry.file_size > limits.max_sheet_without_dimension:
-        dimension, data = DIMENSION.search(head or b""), SHEET_DATA.search(head or b"")
-        if dimension is None or (data is not None and data.start() < dimension.start()):
-            raise _whole_file(
-                _(
-                    "This workbook unpacks to more than %(n)d MB; a sign-up sheet is much smaller.",
-                    n=limits.max_sheet_without_dimension // 2**20,
-                )
-            )
-
-
-def _read_xlsx(data: bytes, limits) -> Table:
-    if not openpyxl.DEFUSEDXML:
-        # Only reachable if defusedxml is missing or OPENPYXL_DEFUSEDXML=False: never parse untrusted XML then.
-        raise _whole_file(_("Reading xlsx files is switched off on this server; upload a csv file instead."))
-    _check_archive(data, limits)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-            try:
-                return _xlsx_table(workbook, limits)
-            finally:
-                workbook.close()
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        name = _data_sheet(workbook.sheet_names)
+        scan = scans.get(name)
+        if scan is None:
+            raise damaged()
+        if scan.rows > limits.max_scanned_rows:
+            raise _too_many_rows(limits)
+        if scan.columns > limits.max_columns:
+            raise _whole_file(_("The sheet has more than %(n)d columns.", n=limits.max_columns))
+        values = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except InvalidSheet:
         raise
     except Exception:  # noqa: BLE001 - any parser failure on untrusted input is the file's fault, never a 500
         raise _whole_file(_("This workbook could not be read; it may be damaged. Save it again as .xlsx and retry.")) from None
-
-
-def _data_sheet(workbook):
-    """The first worksheet that is not the template's instructions sheet."""
-    instructions = {normalize_heading(name) for name in ("说明", "填写说明", "Instructions", _("Instructions"))}
-    sheets = [ws for ws in workbook.worksheets if hasattr(ws, "iter_rows")]
-    if not sheets:
-        raise _whole_file(_("This workbook has no worksheet."))
-    for sheet in sheets:
-        if normalize_heading(sheet.title) not in instructions:
-            return sheet
-    return sheets[0]
-
-
-def _xlsx_table(workbook, limits) -> Table:
-    sheet = _data_sheet(workbook)
-    # The <dimension> element is the file's own claim; ignore it and read the rows actually there.
-    sheet.reset_dimensions()
-    table = Table("xlsx", [], [])
-    scanned = 0
-    for row_number, cells in enumerate(sheet.iter_rows(max_col=limits.max_columns + 1), start=1):
-        scanned += 1
-        if scanned > limits.max_scanned_rows:
-            raise _too_many_rows(limits)
-        values = []
-        for index, cell in enumerate(cells):
-            value = getattr(cell, "value", None)
-            if value is None:
-                values.append(None)
-                continue
-            if index >= limits.max_columns:
-                raise _whole_file(_("The sheet has more than %(n)d columns.", n=limits.max_columns))
-            if getattr(cell, "data_type", None) == "f":
-                table.problems.append(_formula_refused(row_number, table.headers, index))
-                values.append(None)
-                continue
+    table, formulas = Table(kind, [], []), set(scan.formulas)
+    for row_number, cells in enumerate(values, start=1):
+        row = []
+        for index, value in enumerate(cells[: limits.max_columns]):
+            value = None if (row_number, index + 1) in formulas else _plain(value)
             if isinstance(value, str) and len(value) > limits.max_cell_chars:
                 table.problems.append(_too_long(row_number, table.headers, index, limits))
                 value = value[: limits.max_cell_chars]
-            values.append(value)
-        _add_row(table, row_number, values, limits)
+            row.append(value)
+        _add_row(table, row_number, row, limits)
+    # Every formula, with or without a value the reader saw: a sheet brings values, not formulas.
+    table.problems[:0] = [_formula_refused(r, table.headers, c - 1) for r, c in sorted(formulas) if c <= limits.max_columns]
     return _finish(table)
+
+
+def _plain(value):
+    """A value as the row checks expect it: no empty strings, and whole numbers (phones, quantities) as int."""
+    if value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _data_sheet(names) -> str:
+    """The first worksheet that is not the template's instructions sheet."""
+    instructions = {normalize_heading(name) for name in ("说明", "填写说明", "Instructions", _("Instructions"))}
+    if not names:
+        raise _whole_file(_("This workbook has no worksheet."))
+    return next((name for name in names if normalize_heading(name) not in instructions), names[0])
 
 
 def _read_csv(data: bytes, limits) -> Table:

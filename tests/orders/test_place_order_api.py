@@ -57,7 +57,7 @@ def test_a_buyer_places_a_pre_order(api_as, shop):
     # The confirmation waits in the outbox, once per channel the buyer has, in Chinese.
     rows = db.session.scalars(sa.select(Notification).where(Notification.kind == "order_confirmed")).all()
     assert {row.channel for row in rows} == {"inapp", "sms", "email"}
-    assert rows[0].title == f"预订单 {body['id']} 已确认" and "土鸡蛋 × 30个；雪毛鸡 × 2只。合计 ¥241.00" in rows[0].body
+    assert rows[0].title == f"预订单 {body['number']} 已确认" and "土鸡蛋 × 30个；雪毛鸡 × 2只。合计 ¥241.00" in rows[0].body
 
 
 def test_the_price_is_snapshotted_per_line(api_as, shop):

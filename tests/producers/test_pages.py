@@ -52,7 +52,7 @@ def test_producer_adds_goods_with_photos_from_the_phone_form(client, auth, jpeg,
     auth.login(user.phone)
     form_page = client.get("/producers/listings/new").get_data(as_text=True)
     assert 'inputmode="decimal"' in form_page and 'type="date"' in form_page and 'enctype="multipart/form-data"' in form_page
-    assert "单价(元)" in form_page and "上市日期" in form_page and "照片(最多 5 张)" in form_page
+    assert "单价（元）" in form_page and "上市日期" in form_page and "照片（最多 5 张）" in form_page
     data = listing_form()
     data["photos"] = [(io.BytesIO(jpeg), "egg.jpg"), (io.BytesIO(jpeg), "egg2.jpg")]
     response = client.post("/producers/listings/new", data=data, content_type="multipart/form-data")
@@ -76,8 +76,8 @@ def test_bad_input_on_the_form_is_shown_beside_the_fields_and_nothing_saved(clie
     assert response.status_code == 422
     assert "<script>alert(1)</script>" not in page
     assert "请修改标出的字段。" in page
-    assert "请填写单行纯文本,不能包含 &lt; 或 &gt;。" in page
-    assert "单价须在 ¥0.01 到 ¥100,000 之间。" in page and "重量(千克)最多保留 3 位小数(精确到克)。" in page
+    assert "请填写单行纯文本，不能包含 &lt; 或 &gt;。" in page
+    assert "单价须在 ¥0.01 到 ¥100,000 之间。" in page and "重量（千克）最多保留 3 位小数（精确到克）。" in page
     assert "请输入 1 到 10,000,000 之间的整数。" in page and "请填写上市日期。" in page
     assert "该文件不是可用的照片" in page
     assert count(Listing) == 0 and stored_files() == []
@@ -87,7 +87,7 @@ def test_bad_input_on_the_form_is_shown_beside_the_fields_and_nothing_saved(clie
     assert response.status_code == 422 and "100,000" in page and "10,000,000" in page
     response = client.post("/producers/listings/new", data=listing_form(quantity="很多", price_yuan="abc"))
     page = response.get_data(as_text=True)
-    assert response.status_code == 422 and "不是有效的整数" in page and "请按元填写金额,如 98 或 4.50。" in page
+    assert response.status_code == 422 and "不是有效的整数" in page and "请按元填写金额，如 98 或 4.50。" in page
     assert count(Listing) == 0
 
 
@@ -185,7 +185,7 @@ def test_producer_edits_its_profile(client, auth):
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "请填写所在村。" in page and "请从列表中选择镇(街)。" in page and "请填写11位手机号码。" in page
+    assert "请填写所在村。" in page and "请从列表中选择镇（街）。" in page and "请填写11位手机号码。" in page
 
 
 def test_operator_registers_approves_and_suspends_a_producer(client, auth):
@@ -248,7 +248,7 @@ def test_review_queue_approves_and_rejects_in_one_click(client, auth):
     assert "请先审核通过该生产者。" in page
     assert client.post(f"/producers/listings/{eggs.id}/approve").status_code == 302
     refused = client.post(f"/producers/listings/{ginger.id}/reject", data={"reason": ""}, follow_redirects=True)
-    assert "请说明原因,便于生产者修改。" in refused.get_data(as_text=True)
+    assert "请说明原因，便于生产者修改。" in refused.get_data(as_text=True)
     db.session.refresh(ginger)
     assert ginger.status == "pending"
     client.post(f"/producers/listings/{ginger.id}/reject", data={"reason": "价格偏高"})

@@ -144,7 +144,7 @@ def good(files):
     [
         (lambda good: rezip(good, add={"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0" + b"\x00" * 512}), "宏"),
         (lambda good: rezip(good, replace={"xl/worksheets/sheet1.xml": ENTITIES}), "XML"),
-        (lambda good: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, ".xls"),
+        (lambda good: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "xls"),
         (lambda good: good[: len(good) // 2], "xlsx"),
     ],
 )

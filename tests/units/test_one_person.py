@@ -17,7 +17,6 @@ from notifications.services import dispatch_due
 from orders.models import Order, OrderLine
 from orders.people import claim_colleague_orders
 from orders.services import place_order
-from presentation import local_date
 from shop.models import CampaignItem
 from units.grid import GridRow, enter_orders
 from units.sheet_import import import_sheet
@@ -159,10 +158,9 @@ def test_a_reimported_sheet_still_updates_its_own_people(shop, files, live):
 
 
 def _told(shop, lines, then, total):
-    return (
-        f"李主任（乐昌市总工会）在“春季消费扶贫”中为您预订了：{lines}。合计 {total}，交给本单位联络员。"
-        f"{local_date(shop.campaign.delivery_on)} 送货。{then}"
-    )
+    # One SMS segment: the short form (the coordinator's unit and "paid to the coordinator" are in the app).
+    day = shop.campaign.delivery_on
+    return f"李主任在“春季消费扶贫”为您预订{lines}，{total}，{day.month}月{day.day}日送到。{then}"
 
 
 UNREGISTERED = "用本手机号注册后，可在“我的订单”中查看。"
@@ -182,7 +180,8 @@ def test_everyone_the_grid_orders_for_gets_an_sms_saying_what_and_by_whom(shop, 
         None,
         f"order:{zhang_order}:placed",
     )
-    assert sms[ZHANG].body == _told(shop, "雪毛鸡 × 2只；土鸡蛋 × 10个", UNREGISTERED, "¥211.00")
+    # Two items do not fit one segment beside the registering hint: they are counted.
+    assert sms[ZHANG].body == _told(shop, "2项", UNREGISTERED, "¥211.00")
     assert sms[shop.buyer.phone].body == _told(shop, "蜂蜜 × 1瓶", REGISTERED, "¥68.00")
     # The colleague with an account also finds it in the app.
     (inapp,) = _outbox(channel="inapp", user_id=shop.buyer.id)
@@ -233,8 +232,8 @@ def test_a_long_order_is_counted_in_the_sms_not_listed(shop, app):
     items = [item for item in shop.campaign.items if item.title.startswith("很长")]
     enter_orders(shop.coordinator, shop.campaign.id, [GridRow("张伟", ZHANG, {item.id: "1" for item in items})])
     (sms,) = _outbox(channel="sms")
-    assert sms.body.startswith("李主任（乐昌市总工会）在“春季消费扶贫”中为您预订了 6 种商品。合计 ¥60.00")
-    assert len(sms.body) <= 160
+    assert sms.body.startswith("李主任在“春季消费扶贫”为您预订6项，¥60.00")
+    assert len("【拼帮】" + sms.body) <= 70
 
 
 # ---------------------------------------------------------------- at the same moment

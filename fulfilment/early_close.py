@@ -9,7 +9,7 @@ from accounts.models import User
 from accounts.services import record_audit
 from database import UTCDateTime, transaction, utcnow
 from extensions import db
-from notifications import messages
+from notifications import running_campaigns
 from notifications.services import queue_notification
 from shop.models import Campaign, CampaignItem, CampaignStatus
 
@@ -56,7 +56,7 @@ def close_sold_out_campaigns(now=None) -> list[int]:
 
 
 def _tell_operators(campaign) -> None:
-    title, body, sms = messages.campaign_sold_out(campaign)
+    title, body, sms = running_campaigns.campaign_sold_out(campaign)
     for operator in db.session.scalars(sa.select(User).where(User.role == "operator", User.active.is_(True))):
         queue_notification(
             kind="campaign_sold_out", subject=f"campaign:{campaign.id}", title=title, body=body, sms_body=sms, user=operator

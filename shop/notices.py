@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from accounts.models import User
 from extensions import db
-from notifications import messages
+from notifications import running_campaigns
 from orders.models import Order, OrderLine
 from shop.cancellation import CANCEL_REASON
 from shop.models import Campaign
@@ -33,7 +33,7 @@ def cancelled_campaign_notices(campaign_id, after=0, limit=None) -> tuple[list[d
     if not ids:
         return [], None
     campaign = db.session.get(Campaign, campaign_id)
-    title, body, sms = messages.campaign_cancelled_to_buyer(campaign)
+    title, body, sms = running_campaigns.campaign_cancelled_to_buyer(campaign)
     users = db.session.scalars(sa.select(User).where(User.id.in_(ids)).order_by(User.id)).all()
     return [{"user": user, "title": title, "body": body, "sms_body": sms} for user in users], ids[-1]
 

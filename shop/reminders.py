@@ -17,7 +17,7 @@ import after_commit
 from accounts.models import User
 from database import transaction, utcnow
 from extensions import db
-from notifications import messages
+from notifications import running_campaigns
 from notifications.models import Notification
 from notifications.services import outbox_rows
 from orders.models import Order, OrderLine
@@ -109,7 +109,7 @@ def _remind_below_minimum(campaign) -> int:
     texts = {}
     for user_id in _record(campaign.id, BELOW_MINIMUM, users):
         shown = [items[item_id] for item_id in sorted(per_user[user_id])]
-        texts[user_id] = messages.below_minimum_reminder(
+        texts[user_id] = running_campaigns.below_minimum_reminder(
             campaign, [(item.title, item.ordered, item.min_total, item.unit) for item in shown], link
         )
     return _queue("reminder_below_minimum", campaign, users, texts)
@@ -130,7 +130,7 @@ def _remind_not_ordered(campaign) -> int:
     if not users:
         return 0
     titles = [item.title for item in campaign.items if item.remaining > 0] or [item.title for item in campaign.items]
-    text = messages.not_ordered_reminder(campaign, titles, short_url(campaign), settings_url())
+    text = running_campaigns.not_ordered_reminder(campaign, titles, short_url(campaign), settings_url())
     return _queue("reminder_not_ordered", campaign, users, dict.fromkeys(_record(campaign.id, NOT_ORDERED, users), text))
 
 

@@ -14,7 +14,7 @@ from accounts.services import record_audit
 from database import local_zone, transaction, utcnow
 from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
-from notifications import messages
+from notifications import running_campaigns
 from notifications.fanout import queue_buyer_fanout
 from orders.locks import lock_campaign_for_change
 from producers.certificates import check_listing_fit
@@ -109,7 +109,7 @@ def change_campaign(actor, campaign_id, *, reason=None, title=None, description=
             changes={name: [str(before[name]), str(value)] for name, value in changes.items()},
         )
         if campaign.status == CampaignStatus.PUBLISHED and {"closes_at", "delivery_on"} & changes.keys():
-            title, body = messages.campaign_rescheduled(campaign)
+            title, body = running_campaigns.campaign_rescheduled(campaign)
             queue_buyer_fanout(
                 campaign_id=campaign.id,
                 kind="campaign_rescheduled",

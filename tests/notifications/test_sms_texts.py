@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from extensions import db
 from factories import make_listing, make_producer, make_user
-from notifications import messages
+from notifications import messages, running_campaigns
 from notifications.models import Notification
 from notifications.rendering import SMS_SEGMENT, signed_sms
 from producers.review import approve_listing, reject_listing
@@ -53,8 +53,8 @@ def every_sms():
     yield "no_allocation", messages.nothing_this_time(PRODUCER, CAMPAIGN, ["雪毛鸡", "土鸡蛋"])[2]
     entries = [{"title": "天堂姜", "unit": "斤", "quantity": 5, "buyer_name": None}]
     yield "below_minimum", messages.cancelled_below_minimum(CAMPAIGN, entries)[2]
-    yield "campaign_sold_out", messages.campaign_sold_out(CAMPAIGN)[2]
-    yield "cancelled_to_buyer", messages.campaign_cancelled_to_buyer(CAMPAIGN)[2]
+    yield "campaign_sold_out", running_campaigns.campaign_sold_out(CAMPAIGN)[2]
+    yield "cancelled_to_buyer", running_campaigns.campaign_cancelled_to_buyer(CAMPAIGN)[2]
     yield "cancelled_to_producer", messages.campaign_cancelled_to_producer(PRODUCER, CAMPAIGN)[2]
     yield "listing_approved", messages.listing_approved(LISTING)[2]
     yield "listing_rejected", messages.listing_rejected(LISTING)[2]

@@ -65,7 +65,7 @@ def test_public_results_page_shows_totals_without_logging_in(sales_data, client)
     # Nothing delivered yet: households count completed sales by default (0), the pledged figure beside (25 =
     # 2 poverty households direct + 23 linked to the cooperative).
     assert 'id="households">0<' in page and 'id="households-pledged">25<' in page
-    assert "id=\"figures-basis\"" in page
+    assert 'id="figures-basis"' in page
     assert "雪毛鸡" in page and "3 只" in page and "100 个" in page
     assert "秀水镇" in page  # towns are not personal
     assert "public" in response.headers["Cache-Control"]

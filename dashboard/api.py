@@ -22,7 +22,11 @@ class SummaryArgs(ma.Schema):
 
 
 class TotalsSchema(ma.Schema):
-    revenue_fen = ma.fields.Int()
+    revenue_fen = ma.fields.Int(metadata={"description": "pledged: what was ordered (live lines)"})
+    delivered_fen = ma.fields.Int(metadata={"description": "what the goods that arrived cost, before refunds"})
+    refunded_fen = ma.fields.Int(metadata={"description": "refunded by claims"})
+    completed_fen = ma.fields.Int(metadata={"description": "delivered, paid and not refunded (delivery.outcomes)"})
+    completed_households = ma.fields.Int(metadata={"description": "poverty households reached by completed sales"})
     orders = ma.fields.Int()
     buyers = ma.fields.Int()
     producers = ma.fields.Int()
@@ -50,6 +54,13 @@ class ReachSchema(ma.Schema):
     other_producers = ma.fields.Int()
     other_revenue_fen = ma.fields.Int()
     poverty_households = ma.fields.Int()
+    completed_households = ma.fields.Int()
+    completed_direct_households = ma.fields.Int()
+    completed_direct_fen = ma.fields.Int()
+    completed_linked_households = ma.fields.Int()
+    completed_through_fen = ma.fields.Int()
+    completed_income_per_direct_household_fen = ma.fields.Int(allow_none=True)
+    completed_sales_per_linked_household_fen = ma.fields.Int(allow_none=True)
 
 
 class RowSchema(ma.Schema):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from dashboard.grouping import sales_rows, sales_series
 from dashboard.models import Delivery, Payout
+from dashboard.outcome_checks import check_earnings, check_outcomes
 from dashboard.sales import GROUPINGS, THROUGH_KINDS, UNALLOCATED, a, c, ci, o, ol, p, s
 from dashboard.settlement import producer_statements
 from dashboard.totals import sales_totals
@@ -255,6 +256,8 @@ def check_totals(campaign_id=None) -> Checker:
     _check_stored_counters(checker, raw, campaign_id)
     _check_settlement(checker, campaign_id)
     check_ledger(checker, campaign_id)
+    check_outcomes(checker, scopes)
+    check_earnings(checker, campaign_id)
     return checker
 
 

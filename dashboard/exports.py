@@ -295,6 +295,21 @@ def _reach(args):
         },
         {"group": _("Other households (%(n)d)", n=reach["other_producers"]), "revenue_fen": reach["other_revenue_fen"]},
         {"group": _("Not yet allocated"), "revenue_fen": totals["unallocated_revenue_fen"]},
+        {
+            "group": _("Registered poverty households, completed sales"),
+            "households": reach["completed_direct_households"],
+            "revenue_fen": reach["completed_direct_fen"],
+            "per_household_fen": reach["completed_income_per_direct_household_fen"],
+        },
+        {
+            "group": _("Households linked to cooperatives and enterprises, completed sales"),
+            "households": reach["completed_linked_households"],
+            "revenue_fen": reach["completed_through_fen"],
+            "per_household_fen": reach["completed_sales_per_linked_household_fen"],
+        },
+        {"group": _("Delivered"), "revenue_fen": totals["delivered_fen"]},
+        {"group": _("Refunded"), "revenue_fen": totals["refunded_fen"]},
+        {"group": _("Completed (delivered, paid, not refunded)"), "revenue_fen": totals["completed_fen"]},
     ]
     columns = [
         ("group", _("Households helped"), "text"),

@@ -24,6 +24,7 @@ from dashboard.sales import (
     sold_lines_where,
     whole,
 )
+from delivery.outcomes import completed_by_producer, outcome_totals
 from errors import NotFound
 from extensions import db
 from measures import kg_decimal
@@ -66,8 +67,14 @@ def sales_totals(campaign_id=None, reach=None) -> dict:
     )
     reach = reach if reach is not None else poverty_reach(campaign_id)
     weight = whole(row["weight_g"])
+    outcomes = outcome_totals(campaign_id)
     return {
         "revenue_fen": whole(row["revenue_fen"]),
+        "pledged_fen": whole(row["revenue_fen"]),
+        "delivered_fen": outcomes["delivered_fen"],
+        "refunded_fen": outcomes["refunded_fen"],
+        "completed_fen": outcomes["completed_fen"],
+        "completed_households": reach["completed_households"],
         "orders": whole(row["orders"]),
         "buyers": whole(row["buyers"]),
         "lines": whole(row["lines"]),
@@ -144,6 +151,7 @@ def poverty_reach(campaign_id=None) -> dict:
             figures["other_revenue_fen"] += revenue
     result = {key: figures[key] for key in REACH_FIGURES}
     result["poverty_households"] = result["direct_households"] + result["linked_households"]
+    result.update(completed_reach(campaign_id))
     # Whole fen per household, rounded down: an average must never promise more than was earned.
     result["income_per_direct_household_fen"] = (
         result["direct_revenue_fen"] // result["direct_paid_households"] if result["direct_paid_households"] else None
@@ -152,6 +160,37 @@ def poverty_reach(campaign_id=None) -> dict:
         result["through_revenue_fen"] // result["through_paid_households"] if result["through_paid_households"] else None
     )
     return result
+
+
+def completed_reach(campaign_id=None) -> dict:
+    """Poverty households reached by COMPLETED sales (delivery.outcomes): the default figures of the pages.
+
+    A registered poverty household counts when its completed income is above 0; a cooperative or enterprise with
+    completed sales counts its linked households. Income per household: completed fen ÷ those households, rounded
+    down.
+    """
+    completed = completed_by_producer(campaign_id)
+    rows = db.session.execute(
+        sa.select(p.c.id, p.c.kind, p.c.poverty_household, p.c.linked_households).where(p.c.id.in_(sorted(completed)))
+    ).all()
+    figures = defaultdict(int)
+    for row in rows:
+        value = completed[row.id]
+        if row.poverty_household:
+            figures["direct"] += 1
+            figures["direct_fen"] += value
+        elif row.kind in THROUGH_KINDS:
+            figures["linked"] += row.linked_households
+            figures["through_fen"] += value
+    return {
+        "completed_households": figures["direct"] + figures["linked"],
+        "completed_direct_households": figures["direct"],
+        "completed_direct_fen": figures["direct_fen"],
+        "completed_linked_households": figures["linked"],
+        "completed_through_fen": figures["through_fen"],
+        "completed_income_per_direct_household_fen": figures["direct_fen"] // figures["direct"] if figures["direct"] else None,
+        "completed_sales_per_linked_household_fen": figures["through_fen"] // figures["linked"] if figures["linked"] else None,
+    }
 
 
 def sales_summary(campaign_id=None, group_by="product") -> dict:

@@ -2,7 +2,7 @@
 
 The rules ask each budget unit to reserve a share of its canteen's food budget, and its trade union a share of its
 welfare budget, for goods from poverty areas. Progress counts the unit's orders by the year their goods are
-delivered: pledged (ordered, not cancelled) and completed (delivered and paid) apart. Only unit totals leave this
+delivered: pledged (ordered, not cancelled) and completed (delivery.outcomes: delivered, paid, less refunds) apart. Only unit totals leave this
 module; nobody's own purchases do.
 """
 
@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from accounts.models import Unit
 from accounts.services import record_audit
 from database import local_today, transaction
+from delivery.outcomes import line_outcomes
 from errors import NotFound, ValidationFailed
 from extensions import db
 from orders.models import Order
@@ -119,15 +120,22 @@ def progress_of_units(units, year, today=None) -> list[Progress]:
 
 
 def _sums(unit_ids, year):
-    """Per unit: its live orders' totals in campaigns delivering that year, and those delivered and paid."""
-    completed = sa.and_(Order.stored_status == "delivered", Order.payment_status == "paid")
+    """Per unit: its live orders' totals in campaigns delivering that year (pledged), and their completed sales as
+    delivery.outcomes.line_outcomes defines them (delivered, paid, less refunds)."""
+    lines = line_outcomes()
+    per_order = (
+        sa.select(lines.c.order_id, sa.func.sum(lines.c.completed_fen).label("completed_fen"))
+        .group_by(lines.c.order_id)
+        .subquery()
+    )
     return (
         sa.select(
             Order.unit_id,
             sa.func.coalesce(sa.func.sum(Order.total_fen), 0).label("pledged"),
-            sa.func.coalesce(sa.func.sum(sa.case((completed, Order.total_fen), else_=0)), 0).label("completed"),
+            sa.func.coalesce(sa.func.sum(per_order.c.completed_fen), 0).label("completed"),
         )
         .join(Campaign, Campaign.id == Order.campaign_id)
+        .outerjoin(per_order, per_order.c.order_id == Order.id)
         .where(
             Order.unit_id.in_(unit_ids),
             Order.stored_status != "cancelled",

@@ -62,7 +62,10 @@ def test_public_results_page_shows_totals_without_logging_in(sales_data, client)
     page = response.get_data(as_text=True)
     assert "春季消费扶贫" in page
     assert "¥444.00" in page  # campaign A's sales
-    assert 'id="households">25<' in page  # 2 poverty households direct + 23 linked to the cooperative
+    # Nothing delivered yet: households count completed sales by default (0), the pledged figure beside (25 =
+    # 2 poverty households direct + 23 linked to the cooperative).
+    assert 'id="households">0<' in page and 'id="households-pledged">25<' in page
+    assert 'id="figures-basis"' in page
     assert "雪毛鸡" in page and "3 只" in page and "100 个" in page
     assert "秀水镇" in page  # towns are not personal
     assert "public" in response.headers["Cache-Control"]

@@ -372,32 +372,6 @@ def new_item(campaign_id):
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>/items/<int:item_id>/remove", methods=["POST"])
-@role_required("operator")
-def remove_item(campaign_id, item_id):
-    if ActionForm().validate_on_submit():
-        try:
-            editing.remove_item(current_user, item_id)
-        except DomainError as error:
-            flash(error.message, "danger")
-        else:
-            flash(_("Item removed; its quantities are back with the producers."), "info")
-    return redirect(url_for("shop.manage", campaign_id=campaign_id))
-
-
-@bp.route("/campaigns/<int:campaign_id>/publish", methods=["POST"])
-@role_required("operator")
-def publish(campaign_id):
-    if ActionForm().validate_on_submit():
-        try:
-            editing.publish_campaign(current_user, campaign_id)
-        except DomainError as error:
-            flash(error.message, "danger")
-        else:
-            flash(_("Published: buyers can see the campaign now."), "success")
-    return redirect(url_for("shop.manage", campaign_id=campaign_id))
-
-
 @bp.route("/campaigns/<int:campaign_id>/preview")
 @role_required("operator")
 def preview(campaign_id):

@@ -1,5 +1,5 @@
-"""The operator's pages for a running campaign: its texts and dates, its items' supplies (shop.running), and its
-cancellation (shop.cancellation)."""
+"""The operator's actions on a campaign past its first draft: removing a draft's item, publishing it, then its texts
+and dates, its items' supplies (shop.running), and its cancellation (shop.cancellation)."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -9,8 +9,8 @@ from accounts.access import role_required
 from accounts.routes import show_field_errors
 from database import local_zone
 from errors import DomainError, MixedListings, ValidationFailed
-from shop import cancellation, catalogue, lifecycle, running
-from shop.forms import CancelCampaignForm, RunningCampaignForm, SupplyForm
+from shop import cancellation, catalogue, editing, lifecycle, running
+from shop.forms import ActionForm, CancelCampaignForm, RunningCampaignForm, SupplyForm
 from shop.routes import bp
 
 
@@ -110,3 +110,29 @@ def cancel_campaign(campaign_id):
     return render_template(
         "shop/cancel_confirm.html", form=form, campaign=campaign, cancellable=lifecycle.cancellable(campaign.status)
     ), status
+
+
+@bp.route("/campaigns/<int:campaign_id>/items/<int:item_id>/remove", methods=["POST"])
+@role_required("operator")
+def remove_item(campaign_id, item_id):
+    if ActionForm().validate_on_submit():
+        try:
+            editing.remove_item(current_user, item_id)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("Item removed; its quantities are back with the producers."), "info")
+    return redirect(url_for("shop.manage", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/<int:campaign_id>/publish", methods=["POST"])
+@role_required("operator")
+def publish(campaign_id):
+    if ActionForm().validate_on_submit():
+        try:
+            editing.publish_campaign(current_user, campaign_id)
+        except DomainError as error:
+            flash(error.message, "danger")
+        else:
+            flash(_("Published: buyers can see the campaign now."), "success")
+    return redirect(url_for("shop.manage", campaign_id=campaign_id))

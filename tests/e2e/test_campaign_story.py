@@ -9,14 +9,25 @@ The figures are worked out by hand: 春雪毛鸡 (¥98.00/只) offered 60 by the
 household; 春土鸡蛋 (¥1.50/个) 300 by 李桂英's household. Orders: 张伟 2 chickens + 30 eggs (¥241.00); the sheet
 adds 李明 3 chickens and 王红 5 chickens + 60 eggs. 10 chickens split 60:40 → cooperative 6, 陈华 4.
 Sales 10 × 98 + 90 × 1.5 = ¥1,115.00; weight 10 × 1.5 kg + 90 × 50 g = 19.5 kg.
+
+Delivery day (issue 15): the cooperative brings 5 of its 6 chickens, 陈华 all 4, 李桂英 all 90 eggs. The 9 chickens are
+shared by what each ordered (2:3:5 → 1.8, 2.7, 4.5; the two left over to the largest remainders): 张伟 2, 李明 3,
+王红 4 of 5, so 王红 pays 4 × 98 + 60 × 1.5 = ¥482.00. 张伟 claims 1 damaged chicken, naming the cooperative; the
+operator refunds it: ¥98.00. The cooperative's 我的收入: allocated 6 × 98 = ¥588.00, delivered 5 × 98 = ¥490.00,
+refunded ¥98.00, due and still owed ¥392.00. `flask check-totals` then finds 0 mismatches.
 """
 
 import re
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+
+from worker_process import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.worker]
 
@@ -143,6 +154,7 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     story.shot(buyer, "buyer-cart")
     buyer.click("input[name=place]")
     buyer.wait_for_url(re.compile(r"/orders/\d+/confirmation$"))
+    order_id = int(re.search(r"/orders/(\d+)/confirmation", buyer.url).group(1))
     confirmation = buyer.content()
     assert "¥241.00" in confirmation
     story.fits_phone(buyer)
@@ -237,8 +249,85 @@ def test_campaign_from_publishing_to_totals(story, live_server, tmp_path):
     assert "19.5" in operator.inner_text("#total-weight")
     story.shot(operator, "operator-dashboard")
 
+    _delivery_day(story, live_server, campaign_id, order_id, operator, coordinator, buyer, cooperative)
     assert not story.server_errors, story.server_errors
     assert not story.csp_violations, story.csp_violations
+
+
+def _delivery_day(story, live_server, campaign_id, order_id, operator, coordinator, buyer, cooperative):
+    """After the close: a short delivery, a claim and its refund, the producer's income, and the totals check."""
+    # 7. The coordinator records what arrived at the unit: one of the cooperative's chickens is missing.
+    coordinator.goto(f"/units/campaigns/{campaign_id}")
+    coordinator.click("text=到货登记")
+    coordinator.wait_for_url(re.compile(rf"/delivery/campaigns/{campaign_id}/units/\d+$"))
+    for producer_name, title, arrived in (
+        ("秀水镇雪毛鸡养殖合作社", "春雪毛鸡", 5),
+        ("陈华养鸡户", "春雪毛鸡", 4),
+        ("李桂英蛋鸡户", "春土鸡蛋", 90),
+    ):
+        card = coordinator.locator(".card", has=coordinator.locator(".card-header", has_text=producer_name))
+        card.locator(".item-row", has_text=title).locator("input[type=number]").fill(str(arrived))
+        card.locator("button[type=submit]").click()
+        coordinator.wait_for_load_state()
+        assert f"已登记{producer_name}的到货。" in coordinator.content()
+    shares = coordinator.locator("#shares")
+    assert "实收 2/2 只" in shares.locator("li", has_text="张伟").inner_text()
+    assert "实收 3/3 只" in shares.locator("li", has_text="李明").inner_text()
+    wang = shares.locator("li", has_text="王红").inner_text()
+    assert "春雪毛鸡：实收 4/5 只" in wang and "¥482.00" in wang
+    story.fits_phone(coordinator)
+    story.shot(coordinator, "coordinator-short-delivery")
+
+    # 8. 张伟 files a claim on his chickens from his order: one arrived damaged.
+    buyer.goto(f"/orders/{order_id}")
+    buyer.click("a[href*='/claims/orders/']:has-text('春雪毛鸡')")
+    buyer.wait_for_url(re.compile(rf"/claims/orders/{order_id}/new"))
+    assert "春雪毛鸡" in buyer.locator("#item_id option:checked").inner_text()
+    buyer.fill("#quantity", "1")
+    buyer.select_option("#reason", value="damaged")
+    buyer.select_option("#producer_id", label="秀水镇雪毛鸡养殖合作社")
+    buyer.fill("#note", "一只鸡腿骨折了")
+    story.fits_phone(buyer)
+    buyer.click("#submit")
+    buyer.wait_for_url(re.compile(rf"/orders/{order_id}$"))
+    assert "售后申请已提交，运营人员处理后会通知您。" in buyer.content()
+    story.shot(buyer, "buyer-claim-filed")
+
+    # 9. The operator finds it in the claims queue and refunds it in full.
+    operator.goto("/claims/")
+    claim = operator.locator("#claims tbody tr", has_text="张伟").filter(has_text="春雪毛鸡")
+    assert "破损" in claim.inner_text()
+    claim.locator("td a").first.click()
+    operator.wait_for_url(re.compile(r"/claims/\d+$"))
+    assert "春雪毛鸡 × 1只" in operator.content() and "破损" in operator.content()
+    operator.select_option("#decision", value="refund")
+    operator.fill("#note", "照片已核实，退款")
+    operator.click("#submit")
+    operator.wait_for_url(re.compile(r"/claims/$"))
+    assert "已处理，并已通知买家。" in operator.content()
+    story.shot(operator, "operator-refunded")
+    buyer.goto(f"/orders/{order_id}")
+    assert "已退 ¥98.00" in buyer.content()
+
+    # 10. The cooperative's 我的收入: delivered 5 chickens, one refunded, ¥392.00 still owed.
+    cooperative.goto("/earnings/")
+    assert "我的收入" in cooperative.content()
+    assert "共尚欠：¥392.00" in cooperative.content()
+    row = cooperative.locator("#earnings tbody tr", has_text=TITLE)
+    cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
+    assert cells[1:7] == ["¥588.00", "¥490.00", "¥98.00", "¥392.00", "¥0.00", "¥392.00"], cells
+    story.shot(cooperative, "producer-earnings")
+
+    # 11. Every figure recomputed from the entries agrees with what the pages showed.
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "check-totals"],
+        cwd=ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and " 0 mismatches" in done.stdout, done.stdout + done.stderr
 
 
 def test_a_colleague_joins_from_the_units_invitation_and_orders(story, live_server):

@@ -291,6 +291,7 @@ def _delivery_day(story, live_server, campaign_id, order_id, operator, coordinat
     buyer.click("#submit")
     buyer.wait_for_url(re.compile(rf"/orders/{order_id}$"))
     assert "售后申请已提交，运营人员处理后会通知您。" in buyer.content()
+    assert "：春雪毛鸡 × 1只，破损" in buyer.inner_text("body")
     story.shot(buyer, "buyer-claim-filed")
 
     # 9. The operator finds it in the claims queue and refunds it in full.

@@ -19,7 +19,9 @@ def test_the_distribution_list_has_a_print_button_and_dialable_phones(shop, clie
     auth.login(shop.coordinator.phone)
     page = client.get(f"/units/campaigns/{shop.campaign.id}/distribution").get_data(as_text=True)
     assert re.search(r"<button[^>]*data-print[^>]*>打印</button>", page)
-    assert "/static/css/pinbang.css" in page and "/static/js/pinbang.js" in page  # the print layout and the button
+    assert re.search(r"/static/css/pinbang\.[0-9a-f]{12}\.css", page) and re.search(
+        r"/static/js/pinbang\.[0-9a-f]{12}\.js", page
+    )  # the print layout and the button
     assert '<td class="name">欧阳振华</td>' in page and '<td class="name">王芳</td>' in page
     assert '<a href="tel:13700000021">13700000021</a>' in page
     assert re.search(r'<table class="[^"]*\btable-cards\b[^"]*" id="distribution">', page)

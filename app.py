@@ -36,7 +36,7 @@ def create_app(config=None, **overrides):
     register_template_helpers(app)
     register_commands(app)
     register_security_headers(app)
-    serve_static_files(app)
+    serve_static_files(app, security_header_values(app.config))
     celery_init_app(app)
     return app
 
@@ -257,23 +257,30 @@ def register_commands(app):
     app.cli.add_command(check_totals_command)
 
 
+def security_header_values(config) -> dict[str, str]:
+    """The headers every answer carries, pages (after_request) and static files (WhiteNoise) alike."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    }
+    if config["STRICT_TRANSPORT_SECURITY"]:
+        headers["Strict-Transport-Security"] = config["STRICT_TRANSPORT_SECURITY"]
+    return headers
+
+
 def register_security_headers(app):
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-        )
+        for name, value in security_header_values(app.config).items():
+            response.headers.setdefault(name, value)
         chosen = response.cache_control.public or response.cache_control.private or _is_static(request.endpoint)
         if request.path.startswith("/api/") or not chosen:
             # Pages, downloads and API answers are personal unless a view says who may keep a copy (public results,
             # photos and QR codes in the browser's own cache, static files).
             response.headers["Cache-Control"] = "no-store"
-        if app.config["STRICT_TRANSPORT_SECURITY"]:
-            response.headers.setdefault("Strict-Transport-Security", app.config["STRICT_TRANSPORT_SECURITY"])
         return response
 
 

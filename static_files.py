@@ -25,8 +25,9 @@ UNVERSIONED_MAX_AGE = 600
 _built: dict[tuple, dict[str, str]] = {}
 
 
-def serve_static_files(app) -> None:
-    """Serve /static/, Bootstrap's files and /favicon.ico through WhiteNoise, and make ``url_for`` name versions."""
+def serve_static_files(app, security_headers: dict[str, str]) -> None:
+    """Serve /static/, Bootstrap's files and /favicon.ico through WhiteNoise, and make ``url_for`` name versions.
+    ``security_headers`` (app.security_header_values) go on every file, as the after_request puts them on pages."""
     build = Path(app.instance_path) / "static"
     bootstrap = app.blueprints["bootstrap"]
     sources = {
@@ -48,7 +49,7 @@ def serve_static_files(app) -> None:
         app.wsgi_app,
         max_age=UNVERSIONED_MAX_AGE,
         immutable_file_test=lambda path, url: bool(VERSIONED.search(url)),
-        add_headers_function=_headers,
+        add_headers_function=lambda headers, path, url: _headers(headers, security_headers),
     )
     for endpoint in sources:
         served.add_files(str(build / endpoint), prefix=prefixes[endpoint].strip("/") + "/")
@@ -56,8 +57,9 @@ def serve_static_files(app) -> None:
     app.wsgi_app = served
 
 
-def _headers(headers, path, url):
-    headers["X-Content-Type-Options"] = "nosniff"
+def _headers(headers, security_headers):
+    for name, value in security_headers.items():
+        headers.setdefault(name, value)
 
 
 def _versions(folder: Path, files, build: Path) -> dict[str, str]:

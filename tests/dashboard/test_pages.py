@@ -46,8 +46,19 @@ def test_dashboard_link_in_the_operator_nav(operator, client, auth):
 @pytest.mark.parametrize("role", ["buyer", "producer"])
 def test_other_roles_are_refused(sales_data, client, auth, role):
     auth.login(make_user(role=role).phone)
+    statement = f"/dashboard/campaigns/{sales_data.camp_a.id}/settlement/{sales_data.p1.id}"
     for path in _paths(sales_data):
-        assert client.get(path).status_code == 403, path
+        # A producer may open its own statement only (issue 15.5): another producer's is not found.
+        expected = 404 if role == "producer" and path == statement else 403
+        assert client.get(path).status_code == expected, path
+
+
+def test_a_producer_sees_its_own_statement_and_not_another(sales_data, client, auth):
+    auth.login(make_user(role="producer", producer=sales_data.p1).phone)
+    own = client.get(f"/dashboard/campaigns/{sales_data.camp_a.id}/settlement/{sales_data.p1.id}")
+    assert own.status_code == 200 and sales_data.p1.name in own.get_data(as_text=True)
+    other = f"/dashboard/campaigns/{sales_data.camp_a.id}/settlement/{sales_data.p2.id}"
+    assert client.get(other).status_code == 404
 
 
 def test_anonymous_visitors_are_sent_to_log_in(sales_data, client):

@@ -306,7 +306,8 @@ row("POST", "/delivery/campaigns/<int:campaign_id>/units/<int:unit_id>", "/deliv
 row("GET", "/dashboard/campaigns/<int:campaign_id>/delivery/<int:unit_id>", "/dashboard/campaigns/{done}/delivery/{unit}", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/dashboard/campaigns/<int:campaign_id>/settlement", "/dashboard/campaigns/{done}/settlement", (L, 403, 403, 403, 403, 200, 403, 403))
 row("POST", "/dashboard/campaigns/<int:campaign_id>/settlement", "/dashboard/campaigns/{done}/settlement", (L, 403, 403, 403, 403, 422, 403, 403))
-row("GET", "/dashboard/campaigns/<int:campaign_id>/settlement/<int:producer_id>", "/dashboard/campaigns/{done}/settlement/{producer}", (L, 403, 403, 403, 403, 200, 403, 403))
+# a producer sees its own statement (issue 15.5); another producer's is not found
+row("GET", "/dashboard/campaigns/<int:campaign_id>/settlement/<int:producer_id>", "/dashboard/campaigns/{done}/settlement/{producer}", (L, 403, 403, 403, 200, 200, 404, 403))
 row("GET", "/dashboard/export/<name>.<fmt>", "/dashboard/export/summary.xlsx?campaign_id={done}&group_by=unit", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/dashboard/outstanding", "/dashboard/outstanding", (L, 403, 403, 403, 403, 200, 403, 403))
 row("GET", "/dashboard/exports", "/dashboard/exports", (L, 403, 403, 403, 403, 200, 403, 403))
@@ -398,6 +399,40 @@ row("GET", "/units/<int:unit_id>/invite.<any(svg, png):kind>", "/units/{unit}/in
 row("POST", "/units/<int:unit_id>/invite/rotate", "/units/{unit}/invite/rotate", (L, 403, 403, 302, 403, 302, 403, 404))
 row("POST", "/units/<int:unit_id>/roster", "/units/{unit}/roster", (L, 403, 403, 422, 403, 422, 403, 404))
 row("POST", "/units/<int:unit_id>/roster/confirm", "/units/{unit}/roster/confirm", (L, 403, 403, 302, 403, 302, 403, 404))
+# Claims (售后): the buyer files on its delivered line (its coordinator may too); operators decide. The world's claim
+# is the buyer's on the closed campaign's order; photos are private to whoever may see the claim.
+_CLAIM = {"item_id": None, "quantity": 1, "reason": "damaged"}
+row("GET", "/api/v1/claims", "/api/v1/claims", (401, 403, 403, 403, 403, 200, 403, 403))
+row("GET", "/api/v1/claims/<int:claim_id>", "/api/v1/claims/{claim}", (401, 200, 404, 200, 403, 200, 403, 404))
+row("POST", "/api/v1/claims/<int:claim_id>/decide", "/api/v1/claims/{claim}/decide", (401, 403, 403, 403, 403, 200, 403, 403), json={"decision": "reject", "note": "照片不清楚"})
+row("GET", "/api/v1/orders/<int:order_id>/claims", "/api/v1/orders/{done_order}/claims", (401, 200, 404, 200, 403, 200, 403, 404))
+# the buyer files on the delivered honey, and so may its coordinator (3 arrived, the world's claim took 1)
+row("POST", "/api/v1/orders/<int:order_id>/claims", "/api/v1/orders/{done_order}/claims", (401, 201, 404, 201, 403, 403, 403, 404), json=lambda ids: {**_CLAIM, "item_id": ids["done_honey"]})
+row("GET", "/claims/", "/claims/", (L, 403, 403, 403, 403, 200, 403, 403))
+row("GET", "/claims/<int:claim_id>", "/claims/{claim}", (L, 200, 404, 200, 403, 200, 403, 404))
+# an empty decision form re-shows the claim (200); the buyer's side has no form to post
+row("POST", "/claims/<int:claim_id>", "/claims/{claim}", (L, 200, 404, 200, 403, 200, 403, 404))
+row("GET", "/claims/orders/<int:order_id>/new", "/claims/orders/{done_order}/new", (L, 200, 404, 200, 403, 403, 403, 404))
+row("POST", "/claims/orders/<int:order_id>/new", "/claims/orders/{done_order}/new", (L, 422, 404, 422, 403, 403, 403, 404))
+row("GET", "/claims/photos/<token>", "/claims/photos/{claim_photo_token}", (L, 200, 404, 200, 403, 200, 403, 404))
+row("GET", "/claims/photos/<token>/thumb", "/claims/photos/{claim_photo_token}/thumb", (L, 200, 404, 200, 403, 200, 403, 404))
+row("GET", "/claims/units/<int:unit_id>", "/claims/units/{unit}", (L, 403, 403, 200, 403, 200, 403, 403))
+# Earnings (我的收入): a producer its own, operators any; payment terms and payout reversals are the operators'.
+row("GET", "/api/v1/producers/<int:producer_id>/earnings", "/api/v1/producers/{producer}/earnings", (401, 403, 403, 403, 200, 200, 404, 403))
+row("PUT", "/api/v1/campaigns/<int:campaign_id>/payment-terms", "/api/v1/campaigns/{done}/payment-terms", (401, 403, 403, 403, 403, 200, 403, 403), json={"days": 15})
+row("GET", "/earnings/", "/earnings/", (L, 403, 403, 403, 200, 403, 200, 403))
+row("GET", "/earnings/campaigns/<int:campaign_id>", "/earnings/campaigns/{done}", (L, 403, 403, 403, 403, 200, 403, 403))
+# empty terms are the default terms: saved (302)
+row("POST", "/earnings/campaigns/<int:campaign_id>", "/earnings/campaigns/{done}", (L, 403, 403, 403, 403, 302, 403, 403))
+row("GET", "/earnings/producers/<int:producer_id>", "/earnings/producers/{producer}", (L, 403, 403, 403, 403, 200, 403, 403))
+row("POST", "/api/v1/payouts/<int:payout_id>/reverse", "/api/v1/payouts/{payout}/reverse", (401, 403, 403, 403, 403, 201, 403, 403), json={"reason": "记错金额"})
+row("POST", "/dashboard/payouts/<int:payout_id>/reverse", "/dashboard/payouts/{payout}/reverse", (L, 403, 403, 403, 403, 302, 403, 403))
+# A unit's payment history: its coordinator and operators.
+row("GET", "/api/v1/orders/<int:order_id>/payments", "/api/v1/orders/{order}/payments", (401, 403, 403, 200, 403, 200, 403, 404))
+# Cadres (驻村干部) only; none of these roles is one.
+row("GET", "/cadres/", "/cadres/", (L, 403, 403, 403, 403, 403, 403, 403))
+row("POST", "/cadres/deliveries", "/cadres/deliveries", (L, 403, 403, 403, 403, 403, 403, 403))
+row("POST", "/fulfilment/picklists/<int:campaign_id>/ack-by-phone/<int:producer_id>", "/fulfilment/picklists/{done}/ack-by-phone/{producer}", (L, 403, 403, 403, 403, 302, 403, 403))
 # fmt: on
 
 

@@ -67,6 +67,9 @@ def _user(key, units, producers):
 
 def build_world():
     """Everything above; returns a namespace with the objects and ``ids`` for URL placeholders."""
+    from claims.services import file_claim
+    from dashboard.settlement import record_payout
+    from delivery.receipts import record_receipt
     from extensions import db
     from fulfilment import closing
     from fulfilment.notices import RENDERERS
@@ -101,10 +104,23 @@ def build_world():
     done = make_campaign(title="已结束的活动", slug=f"done{uuid.uuid4().hex[:6]}", closes_in=timedelta(minutes=-5))
     done_chicken = make_item(done, [(chicken_p, 100)], title="雪毛鸡")
     done_honey = make_item(done, [(honey_q, 100)], title="蜂蜜")
-    make_order(done, [(done_chicken, 4), (done_honey, 1)], user=users["buyer"], note=NOTES["buyer"])
+    done_order = make_order(done, [(done_chicken, 4), (done_honey, 3)], user=users["buyer"], note=NOTES["buyer"])
     make_order(done, [(done_chicken, 5), (done_honey, 2)], user=users["buyer_b"], note=NOTES["buyer_b"])
     closing.close_campaign(done.id)
     expand_fanouts(RENDERERS)  # as the close task does right after the close
+    db.session.expire_all()
+    # Q's honey arrived at unit 甲 (P's chickens are left for the receipts row to record); the buyer claims on it,
+    # with a photo, and Q was paid part of what is due.
+    record_receipt(users["operator"], done.id, units["a"].id, producers["q"].id, [{"item_id": done_honey.id, "quantity": 3}])
+    claim = file_claim(
+        users["buyer"],
+        done_order.id,
+        item_id=done_honey.id,
+        quantity=1,
+        reason="damaged",
+        photos=[FileStorage(io.BytesIO(jpeg_bytes()), filename="claim.jpg", content_type="image/jpeg")],
+    )
+    payout = record_payout(users["operator"], done.id, producers["q"].id, 100, "transfer", reference="TX-1")
     db.session.expire_all()
 
     from notifications.models import Notification
@@ -116,6 +132,7 @@ def build_world():
         "done": done.id,
         "done_slug": done.slug,
         "done_item": done_chicken.id,
+        "done_honey": done_honey.id,
         "order": orders["buyer"].id,
         "item": open_chicken.id,
         "item_q": open_campaign.items[1].id,
@@ -126,6 +143,10 @@ def build_world():
         "unit": units["a"].id,
         "user": users["buyer"].id,
         "notification": notification.id,
+        "done_order": done_order.id,
+        "claim": claim.id,
+        "claim_photo_token": claim.photos[0].token,
+        "payout": payout.id,
     }
     return SimpleNamespace(units=units, producers=producers, users=users, orders=orders, ids=ids, open=open_campaign, done=done)
 

@@ -21,4 +21,6 @@ def test_the_dashboards_tables_become_cards_on_a_phone(sales_data, operator, cli
     page = client.get("/dashboard/").get_data(as_text=True)
     for table in ("products", "campaigns"):
         assert re.search(rf'<table class="[^"]*\btable-cards\b[^"]*" id="{table}">', page), table
-    assert re.search(r"/static/js/pinbang\.[0-9a-f]{12}\.js", page)  # (its versioned name) labels the cards' cells and binds the print buttons
+    assert re.search(
+        r"/static/js/pinbang\.[0-9a-f]{12}\.js", page
+    )  # (its versioned name) labels the cards' cells and binds the print buttons

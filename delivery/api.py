@@ -26,7 +26,7 @@ class Weight(ma.fields.Field):
     """A weight as sent: a number or a text; the service reads it (measures.parse_kg) and names what is wrong."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int | float | str) or len(str(value)) > 20:
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or (isinstance(value, str) and len(value) > 20):
             raise ma.ValidationError(_("Enter the weight in kg as a number, e.g. 1.5."))
         return value
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 
 import after_commit
@@ -319,12 +320,17 @@ def mark_inbox_read(user, notifications) -> None:
     session = db.session()
     expiring, session.expire_on_commit = session.expire_on_commit, False
     try:
-        _set_read(user, ids)
+        read_at = _set_read(user, ids)
     finally:
         session.expire_on_commit = expiring
+    for notification in notifications:
+        if notification.id in ids:
+            # What the UPDATE wrote, as loaded state: the rows kept in this session read as read, and are not dirty.
+            set_committed_value(notification, "read_at", read_at)
 
 
 def _set_read(user, ids):
+    now = utcnow()
     with transaction():
         db.session.execute(
             sa.update(Notification)
@@ -333,9 +339,10 @@ def _set_read(user, ids):
                 Notification.recipient.in_(_inbox_recipients(user)),
                 Notification.read_at.is_(None),
             )
-            .values(read_at=utcnow())
+            .values(read_at=now)
             .execution_options(synchronize_session=False)
         )
+    return now
 
 
 def queue_sms_to_phone(*, phone, kind, subject, title, body) -> bool:

@@ -19,6 +19,7 @@ def test_token_by_phone_and_revoke(api):
         "email": None,
         "active": True,
         "locale": None,
+        "town": None,
     }
     api.token = body["token"]
     assert api.get("/me").status_code == 200

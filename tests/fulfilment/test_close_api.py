@@ -171,4 +171,4 @@ def test_after_the_close_buyers_see_their_orders_allocated_in_the_api_and_on_the
     # Liu's only order held eggs, cancelled below minimum: cancelled, not allocated.
     assert {o["status"] for o in api_as(people.liu).get("/orders").get_json()["items"]} == {"cancelled"}
     auth.login(people.wang.phone)
-    assert "已分配" in client.get("/orders/").get_data(as_text=True)
+    assert "备货中" in client.get("/orders/").get_data(as_text=True)

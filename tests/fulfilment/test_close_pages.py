@@ -43,7 +43,7 @@ def test_the_operator_sees_the_split_and_who_confirmed(client, auth):
 
     text = client.get(f"/fulfilment/campaigns/{s.campaign.id}").get_data(as_text=True)
     union, women, _ = people.units
-    assert "秀水镇雪毛鸡合作社" in text and f"{union.name}: 40 只" in text
+    assert "秀水镇雪毛鸡合作社" in text and f"{union.name}：40 只" in text
     assert "未达到成团数量 500，已取消" in text
     assert "2 家生产者中已有 1 家确认" in text
     assert client.get("/fulfilment/").status_code == 200

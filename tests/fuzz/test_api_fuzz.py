@@ -61,7 +61,7 @@ RULES_IN_WORDS = {
     "POST /api/v1/listings": {"producer_id", "unit_weight_kg", "ready_on"},
     "PATCH /api/v1/listings/{listing_id}": {"unit", "unit_weight_kg", "quantity", "ready_on"},
     "POST /api/v1/listings/{listing_id}/photos": {"photo"},
-    "POST /api/v1/users": {"phone", "email", "password", "unit_id", "coordinator", "producer_id"},
+    "POST /api/v1/users": {"phone", "email", "password", "unit_id", "coordinator", "producer_id", "town"},
     "POST /api/v1/units": {"name"},
     "POST /api/v1/campaigns": {"opens_at", "closes_at", "delivery_on", "unit_ids"},
     "POST /api/v1/campaigns/{campaign_id}/items": {"title", "unit", "price_fen", "min_total", "supplies"},
@@ -80,6 +80,8 @@ RULES_IN_WORDS = {
     "PUT /api/v1/producers/{producer_id}/admission": {"valid_until"},
     "POST /api/v1/producers/{producer_id}/households": {"registry_number", "share_pct"},
     "POST /api/v1/listings/{listing_id}/certificates": {"label", "number", "valid_until"},
+    # a rejection says why; a refund of at most the claimed pieces
+    "POST /api/v1/claims/{claim_id}/decide": {"note", "quantity"},
 }
 
 

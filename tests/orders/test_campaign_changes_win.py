@@ -49,7 +49,7 @@ def test_a_changed_price_and_title_are_what_the_next_order_snapshots_and_confirm
     confirmation = db.session.scalars(
         sa.select(Notification).where(Notification.subject == f"order:{body['id']}:placed", Notification.channel == "inapp")
     ).one()
-    assert confirmation.title == f"预订单 {body['id']} 已确认"
+    assert confirmation.title == f"预订单 {body['number']} 已确认"
     assert confirmation.body.startswith("秋季消费扶贫：散养土鸡蛋 × 2个。合计 ¥3.60")
 
 

@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 import after_commit
 from accounts.services import record_audit

@@ -137,8 +137,14 @@ class CampaignOrders(MethodView):
             source="coordinator" if on_behalf else "buyer",
         )
         if not placed.created:
-            return placed.order, 200
+            return order_with_figures(placed.order), 200
         return jsonify(order_json(placed.order)), 201
+
+
+def order_with_figures(order) -> dict:
+    """The order for OrderSchema with its lines' delivered, weight and charged figures (``delivery.ledger``)."""
+    body = {name: getattr(order, name) for name in OrderSchema().fields if name not in ("lines", "charged_fen")}
+    return {**body, **order_figures(order)}
 
 
 def order_json(order) -> dict:
@@ -195,9 +201,7 @@ class OrderDetail(MethodView):
     @blp.response(200, OrderSchema)
     def get(self, order_id):
         """One order: its buyer, their unit's coordinator, or an operator; with what was delivered and charged."""
-        order = reading.get_order(g.api_user, order_id)
-        body = {name: getattr(order, name) for name in OrderSchema().fields if name not in ("lines", "charged_fen")}
-        return {**body, **order_figures(order)}
+        return order_with_figures(reading.get_order(g.api_user, order_id))
 
     @api_auth("buyer")
     @blp.arguments(OrderChangeSchema)

@@ -82,7 +82,7 @@ def test_add_to_cart_then_check_out_once_even_on_a_double_click(client, auth, op
     db.session.expire_all()
     assert (eggs.ordered, chickens.ordered) == (132, 1)
     confirmation = page(client.get(first.headers["Location"]))
-    assert f"您的预订单 {orders[0].id} 已提交" in confirmation and "¥116.00" in confirmation
+    assert f"您的预订单 {orders[0].number} 已提交" in confirmation and "¥116.00" in confirmation
     # The cart is empty afterwards.
     assert "购物车是空的" in page(client.get(f"/c/{campaign.slug}/cart"))
 

@@ -80,7 +80,7 @@ def test_beat_closes_a_campaign_at_its_closing_time_on_the_embedded_broker(migra
                 Notification.recipient == f"producer:{people.coop.id}", Notification.channel == "sms"
             )
         )
-        assert sms.startswith("秀水镇雪毛鸡合作社：“春季消费扶贫”活动已截止，请于")
+        assert sms.startswith("“春季消费扶贫”已截止，请于")
         assert [line.split("\t")[2] for line in _sms_lines(people.coop.phone)] == ["【拼帮】" + sms]
 
 

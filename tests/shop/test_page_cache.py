@@ -94,7 +94,9 @@ def test_a_running_items_new_supply_and_a_new_photo_show_at_once(client, api_as,
     client.get(f"/c/{campaign.slug}")
     operator = api_as(make_user(role="operator"))
     other = make_listing(make_producer(name="黄岭养鸡场", kind="enterprise", town="黄圃镇"), name="雪毛鸡", unit="只")
-    added = operator.put(f"/items/{chickens.id}/supplies/{other.id}", json={"quantity": 7, "reason": "补货", "confirm_mixed": True})
+    added = operator.put(
+        f"/items/{chickens.id}/supplies/{other.id}", json={"quantity": 7, "reason": "补货", "confirm_mixed": True}
+    )
     assert added.status_code in (200, 201), added.get_json()
     photo = add_photo(listing)
     text = card(page(client.get(f"/c/{campaign.slug}")), chickens)

@@ -23,7 +23,7 @@ from errors import Conflict, NotFound, ValidationFailed
 from extensions import db
 from fulfilment.models import Allocation
 from measures import yuan
-from notifications import after_delivery, messages
+from notifications import messages
 from notifications.services import queue_notification
 from orders.models import Order, OrderLine
 from paging import page_of
@@ -167,14 +167,14 @@ def record_payout(actor, campaign_id, producer_id, amount_fen, method, reference
         record_audit(
             actor, "payout.record", payout, campaign_id=campaign_id, producer_id=producer_id, amount_fen=amount_fen, method=method
         )
-        title, body, _sms = messages.payout_made(campaign, amount_fen)
+        title, body, sms = messages.payout_made(campaign, amount_fen, method)
         queue_notification(
             kind="payout",
             subject=f"payout:{payout.id}",
             producer=statement["producer"],
             title=title,
             body=body,
-            sms_body=after_delivery.payout_sms(campaign, amount_fen, method),
+            sms_body=sms,
         )
         after_commit.dispatch_notifications()
         if campaign.status == CampaignStatus.DELIVERED and _all_paid(campaign_id):

@@ -1,4 +1,4 @@
-"""The texts Pinbang sends after delivery: payouts' SMS and corrections, claims (售后) filed and decided.
+"""The texts Pinbang sends after delivery: payouts' corrections, claims (售后) filed and decided.
 
 messages.py's sibling (that module is at the house's size limit); the same shape: one function per message, each
 returning its text rendered in the current locale.
@@ -6,24 +6,6 @@ returning its text rendered in the current locale.
 
 from measures import yuan
 from notifications.rendering import _
-
-# A payout's SMS names the campaign in at most this many characters, so the whole text stays within 70.
-SMS_TITLE_CHARS = 16
-
-
-def _short(text, limit):
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def payout_sms(campaign, amount_fen, method):
-    """The SMS of a payout: self-contained (who sends, what, how much, how, where to look), at most 70 characters."""
-    how = _("by bank transfer") if method == "transfer" else _("in cash")
-    return _(
-        "[Pinbang] %(amount)s for %(campaign)s has been paid to you %(how)s. See My income.",
-        amount=yuan(amount_fen),
-        campaign=_short(campaign.title, SMS_TITLE_CHARS),
-        how=how,
-    )
 
 
 def payout_reversed(campaign, amount_fen, reason):

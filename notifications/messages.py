@@ -205,11 +205,16 @@ def listing_rejected(listing):
     return title, body, sms
 
 
-def payout_made(campaign, amount_fen):
-    """To a producer: money paid for a campaign. Returns (title, body, sms); the body says it all."""
+def payout_made(campaign, amount_fen, method):
+    """To a producer: money paid for a campaign, and how. Returns (title, body, sms); the SMS names a long campaign
+    title short, so it stays one segment."""
+    how = _("by bank transfer") if method == "transfer" else _("in cash")
     title = _("Payment for %(campaign)s", campaign=campaign.title)
     body = _("%(amount)s has been paid to you for %(campaign)s.", amount=yuan(amount_fen), campaign=campaign.title)
-    return title, body, body
+    sms = _("%(amount)s for %(campaign)s has been paid to you %(how)s. See My income.")
+    fields = {"amount": yuan(amount_fen), "how": how}
+    short_title = campaign.title if len(campaign.title) <= 16 else campaign.title[:15] + "…"
+    return title, body, one_sms(sms % {**fields, "campaign": campaign.title}, sms % {**fields, "campaign": short_title})
 
 
 # Work units

@@ -13,6 +13,7 @@ from earnings import services
 from extensions import db
 from factories import make_user
 from notifications.models import Notification
+from notifications.rendering import signed_sms
 
 
 def _refund_two(d, api_as):
@@ -99,7 +100,9 @@ def test_a_payout_sms_is_self_contained_and_short(delivered):
     sms = db.session.scalar(
         sa.select(Notification).where(Notification.subject == f"payout:{payout.id}", Notification.channel == "sms")
     )
-    assert len(sms.body) <= 70 and "9.00" in sms.body and "拼帮" in sms.body
+    received = signed_sms(sms.body)  # what the phone shows: the channel adds the sender's signature
+    assert len(received) <= 70 and "9.00" in received and "拼帮" in received
+    assert received.count("拼帮") == 1 and "银行转账" in sms.body and "我的收入" in sms.body
 
 
 def test_a_wrong_payout_is_reversed_by_an_entry_never_edited(delivered, api_as):

@@ -58,7 +58,7 @@ def every_sms():
     yield "cancelled_to_producer", messages.campaign_cancelled_to_producer(PRODUCER, CAMPAIGN)[2]
     yield "listing_approved", messages.listing_approved(LISTING)[2]
     yield "listing_rejected", messages.listing_rejected(LISTING)[2]
-    yield "payout", messages.payout_made(CAMPAIGN, 1234500)[2]
+    yield "payout", messages.payout_made(CAMPAIGN, 1234500, "transfer")[2]
     lines = [("雪毛鸡", 2, "只"), ("土鸡蛋", 10, "个")]
     for registered in (True, False):
         yield (

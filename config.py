@@ -142,6 +142,8 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     API_TOKEN_DAYS = 30
     CELERY_ALWAYS_EAGER = False
+    # Werkzeug's default (scrypt, n=32768): about 0.1 s of one core per login, what makes a stolen hash slow to guess.
+    PASSWORD_HASH_METHOD = "scrypt"
 
 
 class TestingConfig(Config):
@@ -150,6 +152,8 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     WTF_CSRF_ENABLED = False
+    # The suite creates and logs in thousands of users; what it checks of a hash is which one is verified, not its cost.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
     def __init__(self):
         super().__init__()

@@ -9,6 +9,7 @@ import secrets
 from functools import cache
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,7 +50,9 @@ def password_problem(password, phone=None) -> str | None:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)
+    """Hashed by PASSWORD_HASH_METHOD (Werkzeug's scrypt; the tests' configuration picks a cheap one, as the hash's
+    cost is what a guesser pays, not what a test checks)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def password_matches(password_hash: str, password: str) -> bool:
@@ -57,13 +60,13 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 
 @cache
-def _nobodys_hash() -> str:
+def _nobodys_hash(method: str) -> str:
     """A hash made like every user's, of a password nobody knows."""
-    return hash_password(secrets.token_urlsafe(24))
+    return generate_password_hash(secrets.token_urlsafe(24), method=method)
 
 
 def check_for_nobody(password: str) -> bool:
     """Check ``password`` against a hash no account has, at the cost of a real check: a login for an unknown or
     inactive account then takes as long as one for a real account. Always False."""
-    password_matches(_nobodys_hash(), password)
+    password_matches(_nobodys_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
     return False

@@ -1,5 +1,7 @@
 """Fixtures: a real database (SQLite by default, PostgreSQL when DATABASE_URL is set), apps, clients, logins."""
 
+import contextlib
+import copy
 import os
 import shutil
 import tempfile
@@ -79,17 +81,11 @@ def migrated(database_url):
     return database_url
 
 
-def _fresh_request_globals(app):
+def _clear_request_globals(app):
     """Tests keep one app context open across requests (for factories); production has one per request.
-    Clear what a request caches there, so one request's user or language never leaks into the next,
-    and start the test with fresh rate-limit counters, as a fresh worker."""
+    Clear what a request caches there, so one request's user or language never leaks into the next."""
     import flask_babel
     from flask import g
-
-    # Flask-Limiter keeps the first app's key prefix; give every test its own counters in a shared Redis.
-    from extensions import limiter
-
-    limiter._key_prefix = f"test-{uuid.uuid4().hex}"
 
     @app.before_request
     def fresh_globals():
@@ -98,23 +94,45 @@ def _fresh_request_globals(app):
         flask_babel.refresh()
 
 
-@pytest.fixture
-def app(migrated):
+def _shared_app(database_url, **overrides):
+    """One app per test process: building one (blueprints, ~180 URL rules, the OpenAPI spec) costs about half a
+    second, more than most tests take. Each test gets it as a fresh worker would have it (:func:`_as_new`)."""
     from app import create_app
-    from extensions import db
 
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=migrated,
-        REDIS_URL=os.environ.get("REDIS_URL"),
-    )
-    _fresh_request_globals(app)
-    with app.app_context():
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, **overrides)
+    _clear_request_globals(app)
+    return app
+
+
+@contextlib.contextmanager
+def _as_new(app):
+    """The shared app for one test: its own configuration copy (restored afterwards, whatever the test set), fresh
+    rate-limit counters and an empty page cache, one app context; afterwards every row is deleted."""
+    from extensions import cache, db, limiter
+
+    config = {key: copy.copy(value) for key, value in app.config.items()}
+    # Flask-Limiter keeps the first app's key prefix; give every test its own counters in a shared Redis.
+    limiter._key_prefix = f"test-{uuid.uuid4().hex}"
+    try:
+        with app.app_context():
+            cache.clear()
+            yield app
+            db.session.remove()
+    finally:
+        empty_tables(app)
+        app.config.clear()
+        app.config.update(config)
+
+
+@pytest.fixture(scope="session")
+def shared_app(migrated):
+    return _shared_app(migrated, REDIS_URL=os.environ.get("REDIS_URL"))
+
+
+@pytest.fixture
+def app(shared_app):
+    with _as_new(shared_app) as app:
         yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -127,18 +145,30 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture(scope="session")
+def shared_csrf_app(migrated):
+    return _shared_app(migrated, WTF_CSRF_ENABLED=True)
+
+
 @pytest.fixture
-def csrf_app(migrated):
+def csrf_app(shared_csrf_app):
     """An app with CSRF protection on, as in production."""
+    with _as_new(shared_csrf_app) as app:
+        yield app
+
+
+@pytest.fixture
+def fresh_app(migrated):
+    """An app of the test's own, for a test that adds routes or hooks (which an app refuses once it has served)."""
     from app import create_app
     from extensions import db
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, WTF_CSRF_ENABLED=True)
-    _fresh_request_globals(app)
-    with app.app_context():
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, REDIS_URL=os.environ.get("REDIS_URL"))
+    _clear_request_globals(app)
+    with _as_new(app):
         yield app
-        db.session.remove()
-    empty_tables(app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 class Auth:

@@ -57,3 +57,17 @@ def test_a_wrong_login_checks_one_hash_of_the_same_cost_for_known_and_unknown_ac
         [hashed] = answers[unknown]
         assert hashed not in (known.password_hash, inactive.password_hash)
         assert _method(hashed) == _method(known.password_hash)  # a real hash, as costly as a user's
+
+
+def test_outside_the_test_suite_passwords_are_hashed_with_scrypt(monkeypatch):
+    """The suite hashes cheaply (config.TestingConfig); a real server must not."""
+    from accounts.passwords import hash_password
+    from app import create_app
+    from config import ProductionConfig
+
+    monkeypatch.setenv("SECRET_KEY", "only-for-this-test")
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    assert ProductionConfig().PASSWORD_HASH_METHOD == "scrypt"
+    app = create_app("development", SQLALCHEMY_DATABASE_URI="sqlite://")
+    with app.app_context():
+        assert _method(hash_password("a long passphrase")) == "scrypt:32768:8:1"

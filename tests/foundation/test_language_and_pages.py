@@ -53,12 +53,12 @@ def test_403_page_is_html_and_translated(client, auth):
     assert "您无权进行此操作" in response.get_data(as_text=True)
 
 
-def test_500_page_hides_the_error(app, client):
-    @app.route("/boom")
+def test_500_page_hides_the_error(fresh_app):
+    @fresh_app.route("/boom")
     def boom():
         raise RuntimeError("secret internals")
 
-    response = client.get("/boom")
+    response = fresh_app.test_client().get("/boom")
     assert response.status_code == 500
     page = response.get_data(as_text=True)
     assert "系统出错了" in page and "secret internals" not in page

@@ -22,13 +22,12 @@ OFFICE = {"REMOTE_ADDR": "203.0.113.7"}  # one office address: the whole unit be
 
 def _colleagues(count, unit_id):
     """``count`` buyers of one unit, sharing one password hash (made once: the logins below pay for the checks)."""
-    from werkzeug.security import generate_password_hash
-
     from accounts.models import User
+    from accounts.passwords import hash_password
     from extensions import db
     from factories import PASSWORD
 
-    password_hash = generate_password_hash(PASSWORD)
+    password_hash = hash_password(PASSWORD)
     users = [
         User(name=f"同事{i}", phone=f"1370000{i:04d}", role="buyer", unit_id=unit_id, password_hash=password_hash)
         for i in range(count)

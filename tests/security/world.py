@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 from PIL import Image
 from werkzeug.datastructures import FileStorage
-from werkzeug.security import generate_password_hash
 
 from factories import PASSWORD, make_campaign, make_item, make_listing, make_order, make_producer, make_unit
 
@@ -46,11 +45,12 @@ def jpeg_bytes(size=(64, 48)):
 
 def _user(key, units, producers):
     from accounts.models import User
+    from accounts.passwords import hash_password
     from extensions import db
 
     name, phone, role, unit, coordinator, producer = PEOPLE[key]
     if "hash" not in _HASH:
-        _HASH["hash"] = generate_password_hash(PASSWORD)
+        _HASH["hash"] = hash_password(PASSWORD)
     user = User(
         name=name,
         phone=phone,

@@ -107,12 +107,15 @@ def _shared_app(database_url, **overrides):
 @contextlib.contextmanager
 def _as_new(app):
     """The shared app for one test: its own configuration copy (restored afterwards, whatever the test set), fresh
-    rate-limit counters and an empty page cache, one app context; afterwards every row is deleted."""
+    rate-limit counters, an empty page cache, the worker's tasks bound to it (another test may have built an app
+    since), one app context; afterwards every row is deleted."""
     from extensions import cache, db, limiter
+    from worker import celery_init_app
 
     config = {key: copy.copy(value) for key, value in app.config.items()}
     # Flask-Limiter keeps the first app's key prefix; give every test its own counters in a shared Redis.
     limiter._key_prefix = f"test-{uuid.uuid4().hex}"
+    celery_init_app(app)
     try:
         with app.app_context():
             cache.clear()

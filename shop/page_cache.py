@@ -146,12 +146,19 @@ def catalogue_cards(campaign, public=False) -> Catalogue:
             return mine[2]
     generation, (entry,) = _read(key)
     if entry is not None and generation is not None and entry[0] == generation:
-        return _keep(_catalogues, key, (generation, now, Catalogue(entry[1])))[2]
+        return _keep(_catalogues, key, (generation, now, _renewed(mine, entry[1])))[2]
     cards = drawn_cards(item_cards(campaign.id, public))
     if generation is None:
         return Catalogue(cards)
     _write(key, (generation, cards), current_app.config["CATALOGUE_CACHE_SECONDS"])
-    return _keep(_catalogues, key, (generation, now, Catalogue(cards)))[2]
+    return _keep(_catalogues, key, (generation, now, _renewed(mine, cards)))[2]
+
+
+def _renewed(mine, cards) -> Catalogue:
+    """``cards`` as this worker's copy, with the cards it drew from its last copy when they are the same."""
+    if mine is not None and mine[2].cards == cards:
+        return Catalogue(cards, mine[2].drawn)
+    return Catalogue(cards)
 
 
 def _keep(copies, key, value):

@@ -218,6 +218,16 @@ def test_a_workers_own_copy_of_the_page_never_outlives_the_visitors_second(clien
     assert "售罄" in card(page(client.get(f"/c/{campaign.slug}")), chickens)
 
 
+def test_an_operators_change_shows_on_the_next_visitors_page_at_once_in_the_same_worker(client, window, later):
+    campaign, eggs, *_ = window
+    assert "土鸡蛋" in card(page(client.get(f"/c/{campaign.slug}")), eggs)
+    item = db.session.get(CampaignItem, eggs.id)
+    item.title = "散养土鸡蛋"
+    db.session.commit()
+    # The clock stands still: this worker's own copy would still be young, but the commit dropped it.
+    assert "散养土鸡蛋" in card(page(client.get(f"/c/{campaign.slug}")), eggs)
+
+
 def test_a_change_committed_by_another_worker_shows_on_a_buyers_next_page_and_soon_for_visitors(client, app, window, later):
     campaign, eggs, *_ = window
     buyer = app.test_client()

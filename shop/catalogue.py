@@ -5,7 +5,7 @@ towns and what is left); ordering stays for buyers of its units. :func:`campaign
 pages, the API and the photos they show.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urljoin
 
@@ -228,7 +228,8 @@ class CardPhoto:
 @dataclass(frozen=True)
 class ItemCard:
     """What the campaign page shows of an item: plain values, so a card can be cached and shared by every worker.
-    ``capacity`` and ``ordered`` are filled in from :func:`item_counts` when the page is drawn."""
+    ``capacity`` and ``ordered`` are filled in from :func:`item_counts` when the page is drawn
+    (:func:`shop.page_cache.page_cards`)."""
 
     id: int
     title: str
@@ -334,11 +335,6 @@ def item_counts(campaign_id) -> dict[int, tuple[int, int]]:
         sa.select(CampaignItem.id, CampaignItem.capacity, CampaignItem.ordered).where(CampaignItem.campaign_id == campaign_id)
     )
     return {item_id: (capacity, ordered) for item_id, capacity, ordered in rows}
-
-
-def with_counts(cards, counts) -> list[ItemCard]:
-    """The cards with their live capacity and ordered; an item gone since the cards were made is left out."""
-    return [replace(card, capacity=counts[card.id][0], ordered=counts[card.id][1]) for card in cards if card.id in counts]
 
 
 _sizes: dict[str, tuple[int, int]] = {}

@@ -81,7 +81,8 @@ class ItemForm(PlainTextForm):
 
 
 class CartAddForm(PlainTextForm):
-    item_id = HiddenField(validators=[DataRequired()])
+    # A hidden field shows no label; one made from its name would load WTForms' own translations on every page.
+    item_id = HiddenField("", validators=[DataRequired()])
     quantity = IntegerField(_l("Quantity"), default=1, validators=[InputRequired(), NumberRange(min=1, max=10_000)])
     submit = SubmitField(_l("Add to cart"))
 

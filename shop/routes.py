@@ -22,6 +22,7 @@ from accounts.routes import show_field_errors
 from accounts.services import list_units
 from database import local_zone
 from errors import DomainError, IdempotencyConflict, MixedListings, ValidationFailed
+from extensions import limiter
 from measures import parse_yuan
 from orders import services as order_services
 from orders.forms import CheckoutForm, quantities_from_form
@@ -100,32 +101,33 @@ def _campaign_page(campaign, *, preview=False, add_form=None, status=200, visito
     buyer = not preview and viewer is not None and viewer.role == "buyer"
     eligible = buyer and lifecycle.open_to_unit(campaign, viewer.unit_id)
     cart = _cart(campaign.id) if eligible else {}
-    cards = page_cache.catalogue_cards(campaign, public=viewer is None)
+    phase = lifecycle.campaign_phase(campaign)
+    if eligible:
+        add_form = add_form or CartAddForm(formdata=None)
+    orderable = eligible and phase == "open"
+    cards = page_cache.page_cards(
+        page_cache.catalogue_cards(campaign, public=viewer is None),
+        catalogue.item_counts(campaign.id),
+        add_action=url_for("shop.add_to_cart", slug=campaign.slug) if orderable else None,
+        csrf_field=add_form.csrf_token() if orderable and hasattr(add_form, "csrf_token") else "",
+    )
     return (
         render_template(
             "shop/campaign.html",
             campaign=campaign,
-            items=catalogue.with_counts(cards, catalogue.item_counts(campaign.id)),
-            phase=lifecycle.campaign_phase(campaign),
+            cards=cards,
+            phase=phase,
             preview=preview,
             visitor=viewer is None,
             may_order=eligible,
             not_eligible=buyer and not eligible,
             cart_count=sum(cart.values()),
-            add_form=(add_form or CartAddForm(formdata=None)) if eligible else None,
             short_url=catalogue.short_url(campaign),
             share=sharing.share_card(campaign),
             public_page=visitor_copy,
-            count_texts=_count_texts(),
         ),
         status,
     )
-
-
-def _count_texts() -> dict:
-    """What is left and sold, as translated formats the page fills in for each item: translating them once, not
-    twice per item, is a third of drawing a page of 50 items."""
-    return {"left": _("%(n)d %(unit)s left"), "ordered": _("%(n)d %(unit)s ordered so far")}
 
 
 def _visitor_copy(slug) -> str:
@@ -135,14 +137,22 @@ def _visitor_copy(slug) -> str:
 
 
 @bp.route("/c/<slug>")
+@limiter.exempt
 def campaign_page(slug):
     """What anyone opens from the link or QR code in a chat group: public for a published campaign. Visitors (not
-    logged in, nothing flashed for them) share one cached copy of the page per language."""
+    logged in, nothing flashed for them) share one cached copy of the page per language. No rate limit applies
+    (:func:`_the_campaign_page_is_never_rate_limited`)."""
     viewer = _viewer()
     if viewer is None and not session.get("_flashes"):
         return page_cache.visitor_page(slug, str(get_locale()), lambda: _visitor_copy(slug))
     campaign = catalogue.get_public_campaign_by_slug(viewer, slug)
     return _campaign_page(campaign, preview=viewer is not None and viewer.role == "operator")
+
+
+@limiter.request_filter
+def _the_campaign_page_is_never_rate_limited():
+    """The limiter answers before it looks any limit up: a launch rush opens this page thousands of times a minute."""
+    return request.endpoint == "shop.campaign_page"
 
 
 @bp.route("/c/<slug>/cart/add", methods=["POST"])

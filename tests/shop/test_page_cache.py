@@ -202,3 +202,95 @@ def test_there_is_a_favicon(client):
     for url in (linked, "/favicon.ico"):
         response = client.get(url)
         assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_a_workers_own_copy_of_the_page_never_outlives_the_visitors_second(client, app, api_as, window, later):
+    campaign, _eggs, chickens, _coop, _listing = window
+    orderer = api_as(make_user())  # a new user's unit is a catalogue change: made before the page is drawn
+    client.get(f"/c/{campaign.slug}")
+    placed = orderer.post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": chickens.id, "quantity": 3}]})
+    assert placed.status_code == 201, placed.get_json()
+    # Late in the page's second this worker reads the shared copy again and keeps it...
+    later(app.config["PAGE_CACHE_SECONDS"] - page_cache.LOCAL_SECONDS / 2)
+    client.get(f"/c/{campaign.slug}")
+    # ...but what it kept is as old as the page: once that is a second, the visitor sees the sale.
+    later(app.config["PAGE_CACHE_SECONDS"] + 0.01)
+    assert "售罄" in card(page(client.get(f"/c/{campaign.slug}")), chickens)
+
+
+def test_an_operators_change_shows_on_the_next_visitors_page_at_once_in_the_same_worker(client, window, later):
+    campaign, eggs, *_ = window
+    assert "土鸡蛋" in card(page(client.get(f"/c/{campaign.slug}")), eggs)
+    item = db.session.get(CampaignItem, eggs.id)
+    item.title = "散养土鸡蛋"
+    db.session.commit()
+    # The clock stands still: this worker's own copy would still be young, but the commit dropped it.
+    assert "散养土鸡蛋" in card(page(client.get(f"/c/{campaign.slug}")), eggs)
+
+
+def test_a_change_committed_by_another_worker_shows_on_a_buyers_next_page_and_soon_for_visitors(client, app, window, later):
+    campaign, eggs, *_ = window
+    buyer = app.test_client()
+    make_user(phone="13900003333")
+    buyer.post("/accounts/login", data={"login": "13900003333", "password": "password123"})
+    for viewer in (client, buyer):
+        assert "土鸡蛋" in card(page(viewer.get(f"/c/{campaign.slug}")), eggs)
+    # Another worker renames the item: its commit replaces the shared generation; this worker's session saw nothing.
+    db.session.execute(CampaignItem.__table__.update().where(CampaignItem.__table__.c.id == eggs.id).values(title="散养土鸡蛋"))
+    db.session.commit()
+    cache.set(page_cache.GENERATION, "another-workers-generation")
+    assert "散养土鸡蛋" in card(page(buyer.get(f"/c/{campaign.slug}")), eggs)
+    later(page_cache.LOCAL_SECONDS + 0.01)
+    assert "散养土鸡蛋" in card(page(client.get(f"/c/{campaign.slug}")), eggs)
+
+
+FORM = re.compile(
+    r'<form method="post" action="([^"]+)">\s*<input id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)">'
+    r'\s*<input type="hidden" name="item_id" value="(\d+)">'
+)
+
+
+def logged_in(app, phone):
+    client = app.test_client()
+    make_user(phone=phone)
+    login = page(client.get("/accounts/login"))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    client.post("/accounts/login", data={"login": phone, "password": "password123", "csrf_token": token})
+    return client
+
+
+def test_each_buyer_gets_order_forms_with_their_own_token_and_they_add_to_the_cart(csrf_app, window):
+    campaign, eggs, chickens, *_ = window
+    first, second = logged_in(csrf_app, "13900004444"), logged_in(csrf_app, "13900005555")
+    forms = {}
+    for buyer in (first, second, first):  # the second buyer and the first again: the cards are drawn already
+        text = page(buyer.get(f"/c/{campaign.slug}"))
+        found = FORM.findall(text)
+        assert {int(item_id) for _action, _token, item_id in found} == {eggs.id, chickens.id}
+        assert page_cache.CSRF_SLOT not in text
+        forms[buyer] = {int(item_id): (action, token) for action, token, item_id in found}
+    action, token = forms[first][chickens.id]
+    # The other buyer's token is refused in this buyer's session; their own adds to the cart.
+    refused = second.post(action, data={"csrf_token": token, "item_id": chickens.id, "quantity": 1})
+    assert refused.status_code == 400
+    added = first.post(action, data={"csrf_token": token, "item_id": chickens.id, "quantity": 2})
+    assert added.status_code == 302 and added.headers["Location"].endswith(f"#item-{chickens.id}")
+    first_page, second_page = page(first.get(f"/c/{campaign.slug}")), page(second.get(f"/c/{campaign.slug}"))
+    cart_badge = re.compile(r'购物车 <span class="badge text-bg-light">(\d+)</span>')
+    assert cart_badge.search(first_page).group(1) == "2" and cart_badge.search(second_page).group(1) == "0"
+    assert "已将 雪毛鸡 × 2 加入购物车" in first_page and "已将" not in second_page
+    assert not set(FORM.findall(first_page)) & set(FORM.findall(second_page))
+
+
+def test_a_buyer_sees_an_item_sold_out_and_its_form_gone_on_the_next_page(client, app, api_as, window):
+    campaign, eggs, chickens, *_ = window
+    buyer = app.test_client()
+    make_user(phone="13900006666")
+    buyer.post("/accounts/login", data={"login": "13900006666", "password": "password123"})
+    orderer = api_as(make_user())  # a new user's unit is a catalogue change: made before the page is drawn
+    assert 'name="quantity"' in card(page(buyer.get(f"/c/{campaign.slug}")), chickens)
+    placed = orderer.post(f"/campaigns/{campaign.id}/orders", json={"lines": [{"item_id": chickens.id, "quantity": 3}]})
+    assert placed.status_code == 201, placed.get_json()
+    text = page(buyer.get(f"/c/{campaign.slug}"))
+    assert "售罄" in card(text, chickens) and 'name="quantity"' not in card(text, chickens)
+    assert 'name="quantity"' in card(text, eggs)

@@ -68,17 +68,21 @@ def drop_scratch_postgres(base_url, url):
 
 
 def empty_tables(app):
-    """Delete every row, keeping the migrated schema for the next test."""
+    """Delete every row, keeping the migrated schema for the next test, and start ids at 1 again.
+
+    DELETE, children first, not TRUNCATE: after a test the tables hold a few rows, and PostgreSQL's TRUNCATE gives
+    every table and index a new file (≈ 200 ms a test, against ≈ 13 ms)."""
     from extensions import db
 
     with app.app_context():
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)] + ["alembic_version"]
         with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(sa.text(f'DELETE FROM "{table.name}"'))
             if connection.dialect.name == "postgresql":
-                names = ", ".join(f'"{t}"' for t in tables if t != "alembic_version")
-                connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    if name != "alembic_version":
-                        connection.execute(sa.text(f'DELETE FROM "{name}"'))
+                connection.execute(
+                    sa.text(
+                        "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                        "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+                    )
+                )

@@ -132,8 +132,7 @@ def keep_campaign_figures(campaign_id, outcomes_only=False) -> None:
     take turns on its ``kept_campaign`` row, locked before anything is recomputed, so the later one recomputes with
     the earlier one's changes. Callers take this lock last, after their own row locks, so it adds no deadlock.
 
-    :param outcomes_only: only delivered, refunded and completed changed (a payment recorded or cleared): rewrite
-        just those, two queries instead of the whole campaign.
+    :param outcomes_only: only delivered, refunded and completed changed (see :func:`keep_campaign_outcomes`).
     """
     status = db.session.scalar(sa.select(c.c.status).where(c.c.id == campaign_id))
     if status not in POOLED:
@@ -147,6 +146,15 @@ def keep_campaign_figures(campaign_id, outcomes_only=False) -> None:
     db.session.execute(buyer_t.delete().where(buyer_t.c.campaign_id == campaign_id))
     db.session.execute(figure_t.insert(), campaign_figures(campaign_id))
     db.session.execute(buyer_t.insert().from_select(["campaign_id", "phone"], _with_campaign(campaign_id)))
+
+
+def keep_campaign_outcomes(campaign_id) -> None:
+    """Rewrite one campaign's delivered, refunded and completed figures in the caller's transaction: what receipts and
+    corrections, delivery marked complete, claim decisions and payments change. After the pooling those events write
+    only line entries, receipts, deliveries, order statuses and payments, never the lines, items or allocations the
+    other figures come from (`flask check-totals` would show it if one ever did), so two queries do instead of the
+    whole campaign. A campaign not kept yet is kept whole."""
+    keep_campaign_figures(campaign_id, outcomes_only=True)
 
 
 def _with_campaign(campaign_id):

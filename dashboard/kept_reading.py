@@ -179,19 +179,24 @@ def _labels(group_by, keys):
 
 
 def figures_series(campaign_id=None, group_by="day") -> list[dict]:
-    """:func:`dashboard.grouping.sales_series` (per day, per town), from the same rows as :func:`figures_rows`."""
+    """:func:`dashboard.grouping.sales_series` (per day, per town): the kept rows' sums plus the live campaigns'
+    cheap sum-only series (the charts need no distinct counts)."""
     read_kept, live = _scope(campaign_id)
     if not read_kept:
         return sales_series(live, group_by)
     if group_by not in ("day", "town"):
         raise ValueError(f"no series by {group_by}")
-    rows = [
-        {"key": row["key"], "label": row["label"], "revenue_fen": row["revenue_fen"], "weight_g": row["weight_g"]}
-        for row in figures_rows(campaign_id, group_by)
-        if not row.get("unallocated")
-    ]
+    sums = {}
+    for (_within, key), part in _kept_rows(campaign_id, group_by).items():
+        if not (group_by == "town" and key == UNALLOCATED):
+            sums[key] = [part["revenue_fen"], part["weight_g"]]
+    for row in sales_series(live, group_by) if live is not None else ():
+        mine = sums.setdefault(row["key"], [0, 0])
+        mine[0] += row["revenue_fen"]
+        mine[1] += row["weight_g"]
+    rows = [{"key": key, "label": key, "revenue_fen": revenue, "weight_g": weight} for key, (revenue, weight) in sums.items()]
     if group_by == "day":
-        return rows
+        return sorted(rows, key=lambda row: row["key"])
     return sorted(rows, key=lambda row: (-row["weight_g"], row["label"]))
 
 

@@ -115,6 +115,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--groupings", default=",".join(GROUPINGS))
     parser.add_argument("--skip-live", action="store_true", help="only the kept figures and the pages")
+    parser.add_argument("--pages-only", action="store_true", help="only the pages")
     args = parser.parse_args()
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="pinbang-bench-"))
     from app import create_app
@@ -127,11 +128,12 @@ def main():
         campaign = connection.execute("SELECT id, title FROM campaign WHERE status = 'allocated' ORDER BY id LIMIT 1").fetchone()
         connection.rollback()
         print(f"{lines:,} order lines; one campaign = #{campaign[0]} {campaign[1]}\n")
-        if not args.skip_live:
+        if not (args.skip_live or args.pages_only):
             compare(connection, args, campaign[0], sales_summary, "service", 1.5)
         from dashboard.kept_reading import figures_summary
 
-        compare(connection, args, campaign[0], figures_summary, "kept figures", 0.25)
+        if not args.pages_only:
+            compare(connection, args, campaign[0], figures_summary, "kept figures", 0.25)
         time_pages(app, db, campaign[0], args.repeat)
 
 

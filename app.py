@@ -252,9 +252,10 @@ def register_commands(app):
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_demo_command)
 
-    from dashboard.cli import check_totals_command
+    from dashboard.cli import check_totals_command, rebuild_figures_command
 
     app.cli.add_command(check_totals_command)
+    app.cli.add_command(rebuild_figures_command)
 
 
 def security_header_values(config) -> dict[str, str]:

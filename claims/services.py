@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.services import record_audit
 from claims.ledger import REFUND_KIND, deliverers, line_ledger
 from claims.models import CLAIM_REASONS, DECISIONS, Claim, ClaimPhoto, ClaimRefund
+from dashboard.kept_figures import keep_campaign_outcomes
 from database import transaction, utcnow
 from delivery.models import LineEntry
 from errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -211,6 +212,7 @@ def decide_claim(actor, claim_id, decision, quantity=None, note=None) -> Claim:
             note=note,
         )
         _tell_buyer(claim)
+        keep_campaign_outcomes(claim.campaign_id)
     return claim
 
 

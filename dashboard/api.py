@@ -8,8 +8,8 @@ import paging
 from accounts.access import api_auth
 from api import PageArgs, id_field, page_schema, text_field
 from dashboard import delivery
+from dashboard.kept_reading import figures_summary
 from dashboard.sales import GROUPINGS
-from dashboard.totals import sales_summary
 from list_filters import ListFilter
 from plain_text import PlainText
 
@@ -99,7 +99,7 @@ class Summary(MethodView):
         Counts exclude cancelled lines, cancelled orders, and draft or cancelled campaigns. Producer and town rows
         come from allocations once a campaign is pooled; earlier sales form one "unallocated" row.
         """
-        return sales_summary(args["campaign_id"], args["group_by"])
+        return figures_summary(args["campaign_id"], args["group_by"])
 
 
 class OutstandingArgs(PageArgs):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dashboard.figure_checks import check_kept_figures
 from dashboard.grouping import sales_rows, sales_series
 from dashboard.models import Delivery, Payout
 from dashboard.outcome_checks import check_earnings, check_outcomes
@@ -258,6 +259,7 @@ def check_totals(campaign_id=None) -> Checker:
     check_ledger(checker, campaign_id)
     check_outcomes(checker, scopes)
     check_earnings(checker, campaign_id)
+    check_kept_figures(checker, scopes, campaign_id)
     return checker
 
 

@@ -4,6 +4,8 @@ import click
 from flask.cli import with_appcontext
 
 from dashboard.checks import check_totals
+from dashboard.kept_figures import rebuild_figures
+from database import transaction
 
 
 @click.command("check-totals")
@@ -17,3 +19,13 @@ def check_totals_command(campaign_id):
     click.echo(f"{checker.checked} figures checked, {len(checker.mismatches)} mismatches")
     if checker.mismatches:
         raise SystemExit(1)
+
+
+@click.command("rebuild-figures")
+@click.option("--campaign-id", type=int, default=None, help="Rebuild this campaign's kept figures only.")
+@with_appcontext
+def rebuild_figures_command(campaign_id):
+    """Recompute the kept figures of every pooled campaign (or one) from the raw rows: after a migration, or to repair."""
+    with transaction(write=True):
+        kept = rebuild_figures(campaign_id)
+    click.echo(f"figures kept for {kept} campaigns")

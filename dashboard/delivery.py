@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from accounts.models import Unit
+from dashboard.kept_figures import keep_campaign_outcomes
 from dashboard.models import Delivery
 from dashboard.sales import get_campaign
 from database import transaction
@@ -185,6 +186,7 @@ def mark_delivered(actor, campaign_id, unit_id, producer_id=None, note=None) -> 
         for pid in sorted(producers - already):
             receipts.receive_everything(actor, campaign, unit_id, pid, note)
         added = complete_deliveries(actor, campaign, unit_id, producers - already, note)
+        keep_campaign_outcomes(campaign_id)
     return added
 
 

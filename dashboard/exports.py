@@ -14,8 +14,8 @@ from decimal import Decimal
 from flask_babel import gettext as _
 
 from dashboard import delivery, settlement
+from dashboard.kept_reading import figures_summary, figures_totals
 from dashboard.order_lines import order_lines
-from dashboard.totals import poverty_reach, sales_summary, sales_totals
 from database import utcnow
 from errors import NotFound, ValidationFailed
 from measures import kg_decimal, yuan_decimal
@@ -82,7 +82,7 @@ def jin_decimal(grams) -> Decimal:
 def _summary(args):
     group_by = args.get("group_by") or "product"
     campaign_id = args.get("campaign_id")
-    data = sales_summary(campaign_id, group_by)
+    data = figures_summary(campaign_id, group_by)
     first = {
         "product": _("Product"),
         "producer": _("Producer"),
@@ -278,8 +278,7 @@ def _payouts(args):
 
 
 def _reach(args):
-    reach = poverty_reach(args.get("campaign_id"))
-    totals = sales_totals(args.get("campaign_id"), reach)
+    totals, reach = figures_totals(args.get("campaign_id"))
     rows = [
         {
             "group": _("Registered poverty households, direct sales"),

@@ -92,3 +92,50 @@ class ExportJob(db.Model):
         sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
         sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress_percent"),
     )
+
+
+class KeptCampaign(db.Model):
+    """A campaign whose figures are kept (campaign_figure, campaign_buyer) rather than recomputed from its lines.
+
+    Written by the close once the campaign is pooled; every later event that changes its figures takes this row's
+    lock before refreshing them, so two such events on one campaign take turns and neither loses the other's update.
+    """
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignFigure(db.Model):
+    """One kept row of a pooled campaign's figures: its totals, one sales row per group, or a reached producer.
+
+    ``grouping`` is "total", a sales grouping (product, producer, town, unit, day, campaign), "reach" (one row per
+    producer reached or with completed sales), or "<grouping> products" (the per-product breakdown ``within`` a
+    group). ``unit`` is None when the row mixes sale units, and then ``quantity`` is None too.
+    """
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    grouping: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    within: Mapped[str] = mapped_column(sa.String(160), primary_key=True, default="")
+    key: Mapped[str] = mapped_column(sa.String(160), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(160))
+    quantity: Mapped[int | None] = mapped_column(sa.BigInteger)
+    unit: Mapped[str | None] = mapped_column(sa.String(8))
+    revenue_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    weight_g: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    unweighed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    orders: Mapped[int] = mapped_column(default=0)
+    buyers: Mapped[int] = mapped_column(default=0)
+    lines: Mapped[int] = mapped_column(default=0)
+    unallocated_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    delivered_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    completed_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    reached: Mapped[bool] = mapped_column(default=False)
+    pooled: Mapped[bool] = mapped_column(default=False)
+
+
+class CampaignBuyer(db.Model):
+    """The distinct buyers of a kept campaign, so the platform's buyers stay an exact distinct count."""
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), primary_key=True)

@@ -13,9 +13,15 @@ from accounts.access import role_required
 from accounts.routes import show_field_errors
 from dashboard import charts, delivery, export_jobs, exports, payouts, settlement
 from dashboard.forms import MarkDeliveredForm, PayoutForm, RetryExportForm
-from dashboard.grouping import product_breakdown, sales_rows, sales_series
+from dashboard.kept_reading import (
+    figures_breakdown,
+    figures_results,
+    figures_rows,
+    figures_series,
+    figures_summary,
+    figures_totals,
+)
 from dashboard.sales import GROUPINGS, get_campaign, reported_campaigns
-from dashboard.totals import poverty_reach, public_results, sales_summary, sales_totals
 from database import local_today, local_zone, utcnow
 from earnings.services import overdue_payouts
 from errors import Conflict, DomainError, ValidationFailed
@@ -53,12 +59,11 @@ def _selected_campaign():
 def index():
     campaign = _selected_campaign()
     campaign_id = campaign.id if campaign else None
-    reach = poverty_reach(campaign_id)
-    totals = sales_totals(campaign_id, reach)
-    products = sales_rows(campaign_id, "product")
+    totals, reach = figures_totals(campaign_id)
+    products = figures_rows(campaign_id, "product")
     # The charts need sums only; the cheaper series queries spare two sorts of every sold line.
-    towns = sales_series(campaign_id, "town")
-    days = sales_series(campaign_id, "day")
+    towns = figures_series(campaign_id, "town")
+    days = figures_series(campaign_id, "day")
     chart_svgs = {
         "days": charts.line_chart([(row["key"], row["revenue_fen"]) for row in days], _("Sales per day (yuan)"), yuan),
         "towns": charts.bar_chart([(row["label"], row["weight_g"]) for row in towns], _("Weight sold per town (kg)"), kg),
@@ -70,7 +75,7 @@ def index():
         "dashboard/index.html",
         campaign=campaign,
         campaigns=reported_campaigns(),
-        per_campaign=sales_rows(None, "campaign") if campaign is None else [],
+        per_campaign=figures_rows(None, "campaign") if campaign is None else [],
         totals=totals,
         reach=reach,
         products=products,
@@ -88,8 +93,8 @@ def sales():
     if group_by not in GROUPINGS:
         group_by = "product"
     campaign_id = campaign.id if campaign else None
-    summary = sales_summary(campaign_id, group_by)
-    breakdown = product_breakdown(campaign_id, group_by) if group_by != "product" else {}
+    summary = figures_summary(campaign_id, group_by)
+    breakdown = figures_breakdown(campaign_id, group_by) if group_by != "product" else {}
     return render_template(
         "dashboard/sales.html",
         campaign=campaign,
@@ -303,7 +308,7 @@ def export_retry(job_id):
 @bp.route("/results/<slug>")
 def results(slug):
     """Public: what a campaign achieved, fit to share in a chat group. No login, nothing personal."""
-    data = public_results(slug)
+    data = figures_results(slug)
     products_chart = charts.bar_chart(
         [(row["label"], row["weight_g"]) for row in data["products"]], _("Weight sold per product (kg)"), kg
     )

@@ -57,11 +57,19 @@ def sold_lines_from():
     return ol.join(o, o.c.id == ol.c.order_id).join(c, c.c.id == o.c.campaign_id).join(ci, ci.c.id == ol.c.item_id)
 
 
+def in_scope(column, campaign_id):
+    """A campaign id column restricted to one campaign (an id) or several (a tuple of ids, for the campaigns whose
+    figures are not kept, see dashboard.kept_reading); None when every campaign counts."""
+    if campaign_id is None:
+        return None
+    return column.in_(campaign_id) if isinstance(campaign_id, tuple) else column == campaign_id
+
+
 def sold_lines_where(campaign_id=None):
     """The conditions that make an order line a sale (see the module docstring)."""
     conditions = [sa.not_(ol.c.cancelled), o.c.status != "cancelled", visible_to_buyers(c.c.status)]
     if campaign_id is not None:
-        conditions.append(o.c.campaign_id == campaign_id)
+        conditions.append(in_scope(o.c.campaign_id, campaign_id))
     return conditions
 
 
@@ -73,7 +81,7 @@ def pooled_allocations(campaign_id=None):
         .where(c.c.status.in_(POOLED), a.c.quantity > 0)
     )
     if campaign_id is not None:
-        query = query.where(a.c.campaign_id == campaign_id)
+        query = query.where(in_scope(a.c.campaign_id, campaign_id))
     return query
 
 

@@ -14,6 +14,7 @@ from dashboard.sales import (
     ci,
     fen,
     get_campaign,
+    in_scope,
     line_measures,
     o,
     ol,
@@ -66,30 +67,36 @@ def sales_totals(campaign_id=None, reach=None) -> dict:
         .one()
     )
     reach = reach if reach is not None else poverty_reach(campaign_id)
-    weight = whole(row["weight_g"])
-    outcomes = outcome_totals(campaign_id)
+    sums = {column: whole(row[column]) for column in ("revenue_fen", "weight_g", "unweighed", "orders", "buyers", "lines")}
+    sums["unallocated_fen"] = whole(row["unallocated_fen"])
+    return totals_figures({**sums, **outcome_totals(campaign_id)}, reach)
+
+
+def totals_figures(sums, reach) -> dict:
+    """The totals' shape from their sums (revenue_fen, weight_g, unweighed, orders, buyers, lines, unallocated_fen,
+    delivered_fen, refunded_fen, completed_fen) and the reach: the live sums here, or kept ones."""
     return {
-        "revenue_fen": whole(row["revenue_fen"]),
-        "pledged_fen": whole(row["revenue_fen"]),
-        "delivered_fen": outcomes["delivered_fen"],
-        "refunded_fen": outcomes["refunded_fen"],
-        "completed_fen": outcomes["completed_fen"],
+        "revenue_fen": sums["revenue_fen"],
+        "pledged_fen": sums["revenue_fen"],
+        "delivered_fen": sums["delivered_fen"],
+        "refunded_fen": sums["refunded_fen"],
+        "completed_fen": sums["completed_fen"],
         "completed_households": reach["completed_households"],
-        "orders": whole(row["orders"]),
-        "buyers": whole(row["buyers"]),
-        "lines": whole(row["lines"]),
+        "orders": sums["orders"],
+        "buyers": sums["buyers"],
+        "lines": sums["lines"],
         "producers": reach["producers"],
         "poverty_households": reach["poverty_households"],
         "poverty_households_direct": reach["direct_households"],
         "poverty_households_through": reach["linked_households"],
-        "weight_g": weight,
-        "weight_kg": kg_decimal(weight),
-        "units_without_weight": whole(row["unweighed"]),
-        "unallocated_revenue_fen": whole(row["unallocated_fen"]),
+        "weight_g": sums["weight_g"],
+        "weight_kg": kg_decimal(sums["weight_g"]),
+        "units_without_weight": sums["unweighed"],
+        "unallocated_revenue_fen": sums["unallocated_fen"],
     }
 
 
-def _reached_producers(campaign_id):
+def reached_producers(campaign_id):
     """Each reached producer once: its kind, registration, linked households, pooled income and whether pooled."""
     pooled = pooled_allocations(campaign_id).subquery()
     by_pooled = (
@@ -110,7 +117,7 @@ def _reached_producers(campaign_id):
         .where(visible_to_buyers(c.c.status), c.c.status.not_in(POOLED), has_sales)
     )
     if campaign_id is not None:
-        by_supply = by_supply.where(ci.c.campaign_id == campaign_id)
+        by_supply = by_supply.where(in_scope(ci.c.campaign_id, campaign_id))
     reached = sa.union_all(by_pooled, by_supply).subquery()
     return db.session.execute(
         sa.select(
@@ -133,8 +140,14 @@ def poverty_reach(campaign_id=None) -> dict:
     the households they report as linked (``linked_households``). Income comes from pooled allocations only
     (allocated quantity × item price); before pooling the money is not yet anyone's.
     """
+    return reach_figures(reached_producers(campaign_id), completed_by_producer(campaign_id))
+
+
+def reach_figures(reached, completed) -> dict:
+    """:func:`poverty_reach` from its parts: the :func:`reached_producers` rows and the completed fen per producer
+    (delivery.outcomes.completed_by_producer), whether recomputed now or kept."""
     figures = defaultdict(int)
-    for row in _reached_producers(campaign_id):
+    for row in reached:
         revenue = whole(row.revenue_fen)
         figures["producers"] += 1
         if row.poverty_household:
@@ -151,7 +164,7 @@ def poverty_reach(campaign_id=None) -> dict:
             figures["other_revenue_fen"] += revenue
     result = {key: figures[key] for key in REACH_FIGURES}
     result["poverty_households"] = result["direct_households"] + result["linked_households"]
-    result.update(completed_reach(campaign_id))
+    result.update(completed_reach(completed=completed))
     # Whole fen per household, rounded down: an average must never promise more than was earned.
     result["income_per_direct_household_fen"] = (
         result["direct_revenue_fen"] // result["direct_paid_households"] if result["direct_paid_households"] else None
@@ -162,14 +175,16 @@ def poverty_reach(campaign_id=None) -> dict:
     return result
 
 
-def completed_reach(campaign_id=None) -> dict:
+def completed_reach(campaign_id=None, completed=None) -> dict:
     """Poverty households reached by COMPLETED sales (delivery.outcomes): the default figures of the pages.
 
     A registered poverty household counts when its completed income is above 0; a cooperative or enterprise with
     completed sales counts its linked households. Income per household: completed fen ÷ those households, rounded
     down.
+
+    :param completed: {producer id: completed fen} when the caller has it already.
     """
-    completed = completed_by_producer(campaign_id)
+    completed = completed if completed is not None else completed_by_producer(campaign_id)
     rows = db.session.execute(
         sa.select(p.c.id, p.c.kind, p.c.poverty_household, p.c.linked_households).where(p.c.id.in_(sorted(completed)))
     ).all()

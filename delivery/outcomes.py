@@ -60,7 +60,10 @@ def line_outcomes(campaign_id=None):
         .select_from(ol.join(o, o.c.id == ol.c.order_id).outerjoin(entries, entries.c.order_line_id == ol.c.id))
         .where(sa.not_(ol.c.cancelled), o.c.status != "cancelled", sa.or_(has_delivery, o.c.status == "delivered"))
     )
-    if campaign_id is not None:
+    if isinstance(campaign_id, tuple):
+        # Several campaigns: those whose figures are not kept (dashboard.kept_reading).
+        query = query.where(o.c.campaign_id.in_(campaign_id))
+    elif campaign_id is not None:
         query = query.where(o.c.campaign_id == campaign_id)
     return query.subquery("line_outcomes")
 

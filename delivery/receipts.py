@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from accounts.models import Unit
 from accounts.services import record_audit
+from dashboard.kept_figures import keep_campaign_outcomes
 from database import transaction, utcnow
 from delivery import notices
 from delivery.completion import complete_deliveries
@@ -282,6 +283,7 @@ def record_receipt(actor, campaign_id, unit_id, producer_id, lines, reason=None,
         if receipt is None:
             raise Conflict(_("These figures are already recorded: nothing changed."))
         complete_deliveries(actor, campaign, unit_id, {producer_id})
+        keep_campaign_outcomes(campaign_id)
     return receipt
 
 

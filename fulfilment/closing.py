@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 import after_commit
 from accounts.services import record_audit
+from dashboard.kept_figures import keep_campaign_figures
 from database import UTCDateTime, transaction, utcnow
 from errors import Conflict, NotFound
 from extensions import db
@@ -213,6 +214,8 @@ def _pool(campaign, now) -> None:
         units_allocated=sum(q for per_unit in demand.values() for q in per_unit.values()),
         producers_to_notify=len(suppliers.allocated) + len(suppliers.without_allocation),
     )
+    # From the pooling on, this campaign's figures are kept rather than recomputed (dashboard.kept_figures).
+    keep_campaign_figures(campaign.id)
 
 
 def _demand(campaign_id) -> dict:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 import after_commit
 from accounts.services import record_audit
+from dashboard.kept_figures import keep_campaign_figures
 from database import UTCDateTime, transaction, utcnow
 from errors import Conflict, ValidationFailed
 from extensions import db
@@ -61,6 +62,7 @@ def cancel_campaign(actor, campaign_id, reason) -> Campaign:
         record_audit(actor, "campaign.cancel", campaign, reason=reason, lines=cancelled_lines)
         if was_published:
             _tell_everyone(campaign, producers, has_orders=cancelled_lines > 0)
+        keep_campaign_figures(campaign.id)
     return campaign
 
 

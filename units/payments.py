@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from accounts.models import User
 from accounts.services import record_audit
+from dashboard.kept_figures import keep_campaign_outcomes
 from database import transaction, utcnow
 from errors import Conflict, ValidationFailed
 from extensions import db
@@ -58,6 +59,7 @@ def record_payment(user, order_id, method, reason=None) -> Order:
         order.paid_at, order.payment_recorded_by_id = utcnow(), user.id
         db.session.add(_entry(user, order, "paid", amount, reason, method=method))
         record_audit(user, "order.paid", order, on_behalf_of=order.buyer_name, method=method, amount_fen=amount, reason=reason)
+        keep_campaign_outcomes(order.campaign_id)
     return order
 
 
@@ -77,6 +79,7 @@ def clear_payment(user, order_id, reason=None) -> Order:
         db.session.add(_entry(user, order, "unpaid", -taken_back, reason, method=order.payment_method))
         order.payment_status, order.payment_method, order.paid_at, order.payment_recorded_by_id = "unpaid", None, None, None
         record_audit(user, "order.unpaid", order, on_behalf_of=order.buyer_name, amount_fen=taken_back, reason=reason)
+        keep_campaign_outcomes(order.campaign_id)
     return order
 
 

@@ -303,6 +303,20 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def keeping_cost(db, campaign_id):
+    """What keeping the figures adds to the close: the same keep_campaign_figures the close ran, timed again apart (and
+    rolled back), and the outcomes-only refresh a payment runs."""
+    from dashboard.kept_figures import keep_campaign_figures
+
+    times = {}
+    for name, outcomes_only in (("full", False), ("outcomes", True)):
+        start = time.perf_counter()
+        keep_campaign_figures(campaign_id, outcomes_only=outcomes_only)
+        times[name] = time.perf_counter() - start
+        db.session.rollback()
+    return times["full"], times["outcomes"]
+
+
 def measure_child(url, campaign_id, profile=False):
     """Runs in its own process: the GROUP BY reference, then the close job; prints JSON."""
     os.environ["INSTANCE_PATH"] = tempfile.mkdtemp(prefix="pinbang-bench-")
@@ -347,6 +361,7 @@ def measure_child(url, campaign_id, profile=False):
             pstats.Stats(profiler, stream=report).sort_stats("cumulative").print_stats(40)
             print(report.getvalue(), file=sys.stderr)
         peak_mb = peak_rss_mb()
+        keep_s, outcomes_s = keeping_cost(db, campaign_id)
 
         start = time.perf_counter()
         producers_told = expand_fanouts(RENDERERS, kinds=("picklist", "no_allocation"))
@@ -381,6 +396,8 @@ def measure_child(url, campaign_id, profile=False):
         json.dumps(
             {
                 "outcome": outcome,
+                "keep_s": keep_s,
+                "keep_outcomes_s": outcomes_s,
                 "group_by_s": group_by,
                 "close_s": close,
                 "steps_s": steps,
@@ -450,7 +467,9 @@ def main():
                 f"{lines:>9} lines: close {result['close_s']:.2f} s, GROUP BY {result['group_by_s']:.3f} s, "
                 f"peak {result['peak_rss_mb']:.0f} MB; below-minimum fan-out {result['below_minimum_fanout_s']:.2f} s, "
                 f"producers' fan-out {result['producers_fanout_s']:.2f} s, "
-                f"buyers' fan-out {result['fanout_s']:.2f} s (load {load:.0f} s, "
+                f"buyers' fan-out {result['fanout_s']:.2f} s; of the close, keeping figures {result['keep_s']:.2f} s "
+                f"({100 * result['keep_s'] / (result['close_s'] - result['keep_s']):.0f} % more), a payment's outcomes-only "
+                f"refresh {result['keep_outcomes_s']:.3f} s (load {load:.0f} s, "
                 f"load average {os.getloadavg()[0]:.1f})",
                 file=sys.stderr,
             )
@@ -469,6 +488,14 @@ def main():
             f"{r['peak_rss_mb']:.0f} | {r['baseline_rss_mb']:.0f} |"
         )
         previous = r["close_s"]
+    print()
+    print(
+        "| order lines | close job (s) | of which keeping figures (s) | extra cost vs a close without (%) | payment's refresh (s) |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    for r in results:
+        extra = 100 * r["keep_s"] / (r["close_s"] - r["keep_s"])
+        print(f"| {r['lines']:,} | {r['close_s']:.2f} | {r['keep_s']:.2f} | {extra:.1f} | {r['keep_outcomes_s']:.3f} |")
     print()
     print("Where the time goes (seconds): each step of the close job, from its close_step_done signal; then, apart,")
     print("the worker's expansion of the fan-outs in the order it runs them (after the close has committed).")

@@ -6,7 +6,9 @@
 Both sides produce the same output: the totals (one aggregate over the sold lines), the producers and
 poverty households reached, and one row per group. The raw side runs the SQL a person would write by hand
 through a bare psycopg connection; the service side is the real function, SQLAlchemy Core and all.
-Prints a Markdown table of medians and the ratio service / raw (target: at most 1.5 for every grouping).
+Prints a Markdown table of medians and the ratio service / raw (target: at most 1.5 for every grouping); then the
+same summaries read from the kept figures (dashboard.kept_reading, target ≤ 0.25 × raw), and the pages that read
+them: the all-campaign overview, one campaign's overview and its public results page (target ≤ 100 ms).
 """
 
 import argparse
@@ -112,6 +114,8 @@ def main():
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/pinbang_bench")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--groupings", default=",".join(GROUPINGS))
+    parser.add_argument("--skip-live", action="store_true", help="only the kept figures and the pages")
+    parser.add_argument("--pages-only", action="store_true", help="only the pages")
     args = parser.parse_args()
     os.environ.setdefault("INSTANCE_PATH", tempfile.mkdtemp(prefix="pinbang-bench-"))
     from app import create_app
@@ -124,25 +128,67 @@ def main():
         campaign = connection.execute("SELECT id, title FROM campaign WHERE status = 'allocated' ORDER BY id LIMIT 1").fetchone()
         connection.rollback()
         print(f"{lines:,} order lines; one campaign = #{campaign[0]} {campaign[1]}\n")
-        print("| grouping | scope | service (ms) | raw SQL (ms) | service / raw |")
-        print("|---|---|---:|---:|---:|")
-        worst = 0
-        for group_by in args.groupings.split(","):
-            for scope, campaign_id in (("all campaigns", None), ("one campaign", campaign[0])):
+        if not (args.skip_live or args.pages_only):
+            compare(connection, args, campaign[0], sales_summary, "service", 1.5)
+        from dashboard.kept_reading import figures_summary
 
-                def service(campaign_id=campaign_id, group_by=group_by):
-                    sales_summary(campaign_id, group_by)
-                    db.session.rollback()
+        if not args.pages_only:
+            compare(connection, args, campaign[0], figures_summary, "kept figures", 0.25)
+        time_pages(app, db, campaign[0], args.repeat)
 
-                def raw(campaign_id=campaign_id, group_by=group_by):
-                    run_raw(connection, group_by, campaign_id)
 
-                raw_time = timed(raw, args.repeat)
-                service_time = timed(service, args.repeat)
-                ratio = service_time / raw_time
-                worst = max(worst, ratio)
-                print(f"| {group_by} | {scope} | {service_time * 1000:.0f} | {raw_time * 1000:.0f} | {ratio:.2f} |", flush=True)
-        print(f"\nworst ratio {worst:.2f} (target ≤ 1.5)")
+def compare(connection, args, campaign_id, summary, name, target):
+    from extensions import db
+
+    print(f"| grouping | scope | {name} (ms) | raw SQL (ms) | {name} / raw |")
+    print("|---|---|---:|---:|---:|")
+    worst = 0
+    for group_by in args.groupings.split(","):
+        for scope, scope_id in (("all campaigns", None), ("one campaign", campaign_id)):
+
+            def service(campaign_id=scope_id, group_by=group_by):
+                summary(campaign_id, group_by)
+                db.session.rollback()
+
+            def raw(campaign_id=scope_id, group_by=group_by):
+                run_raw(connection, group_by, campaign_id)
+
+            raw_time = timed(raw, args.repeat)
+            service_time = timed(service, args.repeat)
+            ratio = service_time / raw_time
+            worst = max(worst, ratio)
+            print(f"| {group_by} | {scope} | {service_time * 1000:.0f} | {raw_time * 1000:.0f} | {ratio:.2f} |", flush=True)
+    print(f"\nworst ratio {worst:.2f} (target ≤ {target}), load average {os.getloadavg()[0]:.1f}\n")
+
+
+def time_pages(app, db, campaign_id, repeat):
+    """The pages as a request runs them: the view function in a request context, an operator logged in."""
+    from flask_login import login_user
+
+    from accounts.models import User
+    from dashboard import routes
+
+    operator = User(name="bench", phone="19900000000", password_hash="-", role="operator")
+    db.session.add(operator)
+    db.session.flush()
+    slug = db.session.scalar(db.text("SELECT slug FROM campaign WHERE id = :c"), {"c": campaign_id})
+    pages = (
+        ("all-campaign overview `/dashboard/`", "/dashboard/", routes.index, {}),
+        ("one campaign's overview", f"/dashboard/?campaign_id={campaign_id}", routes.index, {}),
+        ("sales by producer, all campaigns", "/dashboard/sales?group_by=producer", routes.sales, {}),
+        ("public results page", f"/dashboard/results/{slug}", routes.results, {"slug": slug}),
+    )
+    print("| page | median (ms) |")
+    print("|---|---:|")
+    for name, path, view, kwargs in pages:
+
+        def request(path=path, view=view, kwargs=kwargs):
+            with app.test_request_context(path):
+                login_user(operator)
+                view(**kwargs)
+
+        print(f"| {name} | {timed(request, repeat) * 1000:.0f} |", flush=True)
+    db.session.rollback()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,221 @@
+"""Kept figures: a pooled campaign's totals, sales rows and reach, rewritten in the transaction of each event that
+changes them, so the dashboard, the stats API, the exports and the public results page need not read every line.
+
+Why only pooled campaigns: from the close on a campaign's orders change only through the events that call
+:func:`keep_campaign_figures` (the close, receipts and corrections, delivery marked complete, claim decisions,
+payments); open campaigns stay live queries, so placing an order writes nothing here. A pooled campaign without a
+``kept_campaign`` row is read live too (dashboard.kept_reading), which is why a database is correct before
+``flask rebuild-figures`` has run and fast after.
+
+One definition of each figure: the rows are what the live functions (dashboard.totals, dashboard.grouping,
+delivery.outcomes) give for that one campaign; nothing here restates a rule.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dashboard.grouping import product_breakdown, sales_rows
+from dashboard.models import CampaignBuyer, CampaignFigure, KeptCampaign
+from dashboard.sales import GROUPINGS, c, o, sold_lines_from, sold_lines_where
+from dashboard.totals import reach_figures, reached_producers, sales_totals
+from database import utcnow
+from delivery.outcomes import completed_by_producer, outcome_totals
+from extensions import db
+from shop.lifecycle import POOLED
+
+figure_t = CampaignFigure.__table__
+buyer_t = CampaignBuyer.__table__
+kept_t = KeptCampaign.__table__
+
+TOTAL = "total"
+REACH = "reach"
+# Groupings whose sales page shows each group's products (every grouping but product itself).
+BREAKDOWNS = tuple(g for g in GROUPINGS if g != "product")
+FIGURE_COLUMNS = (
+    "label",
+    "quantity",
+    "unit",
+    "revenue_fen",
+    "weight_g",
+    "unweighed",
+    "orders",
+    "buyers",
+    "lines",
+    "unallocated_fen",
+    "delivered_fen",
+    "refunded_fen",
+    "completed_fen",
+    "reached",
+    "pooled",
+)
+OUTCOME_COLUMNS = ("delivered_fen", "refunded_fen", "completed_fen")
+
+
+def breakdown_grouping(group_by) -> str:
+    return f"{group_by} products"
+
+
+def _figure(campaign_id, grouping, key, within="", **values) -> dict:
+    row = {column: 0 for column in FIGURE_COLUMNS}
+    row.update(label="", quantity=None, unit=None, reached=False, pooled=False)
+    row.update(values)
+    return {"campaign_id": campaign_id, "grouping": grouping, "within": within, "key": str(key), **row}
+
+
+def _sales_figure(campaign_id, grouping, row, within="") -> dict:
+    return _figure(
+        campaign_id,
+        grouping,
+        row["key"] if "key" in row else f"{row['label']}/{row['unit']}",
+        within,
+        label=row["label"],
+        quantity=row["quantity"],
+        unit=row["unit"],
+        revenue_fen=row["revenue_fen"],
+        weight_g=row["weight_g"],
+        unweighed=row.get("units_without_weight", 0),
+        orders=row.get("orders", 0),
+        buyers=row.get("buyers", 0),
+    )
+
+
+def campaign_figures(campaign_id) -> list[dict]:
+    """Every kept row of one campaign, recomputed now by the live functions (for keeping, and for the check)."""
+    reached = reached_producers(campaign_id)
+    completed = completed_by_producer(campaign_id)
+    totals = sales_totals(campaign_id, reach_figures(reached, completed))
+    rows = [_figure(campaign_id, TOTAL, "-", **_total_values(totals))]
+    for grouping in GROUPINGS:
+        rows.extend(_sales_figure(campaign_id, grouping, row) for row in sales_rows(campaign_id, grouping))
+    for grouping in BREAKDOWNS:
+        for within, products in product_breakdown(campaign_id, grouping).items():
+            rows.extend(_sales_figure(campaign_id, breakdown_grouping(grouping), row, within) for row in products)
+    rows.extend(_reach_figures(campaign_id, reached, completed))
+    return rows
+
+
+def _total_values(totals) -> dict:
+    return {
+        "revenue_fen": totals["revenue_fen"],
+        "weight_g": totals["weight_g"],
+        "unweighed": totals["units_without_weight"],
+        "orders": totals["orders"],
+        "buyers": totals["buyers"],
+        "lines": totals["lines"],
+        "unallocated_fen": totals["unallocated_revenue_fen"],
+        **{column: totals[column] for column in OUTCOME_COLUMNS},
+    }
+
+
+def _reach_figures(campaign_id, reached, completed) -> list[dict]:
+    """One row per producer reached (its pooled income) or with completed sales (its completed fen)."""
+    rows = {
+        row.id: _figure(campaign_id, REACH, row.id, revenue_fen=int(row.revenue_fen or 0), reached=True, pooled=bool(row.pooled))
+        for row in reached
+    }
+    for producer_id, value in completed.items():
+        rows.setdefault(producer_id, _figure(campaign_id, REACH, producer_id))["completed_fen"] = value
+    return list(rows.values())
+
+
+def campaign_buyers(campaign_id):
+    """The distinct buyer phones of one campaign's sales (a SELECT, to insert from or compare with)."""
+    return (
+        sa.select(o.c.buyer_phone.label("phone")).select_from(sold_lines_from()).where(*sold_lines_where(campaign_id)).distinct()
+    )
+
+
+def keep_campaign_figures(campaign_id, outcomes_only=False) -> None:
+    """Rewrite one campaign's kept figures in the caller's transaction (does not commit).
+
+    A campaign that is not pooled (open, cancelled) keeps nothing: its rows go. Concurrent events on one campaign
+    take turns on its ``kept_campaign`` row, locked before anything is recomputed, so the later one recomputes with
+    the earlier one's changes. Callers take this lock last, after their own row locks, so it adds no deadlock.
+
+    :param outcomes_only: only delivered, refunded and completed changed (see :func:`keep_campaign_outcomes`).
+    """
+    status = db.session.scalar(sa.select(c.c.status).where(c.c.id == campaign_id))
+    if status not in POOLED:
+        drop_campaign_figures(campaign_id)
+        return
+    was_kept = _take_turn(campaign_id)
+    if outcomes_only and was_kept:
+        _keep_outcomes(campaign_id)
+        return
+    db.session.execute(figure_t.delete().where(figure_t.c.campaign_id == campaign_id))
+    db.session.execute(buyer_t.delete().where(buyer_t.c.campaign_id == campaign_id))
+    db.session.execute(figure_t.insert(), campaign_figures(campaign_id))
+    db.session.execute(buyer_t.insert().from_select(["campaign_id", "phone"], _with_campaign(campaign_id)))
+
+
+def keep_campaign_outcomes(campaign_id) -> None:
+    """Rewrite one campaign's delivered, refunded and completed figures in the caller's transaction: what receipts and
+    corrections, delivery marked complete, claim decisions and payments change. After the pooling those events write
+    only line entries, receipts, deliveries, order statuses and payments, never the lines, items or allocations the
+    other figures come from (`flask check-totals` would show it if one ever did), so two queries do instead of the
+    whole campaign. A campaign not kept yet is kept whole."""
+    keep_campaign_figures(campaign_id, outcomes_only=True)
+
+
+def _with_campaign(campaign_id):
+    phones = campaign_buyers(campaign_id).subquery()
+    return sa.select(sa.literal(campaign_id, sa.Integer).label("campaign_id"), phones.c.phone)
+
+
+def drop_campaign_figures(campaign_id) -> None:
+    """Forget one campaign's kept figures: from now on its figures are read live."""
+    for table in (figure_t, buyer_t, kept_t):
+        db.session.execute(table.delete().where(table.c.campaign_id == campaign_id))
+
+
+def _take_turn(campaign_id) -> bool:
+    """Lock the campaign's kept_campaign row (writing it first if missing); True when it was there already."""
+    query = sa.select(kept_t.c.campaign_id).where(kept_t.c.campaign_id == campaign_id).with_for_update()
+    if db.session.scalar(query) is not None:
+        return True
+    insert = postgresql.insert if db.session.connection().dialect.name == "postgresql" else sqlite.insert
+    db.session.execute(insert(kept_t).values(campaign_id=campaign_id, kept_at=utcnow()).on_conflict_do_nothing())
+    db.session.scalar(query)
+    return False
+
+
+def _keep_outcomes(campaign_id) -> None:
+    """Rewrite delivered, refunded and completed fen: the total row's and each producer's completed fen."""
+    totals = outcome_totals(campaign_id)
+    db.session.execute(
+        figure_t.update().where(figure_t.c.campaign_id == campaign_id, figure_t.c.grouping == TOTAL).values(**totals)
+    )
+    completed = completed_by_producer(campaign_id)
+    kept = {
+        int(key): (reached, value)
+        for key, reached, value in db.session.execute(
+            sa.select(figure_t.c.key, figure_t.c.reached, figure_t.c.completed_fen).where(
+                figure_t.c.campaign_id == campaign_id, figure_t.c.grouping == REACH
+            )
+        )
+    }
+    reach_row = sa.and_(figure_t.c.campaign_id == campaign_id, figure_t.c.grouping == REACH, figure_t.c.within == "")
+    for producer_id in sorted(set(kept) | set(completed)):
+        value = completed.get(producer_id, 0)
+        if producer_id not in kept:
+            db.session.execute(figure_t.insert(), [_figure(campaign_id, REACH, producer_id, completed_fen=value)])
+        elif not kept[producer_id][0] and not value:
+            db.session.execute(figure_t.delete().where(reach_row, figure_t.c.key == str(producer_id)))
+        elif kept[producer_id][1] != value:
+            db.session.execute(figure_t.update().where(reach_row, figure_t.c.key == str(producer_id)).values(completed_fen=value))
+
+
+def rebuild_figures(campaign_id=None) -> int:
+    """Keep the figures of one campaign, or of every campaign (forgetting those no longer pooled); the caller commits.
+
+    :returns: how many campaigns now have kept figures.
+    """
+    if campaign_id is not None:
+        keep_campaign_figures(campaign_id)
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(kept_t).where(kept_t.c.campaign_id == campaign_id)))
+    pooled = set(db.session.scalars(sa.select(c.c.id).where(c.c.status.in_(POOLED))))
+    for stale in set(db.session.scalars(sa.select(kept_t.c.campaign_id))) - pooled:
+        drop_campaign_figures(stale)
+    for pooled_id in sorted(pooled):
+        keep_campaign_figures(pooled_id)
+    return len(pooled)

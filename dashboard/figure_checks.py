@@ -22,7 +22,10 @@ def check_kept_figures(checker, scopes, campaign_id=None) -> None:
     :param scopes: "all" and the campaign ids to compare the readers in (as check_totals lists them).
     """
     kept = db.session.execute(
-        sa.select(kept_t.c.campaign_id, c.c.status).join(c, c.c.id == kept_t.c.campaign_id).order_by(kept_t.c.campaign_id)
+        sa.select(kept_t.c.campaign_id, c.c.status)
+        .join(c, c.c.id == kept_t.c.campaign_id)
+        .where(kept_t.c.kept_at.is_not(None))
+        .order_by(kept_t.c.campaign_id)
     ).all()
     for cid, status in kept:
         if campaign_id in (None, cid):

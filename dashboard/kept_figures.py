@@ -1,11 +1,13 @@
-"""Kept figures: a pooled campaign's totals, sales rows and reach, rewritten in the transaction of each event that
-changes them, so the dashboard, the stats API, the exports and the public results page need not read every line.
+"""Kept figures: a pooled campaign's totals, sales rows and reach, kept up to date by the events that change them, so
+the dashboard, the stats API, the exports and the public results page need not read every line.
 
-Why only pooled campaigns: from the close on a campaign's orders change only through the events that call
-:func:`keep_campaign_figures` (the close, receipts and corrections, delivery marked complete, claim decisions,
-payments); open campaigns stay live queries, so placing an order writes nothing here. A pooled campaign without a
-``kept_campaign`` row is read live too (dashboard.kept_reading), which is why a database is correct before
-``flask rebuild-figures`` has run and fast after.
+Why only pooled campaigns: from the close on a campaign's orders change only through a few events (receipts and
+corrections, delivery marked complete, claim decisions, payments), which call :func:`keep_campaign_outcomes` in
+their own transactions; open campaigns stay live queries ("watch totals live"), so placing an order writes nothing
+here. The close marks the figures pending in its pooling transaction and the close task keeps them right after
+the notices are queued (:func:`keep_pending_figures`; beat's sweep finishes any that a dead worker left). A pooled
+campaign whose figures are pending, or were never kept (a database from before 0040, until
+``flask rebuild-figures``), is read live (dashboard.kept_reading): slower, never stale.
 
 One definition of each figure: the rows are what the live functions (dashboard.totals, dashboard.grouping,
 delivery.outcomes) give for that one campaign; nothing here restates a rule.
@@ -18,7 +20,7 @@ from dashboard.grouping import product_breakdown, sales_rows
 from dashboard.models import CampaignBuyer, CampaignFigure, KeptCampaign
 from dashboard.sales import GROUPINGS, c, o, sold_lines_from, sold_lines_where
 from dashboard.totals import reach_figures, reached_producers, sales_totals
-from database import utcnow
+from database import transaction, utcnow
 from delivery.outcomes import completed_by_producer, outcome_totals
 from extensions import db
 from shop.lifecycle import POOLED
@@ -125,36 +127,77 @@ def campaign_buyers(campaign_id):
     )
 
 
-def keep_campaign_figures(campaign_id, outcomes_only=False) -> None:
-    """Rewrite one campaign's kept figures in the caller's transaction (does not commit).
+def mark_figures_pending(campaign_id) -> None:
+    """In the pooling transaction: the campaign's figures are to be kept, by :func:`keep_pending_figures` right after.
 
-    A campaign that is not pooled (open, cancelled) keeps nothing: its rows go. Concurrent events on one campaign
-    take turns on its ``kept_campaign`` row, locked before anything is recomputed, so the later one recomputes with
-    the earlier one's changes. Callers take this lock last, after their own row locks, so it adds no deadlock.
-
-    :param outcomes_only: only delivered, refunded and completed changed (see :func:`keep_campaign_outcomes`).
+    Until then its figures are read live (so they are never stale), and the events that change them leave the
+    keeping to that step: they take turns with it on this row, so whichever comes second sees the other's work.
     """
+    db.session.execute(_insert(kept_t).values(campaign_id=campaign_id, kept_at=None).on_conflict_do_nothing())
+
+
+def pending_campaigns() -> list[int]:
+    """Pooled campaigns whose figures wait to be kept (the close's worker died, or is at it now): for beat's sweep."""
+    return list(
+        db.session.scalars(sa.select(kept_t.c.campaign_id).where(kept_t.c.kept_at.is_(None)).order_by(kept_t.c.campaign_id))
+    )
+
+
+def keep_pending_figures(campaign_id) -> bool:
+    """Keep a freshly pooled campaign's figures, and commit: the close task's step after the notices are queued, so
+    they wait for nobody's figures. Idempotent: a campaign kept already, or being kept by another worker right now
+    (PostgreSQL skips its locked row), is left alone.
+
+    :returns: True when this call kept them.
+    """
+    pending = sa.and_(kept_t.c.campaign_id == campaign_id, kept_t.c.kept_at.is_(None))
+    with transaction(write=True):
+        if db.session.scalar(sa.select(kept_t.c.campaign_id).where(pending).with_for_update(skip_locked=True)) is None:
+            return False
+        db.session.execute(kept_t.update().where(pending).values(kept_at=utcnow()))
+        _write_figures(campaign_id)
+    return True
+
+
+def keep_campaign_figures(campaign_id) -> None:
+    """Rewrite one campaign's kept figures whole, in the caller's transaction (does not commit): `flask
+    rebuild-figures`, and a cancelled campaign (which keeps nothing: a campaign that is not pooled loses its rows).
+    Takes its turn on the ``kept_campaign`` row like every event."""
     status = db.session.scalar(sa.select(c.c.status).where(c.c.id == campaign_id))
     if status not in POOLED:
         drop_campaign_figures(campaign_id)
         return
-    was_kept = _take_turn(campaign_id)
-    if outcomes_only and was_kept:
+    _take_turn(campaign_id)
+    _write_figures(campaign_id)
+
+
+def keep_campaign_outcomes(campaign_id) -> None:
+    """Rewrite one kept campaign's delivered, refunded and completed figures in the caller's transaction: what
+    receipts and corrections, delivery marked complete, claim decisions and payments change. After the pooling those
+    events write only line entries, receipts, deliveries, order statuses and payments, never the lines, items or
+    allocations the other figures come from (`flask check-totals` would show it if one ever did), so two queries do
+    instead of the whole campaign.
+
+    Concurrent events on one campaign take turns on its ``kept_campaign`` row, locked before anything is recomputed,
+    so the later one recomputes with the earlier one's changes; callers take this lock last, after their own row
+    locks, so it adds no deadlock. A campaign whose figures are not kept (open, pending, or never kept since the
+    migration) is read live, so there is nothing to rewrite: its keeping, when it comes, sees this event.
+    """
+    kept_at = db.session.scalar(sa.select(kept_t.c.kept_at).where(kept_t.c.campaign_id == campaign_id).with_for_update())
+    if kept_at is not None:
         _keep_outcomes(campaign_id)
-        return
+
+
+def _write_figures(campaign_id) -> None:
     db.session.execute(figure_t.delete().where(figure_t.c.campaign_id == campaign_id))
     db.session.execute(buyer_t.delete().where(buyer_t.c.campaign_id == campaign_id))
     db.session.execute(figure_t.insert(), campaign_figures(campaign_id))
     db.session.execute(buyer_t.insert().from_select(["campaign_id", "phone"], _with_campaign(campaign_id)))
 
 
-def keep_campaign_outcomes(campaign_id) -> None:
-    """Rewrite one campaign's delivered, refunded and completed figures in the caller's transaction: what receipts and
-    corrections, delivery marked complete, claim decisions and payments change. After the pooling those events write
-    only line entries, receipts, deliveries, order statuses and payments, never the lines, items or allocations the
-    other figures come from (`flask check-totals` would show it if one ever did), so two queries do instead of the
-    whole campaign. A campaign not kept yet is kept whole."""
-    keep_campaign_figures(campaign_id, outcomes_only=True)
+def kept_campaigns():
+    """The ids of the campaigns whose figures are kept (not pending), as a SELECT for readers to join or filter by."""
+    return sa.select(kept_t.c.campaign_id).where(kept_t.c.kept_at.is_not(None))
 
 
 def _with_campaign(campaign_id):
@@ -168,15 +211,15 @@ def drop_campaign_figures(campaign_id) -> None:
         db.session.execute(table.delete().where(table.c.campaign_id == campaign_id))
 
 
-def _take_turn(campaign_id) -> bool:
-    """Lock the campaign's kept_campaign row (writing it first if missing); True when it was there already."""
-    query = sa.select(kept_t.c.campaign_id).where(kept_t.c.campaign_id == campaign_id).with_for_update()
-    if db.session.scalar(query) is not None:
-        return True
-    insert = postgresql.insert if db.session.connection().dialect.name == "postgresql" else sqlite.insert
-    db.session.execute(insert(kept_t).values(campaign_id=campaign_id, kept_at=utcnow()).on_conflict_do_nothing())
-    db.session.scalar(query)
-    return False
+def _insert(table):
+    return (postgresql.insert if db.session.connection().dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _take_turn(campaign_id) -> None:
+    """Lock the campaign's kept_campaign row (writing it first if missing) and mark it kept now."""
+    db.session.execute(_insert(kept_t).values(campaign_id=campaign_id, kept_at=utcnow()).on_conflict_do_nothing())
+    db.session.scalar(sa.select(kept_t.c.campaign_id).where(kept_t.c.campaign_id == campaign_id).with_for_update())
+    db.session.execute(kept_t.update().where(kept_t.c.campaign_id == campaign_id).values(kept_at=utcnow()))
 
 
 def _keep_outcomes(campaign_id) -> None:

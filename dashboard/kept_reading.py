@@ -22,6 +22,7 @@ from dashboard.kept_figures import (
     buyer_t,
     campaign_buyers,
     figure_t,
+    kept_campaigns,
     kept_t,
 )
 from dashboard.sales import UNALLOCATED, c, check_group_by, figures_row, get_campaign, p, u, whole
@@ -38,13 +39,11 @@ SUMMED = ("revenue_fen", "weight_g", "unweighed", "orders", "buyers", "lines", "
 def _scope(campaign_id):
     """(read kept rows?, the campaigns to compute live: None for none, else an id or a tuple of ids)."""
     if campaign_id is not None:
-        kept = db.session.scalar(sa.select(kept_t.c.campaign_id).where(kept_t.c.campaign_id == campaign_id))
+        kept = db.session.scalar(kept_campaigns().where(kept_t.c.campaign_id == campaign_id))
         return (True, None) if kept is not None else (False, campaign_id)
     live = tuple(
         db.session.scalars(
-            sa.select(c.c.id)
-            .where(visible_to_buyers(c.c.status), c.c.id.not_in(sa.select(kept_t.c.campaign_id)))
-            .order_by(c.c.id)
+            sa.select(c.c.id).where(visible_to_buyers(c.c.status), c.c.id.not_in(kept_campaigns())).order_by(c.c.id)
         )
     )
     return True, live or None
@@ -55,7 +54,7 @@ def _kept(campaign_id, grouping, *columns):
     query = (
         sa.select(*columns)
         .select_from(figure_t.join(kept_t, kept_t.c.campaign_id == figure_t.c.campaign_id))
-        .where(figure_t.c.grouping == grouping)
+        .where(figure_t.c.grouping == grouping, kept_t.c.kept_at.is_not(None))
     )
     if campaign_id is not None:
         query = query.where(figure_t.c.campaign_id == campaign_id)
@@ -290,7 +289,7 @@ def _kept_reach(campaign_id):
 
 def _all_buyers(live) -> int:
     """The platform's distinct buyers: the kept campaigns' buyer sets and the live campaigns' buyers, each once."""
-    kept = sa.select(buyer_t.c.phone).join(kept_t, kept_t.c.campaign_id == buyer_t.c.campaign_id)
+    kept = sa.select(buyer_t.c.phone).where(buyer_t.c.campaign_id.in_(kept_campaigns()))
     phones = sa.union(kept, campaign_buyers(live)) if live is not None else kept.distinct()
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(phones.subquery())))
 

@@ -97,12 +97,13 @@ class ExportJob(db.Model):
 class KeptCampaign(db.Model):
     """A campaign whose figures are kept (campaign_figure, campaign_buyer) rather than recomputed from its lines.
 
-    Written by the close once the campaign is pooled; every later event that changes its figures takes this row's
-    lock before refreshing them, so two such events on one campaign take turns and neither loses the other's update.
+    Written by the pooling with ``kept_at`` None (pending: read live) and stamped when the close task has kept them;
+    every later event that changes its figures takes this row's lock before refreshing them, so two such events on
+    one campaign, or an event and the keeping, take turns and neither loses the other's update.
     """
 
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
-    kept_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CampaignFigure(db.Model):

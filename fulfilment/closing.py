@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 import after_commit
 from accounts.services import record_audit
-from dashboard.kept_figures import keep_campaign_figures
+from dashboard.kept_figures import mark_figures_pending
 from database import UTCDateTime, transaction, utcnow
 from errors import Conflict, NotFound
 from extensions import db
@@ -214,8 +214,9 @@ def _pool(campaign, now) -> None:
         units_allocated=sum(q for per_unit in demand.values() for q in per_unit.values()),
         producers_to_notify=len(suppliers.allocated) + len(suppliers.without_allocation),
     )
-    # From the pooling on, this campaign's figures are kept rather than recomputed (dashboard.kept_figures).
-    keep_campaign_figures(campaign.id)
+    # From the pooling on, this campaign's figures are kept rather than recomputed: the close task keeps them once
+    # the notices are out (dashboard.kept_figures.keep_pending_figures); until then they are read live.
+    mark_figures_pending(campaign.id)
 
 
 def _demand(campaign_id) -> dict:

@@ -4,7 +4,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 import after_commit
-from dashboard import export_jobs
+from dashboard import export_jobs, kept_figures
 from fulfilment import closing, early_close, notices, picklists
 from notifications.fanout import expand_fanouts
 from notifications.services import dispatch_due
@@ -37,16 +37,19 @@ def dispatch_notifications():
 @shared_task(name="worker.tasks.close_due_campaigns", **RETRY)
 def close_due_campaigns():
     """Beat's sweep: close the open campaigns that sold out, then start the close job for every campaign past its
-    closing time or closed but not yet pooled.
+    closing time or closed but not yet pooled, and keep the figures of pooled campaigns still waiting for them.
 
     Also the safety net for a close job whose message was lost (broker down when an operator closed early)
-    or whose worker died: the campaign is still "closed" in the database, so the next sweep sends it again.
-    :returns: the campaign ids sent.
+    or whose worker died: the campaign is still "closed" (or its figures pending) in the database, so the next
+    sweep sends it again.
+    :returns: the campaign ids sent to be closed.
     """
     early_close.close_sold_out_campaigns()
     campaign_ids = closing.campaigns_to_close()
     for campaign_id in campaign_ids:
         close_campaign_task.apply_async(args=[campaign_id])
+    for campaign_id in kept_figures.pending_campaigns():
+        keep_figures_task.apply_async(args=[campaign_id])
     return campaign_ids
 
 
@@ -63,7 +66,17 @@ def close_campaign_task(campaign_id):
         # at the next sweep, then send them.
         expand_fanouts(RENDERERS)
         after_commit.send_task(after_commit.DISPATCH_NOTIFICATIONS)
+        kept_figures.keep_pending_figures(campaign_id)
     return outcome
+
+
+@shared_task(name="worker.tasks.keep_figures", **RETRY)
+def keep_figures_task(campaign_id):
+    """Keep a pooled campaign's figures that the close task did not get to (idempotent: a kept one is left alone).
+
+    :returns: True when this run kept them.
+    """
+    return kept_figures.keep_pending_figures(campaign_id)
 
 
 @shared_task(name="worker.tasks.send_delivery_reminders", **RETRY)

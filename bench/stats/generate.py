@@ -368,7 +368,7 @@ def keep_figures(url):
     import time
 
     from app import create_app
-    from dashboard.kept_figures import keep_campaign_figures
+    from dashboard.kept_figures import keep_campaign_figures, keep_campaign_outcomes
     from database import transaction
     from extensions import db
 
@@ -388,7 +388,7 @@ def keep_figures(url):
             kept = time.perf_counter() - start
             start = time.perf_counter()
             with transaction():
-                keep_campaign_figures(campaign_id, outcomes_only=True)
+                keep_campaign_outcomes(campaign_id)
             print(
                 f"campaign {campaign_id}: {lines} lines, figures kept in {kept:.2f} s, "
                 f"outcomes-only refresh {time.perf_counter() - start:.3f} s"

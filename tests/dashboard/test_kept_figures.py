@@ -11,7 +11,7 @@ from accounts.models import User
 from backends import empty_tables
 from claims.services import decide_claim, file_claim
 from dashboard.checks import check_totals
-from dashboard.kept_figures import campaign_figures
+from dashboard.kept_figures import campaign_figures, keep_pending_figures, pending_campaigns
 from dashboard.kept_reading import figures_breakdown, figures_results, figures_rows, figures_summary
 from dashboard.models import CampaignBuyer, CampaignFigure, KeptCampaign
 from dashboard.totals import public_results, sales_summary
@@ -66,7 +66,7 @@ def recomputed(campaign_id):
 
 def assert_pages_read_what_is_true(campaign_id=None):
     """The kept rows equal their recomputation, what the pages read equals the live figures, check-totals is clean."""
-    if campaign_id is not None and db.session.get(KeptCampaign, campaign_id):
+    if campaign_id is not None and kept_at(campaign_id) not in (None, "absent"):
         assert kept_rows(campaign_id) == recomputed(campaign_id)
     for scope in (None, campaign_id):
         for group_by in ("product", "producer", "town", "unit", "day", "campaign"):
@@ -85,7 +85,15 @@ def without_buyers(row):
 
 
 def close(campaign_id):
+    """What the close task does: pool (the figures pending), then keep the figures once the notices are queued."""
     assert closing.close_campaign(campaign_id) == "allocated"
+    assert keep_pending_figures(campaign_id)
+
+
+def kept_at(campaign_id):
+    db.session.expire_all()
+    kept = db.session.get(KeptCampaign, campaign_id)
+    return "absent" if kept is None else kept.kept_at
 
 
 def test_every_event_leaves_the_kept_figures_equal_to_the_recomputation(backend_app):
@@ -104,8 +112,8 @@ def test_every_event_leaves_the_kept_figures_equal_to_the_recomputation(backend_
     db.session.execute(sa.update(Campaign).where(Campaign.id == cid).values(closes_at=utcnow() - timedelta(minutes=1)))
     db.session.commit()
 
-    close(cid)  # 鸡蛋 misses its minimum: those lines are cancelled in the same transaction as the figures kept
-    assert db.session.get(KeptCampaign, cid) is not None
+    close(cid)  # 鸡蛋 misses its minimum: those lines are cancelled in the pooling, before the figures are kept
+    assert kept_at(cid) is not None
     assert ("product", "", "鸡蛋/个") not in kept_rows(cid)
     assert_pages_read_what_is_true(cid)
     assert figures_results(s.campaign.slug) == public_results(s.campaign.slug)
@@ -231,3 +239,55 @@ def test_a_pooled_campaign_without_kept_figures_is_read_live(backend_app):
     make_order(other, [(make_item(other, [(make_listing(people.eggs), 100)]), 3)], user=people.wang)
     db.session.commit()
     assert_pages_read_what_is_true(s.campaign.id)
+
+
+def test_the_figures_of_a_pooled_campaign_are_read_live_until_kept_and_keeping_sees_what_happened_meanwhile(backend_app):
+    """The pooling only marks the figures pending, so the producers' notices wait for no figures; what happens between
+    the pooling and the keeping is read live, and then kept."""
+    people = make_pooling_people()
+    s = make_pooling_campaign(people)
+    cid = s.campaign.id
+    assert closing.close_campaign(cid) == "allocated"
+    assert kept_at(cid) is None and pending_campaigns() == [cid]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignFigure)) == 0
+    assert_pages_read_what_is_true(cid)
+
+    operator = make_user(role="operator")
+    unit_id, producer_id = next((row["unit_id"], row["producer_id"]) for row in outstanding_deliveries(cid))
+    lines = [{"item_id": i, "quantity": q - 1} for i, (_, q) in pick_lines(cid, unit_id, producer_id).items()]
+    record_receipt(operator, cid, unit_id, producer_id, lines)  # a short delivery: the refresh leaves it to the keeping
+    assert kept_at(cid) is None and db.session.scalar(sa.select(sa.func.count()).select_from(CampaignFigure)) == 0
+    before = figures_summary(cid)["totals"]
+    assert before == sales_summary(cid)["totals"] and before["delivered_fen"] > 0
+
+    assert keep_pending_figures(cid)
+    assert kept_at(cid) is not None and pending_campaigns() == []
+    assert figures_summary(cid)["totals"] == before
+    assert_pages_read_what_is_true(cid)
+    assert not keep_pending_figures(cid)  # a second keeping (the sweep's) changes nothing
+
+
+def test_keeping_and_receipts_at_once_lose_nothing(backend_app):
+    """The keeping and the events right after the pooling take turns on kept_campaign: on PostgreSQL a receipt
+    that waits for the keeping refreshes what it kept, and a keeping that comes second sees the receipt."""
+    people = make_pooling_people()
+    s = make_pooling_campaign(people)
+    cid = s.campaign.id
+    assert closing.close_campaign(cid) == "allocated"
+    operator_id = make_user(role="operator").id
+    pairs = sorted({(row["unit_id"], row["producer_id"]) for row in outstanding_deliveries(cid)})
+    receipts = [
+        (unit_id, producer_id, [{"item_id": i, "quantity": q} for i, (_, q) in pick_lines(cid, unit_id, producer_id).items()])
+        for unit_id, producer_id in pairs
+    ]
+    db.session.commit()
+
+    def receive(unit_id, producer_id, lines):
+        return lambda: record_receipt(db.session.get(User, operator_id), cid, unit_id, producer_id, lines).id
+
+    jobs = iter([lambda: keep_pending_figures(cid)] + [receive(*receipt) for receipt in receipts])
+    results, errors = run_at_once(backend_app, lambda: next(jobs)(), times=1 + len(receipts))
+    assert not errors and True in results
+    assert kept_at(cid) is not None
+    assert_pages_read_what_is_true(cid)
+    assert figures_summary(cid)["totals"]["delivered_fen"] == sales_summary(cid)["totals"]["delivered_fen"] > 0

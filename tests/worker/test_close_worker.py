@@ -15,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from backends import empty_tables
+from dashboard.checks import check_totals
+from dashboard.models import KeptCampaign
 from extensions import db
 from factories import make_pooling_campaign, make_pooling_people, make_user, pooling_state
 from fulfilment import closing
@@ -59,6 +61,12 @@ def _all_sent(campaign_id):
     return bool(statuses) and all(status == "sent" for status in statuses)
 
 
+def _kept(campaign_id):
+    db.session.expire_all()
+    kept = db.session.get(KeptCampaign, campaign_id)
+    return kept is not None and kept.kept_at is not None
+
+
 def _sms_lines(phone):
     log = Path(os.environ["INSTANCE_PATH"]) / "sms.log"
     return [line for line in log.read_text(encoding="utf-8").splitlines() if f"\t{phone}\t" in line] if log.exists() else []
@@ -75,6 +83,9 @@ def test_beat_closes_a_campaign_at_its_closing_time_on_the_embedded_broker(migra
             assert _status(s.campaign.id) == "published"
             assert wait_for(lambda: _status(s.campaign.id) == "allocated", timeout=90, interval=0.5)
             assert wait_for(lambda: _all_sent(s.campaign.id), timeout=60, interval=0.5)
+            # The close task's last step keeps the pooled campaign's figures, which check-totals finds equal to the lines.
+            assert wait_for(lambda: _kept(s.campaign.id), timeout=30, interval=0.5)
+        assert check_totals(s.campaign.id).mismatches == []
         sms = db.session.scalar(
             sa.select(Notification.body).where(
                 Notification.recipient == f"producer:{people.coop.id}", Notification.channel == "sms"

@@ -6,7 +6,7 @@ shows here; `flask rebuild-figures` repairs it."""
 import sqlalchemy as sa
 
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
-from dashboard.kept_figures import FIGURE_COLUMNS, buyer_t, campaign_buyers, campaign_figures, figure_t, kept_t
+from dashboard.kept_figures import FIGURE_COLUMNS, buyer_t, campaign_buyers, campaign_figures, figure_t, kept_campaigns
 from dashboard.kept_reading import figures_breakdown, figures_rows, figures_series, figures_totals
 from dashboard.sales import GROUPINGS, c
 from dashboard.totals import poverty_reach, sales_totals
@@ -21,12 +21,7 @@ def check_kept_figures(checker, scopes, campaign_id=None) -> None:
 
     :param scopes: "all" and the campaign ids to compare the readers in (as check_totals lists them).
     """
-    kept = db.session.execute(
-        sa.select(kept_t.c.campaign_id, c.c.status)
-        .join(c, c.c.id == kept_t.c.campaign_id)
-        .where(kept_t.c.kept_at.is_not(None))
-        .order_by(kept_t.c.campaign_id)
-    ).all()
+    kept = db.session.execute(sa.select(c.c.id, c.c.status).where(c.c.id.in_(kept_campaigns())).order_by(c.c.id)).all()
     for cid, status in kept:
         if campaign_id in (None, cid):
             checker.compare("kept figures", cid, "-", "campaign pooled", True, status in POOLED)

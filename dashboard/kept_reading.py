@@ -53,8 +53,8 @@ def _kept(campaign_id, grouping, *columns):
     """The kept rows of ``grouping`` for one kept campaign (or every kept one), summed over campaigns."""
     query = (
         sa.select(*columns)
-        .select_from(figure_t.join(kept_t, kept_t.c.campaign_id == figure_t.c.campaign_id))
-        .where(figure_t.c.grouping == grouping, kept_t.c.kept_at.is_not(None))
+        .select_from(figure_t)
+        .where(figure_t.c.grouping == grouping, figure_t.c.campaign_id.in_(kept_campaigns()))
     )
     if campaign_id is not None:
         query = query.where(figure_t.c.campaign_id == campaign_id)

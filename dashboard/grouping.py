@@ -26,6 +26,7 @@ from dashboard.sales import (
     whole,
 )
 from extensions import db
+from shop.lifecycle import POOLED
 
 
 def sales_rows(campaign_id=None, group_by="product") -> list[dict]:
@@ -63,27 +64,9 @@ def sales_rows(campaign_id=None, group_by="product") -> list[dict]:
 
 
 def _attributed_rows(campaign_id, group_by):
-    """Rows per producer or town: quantities from pooled allocations, orders and buyers from the lines they serve."""
+    """Rows per producer or town: quantities from pooled allocations, orders and buyers from the lines they serve
+    (every sold line of an item counts for each producer the item was allocated to, and for its town)."""
     pooled = pooled_allocations(campaign_id).subquery()
-    # Distinct orders and buyers per producer (or town): every sold line joined to the producers its item went to.
-    # Lines of campaigns not yet pooled find no allocation and form the "not yet allocated" group.
-    if group_by == "producer":
-        line_key = pooled.c.producer_id
-        joined = sold_lines_from().outerjoin(pooled, pooled.c.item_id == ol.c.item_id)
-    else:
-        line_key = p.c.town
-        joined = (
-            sold_lines_from().outerjoin(pooled, pooled.c.item_id == ol.c.item_id).outerjoin(p, p.c.id == pooled.c.producer_id)
-        )
-    by_lines = {
-        m["group_key"]: m
-        for m in db.session.execute(
-            sa.select(line_key.label("group_key"), *line_measures())
-            .select_from(joined)
-            .where(*sold_lines_where(campaign_id))
-            .group_by(line_key)
-        ).mappings()
-    }
     alloc_key = p.c.id if group_by == "producer" else p.c.town
     extra_columns = [p.c.name, p.c.town, p.c.kind, p.c.poverty_household] if group_by == "producer" else []
     by_allocation = (
@@ -104,19 +87,63 @@ def _attributed_rows(campaign_id, group_by):
         .mappings()
         .all()
     )
+    items_by_group = defaultdict(set)
+    for group_key, item_id in db.session.execute(
+        sa.select(alloc_key, pooled.c.item_id).select_from(pooled.join(p, p.c.id == pooled.c.producer_id)).distinct()
+    ):
+        items_by_group[group_key].add(item_id)
+    counts = _orders_and_buyers(campaign_id, items_by_group)
     rows = []
     for m in by_allocation:
-        counts = by_lines.get(m["group_key"], {})
-        measures = {**m, "orders": counts.get("orders"), "buyers": counts.get("buyers")}
+        orders, buyers = counts.get(m["group_key"], (0, 0))
+        measures = {**m, "orders": orders, "buyers": buyers}
         if group_by == "producer":
             extra = {"town": m["town"], "kind": m["kind"], "poverty_household": bool(m["poverty_household"])}
             rows.append(figures_row(m["group_key"], m["name"], measures, **extra))
         else:
             rows.append(figures_row(m["group_key"], m["group_key"], measures))
     rows.sort(key=lambda row: (-row["revenue_fen"], row["label"]))
-    if None in by_lines:
-        rows.append(figures_row(UNALLOCATED, _("Not yet allocated"), by_lines[None], unallocated=True))
+    # Lines of campaigns not yet pooled (or of an item allocated nothing) form the "not yet allocated" group.
+    unallocated = (
+        db.session.execute(
+            sa.select(*line_measures())
+            .select_from(sold_lines_from())
+            .where(*sold_lines_where(campaign_id), ~sa.exists().where(pooled.c.item_id == ol.c.item_id))
+        )
+        .mappings()
+        .one()
+    )
+    if unallocated["quantity"] is not None:
+        rows.append(figures_row(UNALLOCATED, _("Not yet allocated"), unallocated, unallocated=True))
     return rows
+
+
+def _orders_and_buyers(campaign_id, items_by_group) -> dict:
+    """Distinct orders and buyers of each group's sold lines: {group key: (orders, buyers)}.
+
+    Groups share items (an item's producers, a town's items), so the lines are read once, into each item's orders
+    and buyer phones, and each group's are their union; joining every line to every group it counts for would
+    read each line as many times as its item has producers.
+    """
+    orders, buyers = defaultdict(set), defaultdict(set)
+    lines = (
+        sa.select(ol.c.item_id, o.c.id, o.c.buyer_phone)
+        .select_from(sold_lines_from())
+        .where(*sold_lines_where(campaign_id), c.c.status.in_(POOLED))
+    )
+    for item_id, order_id, phone in db.session.execute(lines.execution_options(yield_per=50_000)):
+        orders[item_id].add(order_id)
+        buyers[item_id].add(phone)
+    counts, counted = {}, {}
+    for group_key, items in items_by_group.items():
+        items = frozenset(items)
+        if items not in counted:
+            counted[items] = (
+                len(set().union(*(orders[item] for item in items))),
+                len(set().union(*(buyers[item] for item in items))),
+            )
+        counts[group_key] = counted[items]
+    return counts
 
 
 def sales_series(campaign_id=None, group_by="day") -> list[dict]:

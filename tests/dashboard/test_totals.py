@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
 from dashboard.totals import poverty_reach, sales_totals
-from factories import make_campaign, make_item, make_listing, make_order, make_producer, make_unit, make_user
+from extensions import db
+from factories import make_allocation, make_campaign, make_item, make_listing, make_order, make_producer, make_unit, make_user
 
 
 def rows_by_key(campaign_id, group_by):
@@ -91,6 +92,18 @@ def test_rows_by_producer_follow_allocations_and_show_unallocated_apart(sales_da
         2,
     )
     assert sum(row["revenue_fen"] for row in rows.values()) == 57900
+
+
+def test_a_producer_of_two_products_counts_each_order_and_buyer_once(sales_data):
+    d = sales_data
+    # P1 also supplies eggs: its goods are then in o1 and o2 (chickens) and o1, o3 and o5 (eggs).
+    make_allocation(d.a_egg, d.p1, 5, units=[(d.u1, 5)])
+    db.session.commit()
+    p1 = rows_by_key(d.camp_a.id, "producer")[str(d.p1.id)]
+    assert (p1["orders"], p1["buyers"]) == (4, 3)  # o1 once; 张三 (o1 and o5) once
+    town = rows_by_key(d.camp_a.id, "town")
+    assert (town["秀水镇"]["orders"], town["秀水镇"]["buyers"]) == (4, 3)
+    assert (town["两江镇"]["orders"], town["两江镇"]["buyers"]) == (3, 2)  # eggs alone: o1, o3, o5 of 张三 and 王五
 
 
 def test_rows_by_town(sales_data):

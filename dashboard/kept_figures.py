@@ -5,9 +5,10 @@ Why only pooled campaigns: from the close on a campaign's orders change only thr
 corrections, delivery marked complete, claim decisions, payments), which call :func:`keep_campaign_outcomes` in
 their own transactions; open campaigns stay live queries ("watch totals live"), so placing an order writes nothing
 here. The close marks the figures pending in its pooling transaction and the close task keeps them right after
-the notices are queued (:func:`keep_pending_figures`; beat's sweep finishes any that a dead worker left). A pooled
-campaign whose figures are pending, or were never kept (a database from before 0040, until
-``flask rebuild-figures``), is read live (dashboard.kept_reading): slower, never stale.
+the notices are queued (:func:`keep_pending_figures`; beat's sweep keeps any that a dead worker left, or that a
+producer's move to another town made pending again, :func:`producer_moved`). A pooled campaign whose figures are
+pending, or were never kept (a database from before 0040, until ``flask rebuild-figures``), is read live
+(dashboard.kept_reading): slower, never stale.
 
 One definition of each figure: the rows are what the live functions (dashboard.totals, dashboard.grouping,
 delivery.outcomes) give for that one campaign; nothing here restates a rule.
@@ -18,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.grouping import product_breakdown, sales_rows
 from dashboard.models import CampaignBuyer, CampaignFigure, KeptCampaign
-from dashboard.sales import GROUPINGS, c, o, sold_lines_from, sold_lines_where
+from dashboard.sales import GROUPINGS, a, c, o, sold_lines_from, sold_lines_where
 from dashboard.totals import reach_figures, reached_producers, sales_totals
 from database import transaction, utcnow
 from delivery.outcomes import completed_by_producer, outcome_totals
@@ -134,6 +135,14 @@ def mark_figures_pending(campaign_id) -> None:
     keeping to that step: they take turns with it on this row, so whichever comes second sees the other's work.
     """
     db.session.execute(_insert(kept_t).values(campaign_id=campaign_id, kept_at=None).on_conflict_do_nothing())
+
+
+def producer_moved(producer_id) -> None:
+    """A producer's town changed, in the caller's transaction: the town rows of every kept campaign it was allocated
+    in name the old town, so those campaigns' figures are pending again, read live until beat's sweep keeps them
+    anew (the live figures name each producer's town of today)."""
+    allocated_in = sa.select(a.c.campaign_id).where(a.c.producer_id == producer_id, a.c.quantity > 0)
+    db.session.execute(kept_t.update().where(kept_t.c.campaign_id.in_(allocated_in)).values(kept_at=None))
 
 
 def pending_campaigns() -> list[int]:

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from accounts.models import AuditEntry
 from accounts.services import EMAIL_RE, normalize_phone, record_audit
+from dashboard.kept_figures import producer_moved
 from database import transaction
 from errors import NotFound
 from extensions import db
@@ -193,6 +194,8 @@ def update_producer(actor, producer, **changes) -> Producer:
             for field in changed:
                 setattr(producer, field, clean[field])
             record_audit(actor, "producer.update", producer, fields=changed)
+            if "town" in changed:
+                producer_moved(producer.id)
     return producer
 
 

@@ -23,6 +23,7 @@ from factories import make_campaign, make_item, make_listing, make_order, make_p
 from fulfilment import closing
 from orders.models import Order
 from orders.services import cancel_order, change_order, place_order
+from producers.profiles import update_producer
 from racing import run_at_once
 from shop.cancellation import cancel_campaign
 from shop.models import Campaign
@@ -291,3 +292,28 @@ def test_keeping_and_receipts_at_once_lose_nothing(backend_app):
     assert kept_at(cid) is not None
     assert_pages_read_what_is_true(cid)
     assert figures_summary(cid)["totals"]["delivered_fen"] == sales_summary(cid)["totals"]["delivered_fen"] > 0
+
+
+def test_a_producer_moving_town_after_the_close_moves_its_sales_on_the_pages(backend_app):
+    """Town rows are kept by town name: a producer's move makes its campaigns pending (read live, with the new town)
+    until the sweep keeps them again."""
+    people = make_pooling_people()
+    s = make_pooling_campaign(people)
+    cid = s.campaign.id
+    close(cid)
+    assert [row["key"] for row in figures_rows(cid, "town")] == ["秀水镇"]
+    poor_sales = next(row for row in figures_rows(cid, "producer") if row["key"] == str(people.poor.id))
+
+    update_producer(make_user(role="operator"), people.poor, town="两江镇")
+    assert kept_at(cid) is None and pending_campaigns() == [cid]
+    towns = {row["key"]: row for row in figures_rows(cid, "town")}
+    assert set(towns) == {"秀水镇", "两江镇"}
+    assert towns["两江镇"]["revenue_fen"] == poor_sales["revenue_fen"]
+    assert_pages_read_what_is_true(cid)
+
+    assert keep_pending_figures(cid)  # the sweep's keeping
+    assert {row["key"] for row in figures_rows(cid, "town")} == {"秀水镇", "两江镇"}
+    assert_pages_read_what_is_true(cid)
+
+    update_producer(make_user(role="operator"), people.poor, village="新村")  # the same town: nothing to keep again
+    assert kept_at(cid) is not None

@@ -1,5 +1,6 @@
 """Reaching the real PostgreSQL and Redis from tests: skip when absent, fail when absent in CI."""
 
+import contextlib
 import os
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,3 +87,19 @@ def empty_tables(app):
                         "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
                     )
                 )
+
+
+@contextlib.contextmanager
+def app_on(url, **config):
+    """An app of its own on the database at ``url`` (one of ``backend_url``'s), every row deleted afterwards: for
+    tests that race threads, each with its own session, on SQLite and PostgreSQL."""
+    from app import create_app
+    from extensions import db
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=os.environ.get("REDIS_URL"), **config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+    empty_tables(app)
+    with app.app_context():
+        db.engine.dispose()

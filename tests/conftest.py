@@ -20,6 +20,7 @@ os.environ.setdefault("PINBANG_ENV", "testing")
 
 from backends import (  # noqa: E402
     BASE_DATABASE_URL,
+    app_on,
     create_scratch_postgres,
     drop_scratch_postgres,
     empty_tables,
@@ -256,6 +257,13 @@ def postgres_base_url():
     url = BASE_DATABASE_URL or os.environ.get("PG_TEST_URL") or "postgresql://postgres@127.0.0.1:5432/test"
     require_postgres(url)
     return url
+
+
+@pytest.fixture
+def backend_app(backend_url):
+    """An app of its own on each of backend_url's databases (see backends.app_on)."""
+    with app_on(backend_url) as app:
+        yield app
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

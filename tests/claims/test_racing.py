@@ -1,30 +1,14 @@
 """Claims and decisions racing on the same line, on SQLite and PostgreSQL in the same run: never double-counted."""
 
-import os
 import threading
 
-import pytest
 import sqlalchemy as sa
 from delivered import build_delivered
 
-from backends import empty_tables
 from claims.models import Claim, ClaimRefund
 from delivery.models import LineEntry
 from extensions import db
 from racing import run_at_once
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _token(app, user):

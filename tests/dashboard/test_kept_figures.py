@@ -1,14 +1,11 @@
 """Kept figures (issue 19.1): every event after the close rewrites a pooled campaign's figures in its own transaction,
 so what the pages read always equals the recomputation from the raw rows; on SQLite and PostgreSQL in the same run."""
 
-import os
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
-from backends import empty_tables
 from claims.services import decide_claim, file_claim
 from dashboard.checks import check_totals
 from dashboard.kept_figures import campaign_figures, keep_pending_figures, pending_campaigns
@@ -28,19 +25,6 @@ from racing import run_at_once
 from shop.cancellation import cancel_campaign
 from shop.models import Campaign
 from units import payments
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def kept_rows(campaign_id):

@@ -1,31 +1,15 @@
 """Receipts at the same moment, on SQLite and on PostgreSQL in the same run, real threads: never counted twice."""
 
-import os
 from collections import Counter
 
-import pytest
 import sqlalchemy as sa
 from delivery_day import build_delivery_day
 
 from accounts.services import issue_token
-from backends import empty_tables
 from delivery.models import LineEntry, Receipt, ReceiptLine
 from extensions import db
 from orders.models import OrderLine
 from racing import run_at_once
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def post_receipt(app, token, campaign_id, body):

@@ -2,14 +2,13 @@
 the same row twice, a dispatcher whose lease ran out cannot undo what the one after it recorded, and a last attempt
 whose dispatcher died ends failed, not in a seventh."""
 
-import os
 import threading
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from backends import empty_tables
+from backends import app_on
 from database import utcnow
 from extensions import db
 from factories import PASSWORD, make_producer, make_user
@@ -30,21 +29,8 @@ def gateway():
 
 @pytest.fixture
 def backend_app(backend_url, gateway):
-    from app import create_app
-
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=backend_url,
-        REDIS_URL=os.environ.get("REDIS_URL"),
-        SMS_BACKEND="http",
-        SMS_GATEWAY_URL=gateway.url,
-    )
-    with app.app_context():
+    with app_on(backend_url, SMS_BACKEND="http", SMS_GATEWAY_URL=gateway.url) as app:
         yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _queue_texts(count):

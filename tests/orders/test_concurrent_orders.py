@@ -10,31 +10,15 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 
-import pytest
 import sqlalchemy as sa
 
-from backends import empty_tables, psycopg_url
+from backends import psycopg_url
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_unit
 from orders.models import Order, OrderLine
 from shop.models import CampaignItem
 
 CLIENTS = 60
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    import os
-
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def make_buyers(unit, n, phone_base=13700000000):

@@ -3,11 +3,9 @@ once tell a producer once; two operators recording the same admission or househo
 
 from datetime import date, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from accounts.models import User
-from backends import empty_tables
 from database import local_today
 from errors import ValidationFailed
 from extensions import db
@@ -16,21 +14,6 @@ from notifications.models import Notification
 from producers import certificates, expiry, households
 from producers.models import Certificate, LinkedHousehold, Producer
 from racing import run_at_once
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    import os
-
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_two_expiry_sweeps_at_once_tell_each_certificate_once(backend_app):

@@ -2,32 +2,17 @@
 minimum are told once, everyone eligible who has not ordered at most once, nobody who turned reminders off, and
 two sweeps at the same moment send nothing twice."""
 
-import os
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from backends import empty_tables
 from extensions import db
 from factories import make_campaign, make_item, make_listing, make_order, make_unit, make_user
 from notifications.models import Notification
 from racing import run_at_once
 from shop import reminders
 from shop.models import CampaignReminder
-
-
-@pytest.fixture
-def backend_app(backend_url):
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=backend_url, REDIS_URL=os.environ.get("REDIS_URL"))
-    with app.app_context():
-        yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -32,16 +32,23 @@ def line_outcomes(campaign_id=None):
     Pledged (ordered) amounts are the sold lines' quantity × price (dashboard.sales), for every live line.
     """
     delivery = le.c.kind.in_(DELIVERY_ENTRY_KINDS)
-    entries = (
-        sa.select(
-            le.c.order_line_id,
-            sa.func.sum(sa.case((delivery, 1), else_=0)).label("deliveries"),
-            sa.func.sum(sa.case((delivery, le.c.charge_fen), else_=0)).label("delivered"),
-            (-sa.func.sum(sa.case((delivery, 0), else_=le.c.charge_fen))).label("refunded"),
+    entries = sa.select(
+        le.c.order_line_id,
+        sa.func.sum(sa.case((delivery, 1), else_=0)).label("deliveries"),
+        sa.func.sum(sa.case((delivery, le.c.charge_fen), else_=0)).label("delivered"),
+        (-sa.func.sum(sa.case((delivery, 0), else_=le.c.charge_fen))).label("refunded"),
+    ).group_by(le.c.order_line_id)
+    if campaign_id is not None:
+        # Only the entries of the lines in scope: a campaign's payment refresh must not sum the whole platform's.
+        scoped_line, scoped_order = ol.alias("scoped_line"), o.alias("scoped_order")
+        entries = entries.where(
+            le.c.order_line_id.in_(
+                sa.select(scoped_line.c.id)
+                .join(scoped_order, scoped_order.c.id == scoped_line.c.order_id)
+                .where(_in_scope(scoped_order.c.campaign_id, campaign_id))
+            )
         )
-        .group_by(le.c.order_line_id)
-        .subquery()
-    )
+    entries = entries.subquery()
     has_delivery = sa.func.coalesce(entries.c.deliveries, 0) > 0
     pledged = sa.cast(ol.c.quantity, sa.BigInteger) * ol.c.price_fen
     delivered = sa.case((has_delivery, entries.c.delivered), else_=pledged)
@@ -60,12 +67,14 @@ def line_outcomes(campaign_id=None):
         .select_from(ol.join(o, o.c.id == ol.c.order_id).outerjoin(entries, entries.c.order_line_id == ol.c.id))
         .where(sa.not_(ol.c.cancelled), o.c.status != "cancelled", sa.or_(has_delivery, o.c.status == "delivered"))
     )
-    if isinstance(campaign_id, tuple):
-        # Several campaigns: those whose figures are not kept (dashboard.kept_reading).
-        query = query.where(o.c.campaign_id.in_(campaign_id))
-    elif campaign_id is not None:
-        query = query.where(o.c.campaign_id == campaign_id)
+    if campaign_id is not None:
+        query = query.where(_in_scope(o.c.campaign_id, campaign_id))
     return query.subquery("line_outcomes")
+
+
+def _in_scope(column, campaign_id):
+    """One campaign (an id), or several (a tuple: those whose figures are not kept, dashboard.kept_reading)."""
+    return column.in_(campaign_id) if isinstance(campaign_id, tuple) else column == campaign_id
 
 
 def outcome_totals(campaign_id=None, campaign_ids=None) -> dict:

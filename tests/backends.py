@@ -91,12 +91,12 @@ def empty_tables(app):
 
 @contextlib.contextmanager
 def app_on(url, **config):
-    """An app of its own on the database at ``url`` (one of ``backend_url``'s), every row deleted afterwards: for
-    tests that race threads, each with its own session, on SQLite and PostgreSQL."""
+    """An app of its own on the migrated database at ``url``, every row deleted afterwards: for tests that race
+    threads, each with its own session, on SQLite and PostgreSQL."""
     from app import create_app
     from extensions import db
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=os.environ.get("REDIS_URL"), **config)
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, **config)
     with app.app_context():
         yield app
         db.session.remove()

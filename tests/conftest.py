@@ -262,7 +262,7 @@ def postgres_base_url():
 @pytest.fixture
 def backend_app(backend_url):
     """An app of its own on each of backend_url's databases (see backends.app_on)."""
-    with app_on(backend_url) as app:
+    with app_on(backend_url, REDIS_URL=os.environ.get("REDIS_URL")) as app:
         yield app
 
 

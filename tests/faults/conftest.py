@@ -6,7 +6,7 @@ import uuid
 import pytest
 from faults.helpers import PrivateRedis
 
-from backends import BASE_DATABASE_URL, IN_CI, create_scratch_postgres, drop_scratch_postgres, empty_tables
+from backends import BASE_DATABASE_URL, IN_CI, app_on, create_scratch_postgres, drop_scratch_postgres
 from extensions import db
 
 
@@ -43,12 +43,5 @@ def pg_migrated(postgres_base_url, request):
 
 @pytest.fixture
 def pg_app(pg_migrated):
-    from app import create_app
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=pg_migrated)
-    with app.app_context():
+    with app_on(pg_migrated) as app:
         yield app
-        db.session.remove()
-    empty_tables(app)
-    with app.app_context():
-        db.engine.dispose()

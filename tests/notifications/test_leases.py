@@ -2,6 +2,7 @@
 the same row twice, a dispatcher whose lease ran out cannot undo what the one after it recorded, and a last attempt
 whose dispatcher died ends failed, not in a seventh."""
 
+import os
 import threading
 from datetime import timedelta
 
@@ -29,7 +30,8 @@ def gateway():
 
 @pytest.fixture
 def backend_app(backend_url, gateway):
-    with app_on(backend_url, SMS_BACKEND="http", SMS_GATEWAY_URL=gateway.url) as app:
+    config = {"REDIS_URL": os.environ.get("REDIS_URL"), "SMS_BACKEND": "http", "SMS_GATEWAY_URL": gateway.url}
+    with app_on(backend_url, **config) as app:
         yield app
 
 

@@ -16,9 +16,10 @@ o = Order.__table__
 r = Receipt.__table__
 
 
-def line_outcomes(campaign_id=None):
+def line_outcomes(campaign_id=None, unit_ids=None):
     """One row per delivered live order line: ``order_line_id``, ``order_id``, ``campaign_id``, ``unit_id``,
-    ``delivered_fen``, ``refunded_fen``, ``completed_fen`` (a subquery).
+    ``delivered_fen``, ``refunded_fen``, ``completed_fen`` (a subquery); of one campaign or several (a tuple), and of
+    some units' orders only when ``unit_ids`` is given.
 
     - live: neither the line nor its order is cancelled;
     - delivered: the line has a delivery entry (kinds receipt, correction, full), or its order is ``delivered``
@@ -38,14 +39,13 @@ def line_outcomes(campaign_id=None):
         sa.func.sum(sa.case((delivery, le.c.charge_fen), else_=0)).label("delivered"),
         (-sa.func.sum(sa.case((delivery, 0), else_=le.c.charge_fen))).label("refunded"),
     ).group_by(le.c.order_line_id)
-    if campaign_id is not None:
-        # Only the entries of the lines in scope: a campaign's payment refresh must not sum the whole platform's.
-        scoped_line, scoped_order = ol.alias("scoped_line"), o.alias("scoped_order")
+    scoped_line, scoped_order = ol.alias("scoped_line"), o.alias("scoped_order")
+    if scope := _in_scope(scoped_order, campaign_id, unit_ids):
+        # Only the entries of the lines in scope: a campaign's payment refresh, or a unit's target page, must not sum
+        # the whole platform's ledger.
         entries = entries.where(
             le.c.order_line_id.in_(
-                sa.select(scoped_line.c.id)
-                .join(scoped_order, scoped_order.c.id == scoped_line.c.order_id)
-                .where(_in_scope(scoped_order.c.campaign_id, campaign_id))
+                sa.select(scoped_line.c.id).join(scoped_order, scoped_order.c.id == scoped_line.c.order_id).where(*scope)
             )
         )
     entries = entries.subquery()
@@ -67,14 +67,19 @@ def line_outcomes(campaign_id=None):
         .select_from(ol.join(o, o.c.id == ol.c.order_id).outerjoin(entries, entries.c.order_line_id == ol.c.id))
         .where(sa.not_(ol.c.cancelled), o.c.status != "cancelled", sa.or_(has_delivery, o.c.status == "delivered"))
     )
+    return query.where(*_in_scope(o, campaign_id, unit_ids)).subquery("line_outcomes")
+
+
+def _in_scope(orders, campaign_id, unit_ids) -> list:
+    """Conditions on an order table: one campaign (an id) or several (a tuple: those whose figures are not kept,
+    dashboard.kept_reading), and some units."""
+    conditions = []
     if campaign_id is not None:
-        query = query.where(_in_scope(o.c.campaign_id, campaign_id))
-    return query.subquery("line_outcomes")
-
-
-def _in_scope(column, campaign_id):
-    """One campaign (an id), or several (a tuple: those whose figures are not kept, dashboard.kept_reading)."""
-    return column.in_(campaign_id) if isinstance(campaign_id, tuple) else column == campaign_id
+        column = orders.c.campaign_id
+        conditions.append(column.in_(campaign_id) if isinstance(campaign_id, tuple) else column == campaign_id)
+    if unit_ids is not None:
+        conditions.append(orders.c.unit_id.in_(unit_ids))
+    return conditions
 
 
 def outcome_totals(campaign_id=None, campaign_ids=None) -> dict:

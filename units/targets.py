@@ -96,14 +96,18 @@ def unit_progress(actor, unit_id, year) -> Progress:
     return progress_of_units([unit], year)[0]
 
 
-def progress_of_units(units, year, today=None) -> list[Progress]:
-    """Targets and progress of many units at once: one query for the targets, one for the sums."""
+def progress_of_units(units, year, today=None, every_unit=False) -> list[Progress]:
+    """Targets and progress of many units at once: one query for the targets, one for the sums.
+
+    :param every_unit: ``units`` are all of them (the operators' table): the line ledger is then read whole, which
+        is cheaper than picking every unit's lines out of it.
+    """
     ids = [unit.id for unit in units]
     targets = {
         target.unit_id: target
         for target in db.session.scalars(sa.select(UnitTarget).where(UnitTarget.unit_id.in_(ids), UnitTarget.year == year))
     }
-    sums = {row.unit_id: row for row in db.session.execute(_sums(ids, year))}
+    sums = {row.unit_id: row for row in db.session.execute(_sums(ids, year, every_unit))}
     expected = expected_pct(year, today or local_today())
     return [
         Progress(
@@ -119,10 +123,10 @@ def progress_of_units(units, year, today=None) -> list[Progress]:
     ]
 
 
-def _sums(unit_ids, year):
+def _sums(unit_ids, year, every_unit=False):
     """Per unit: its live orders' totals in campaigns delivering that year (pledged), and their completed sales as
     delivery.outcomes.line_outcomes defines them (delivered, paid, less refunds)."""
-    lines = line_outcomes()
+    lines = line_outcomes(unit_ids=None if every_unit else unit_ids)
     per_order = (
         sa.select(lines.c.order_id, sa.func.sum(lines.c.completed_fen).label("completed_fen"))
         .group_by(lines.c.order_id)
@@ -159,7 +163,7 @@ def expected_pct(year, today) -> int:
 def all_units_progress(year) -> list[Progress]:
     """Every unit's progress for operators, lagging units first (furthest behind first), then by name."""
     units = db.session.scalars(sa.select(Unit).order_by(Unit.name)).all()
-    progress = progress_of_units(units, year)
+    progress = progress_of_units(units, year, every_unit=True)
     return sorted(progress, key=lambda p: (not p.lagging, p.completed_pct if p.lagging else 0, p.unit.name))
 
 

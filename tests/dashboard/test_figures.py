@@ -14,7 +14,7 @@ from dashboard.totals import sales_totals
 from delivery.models import LineEntry
 from extensions import db
 from orders.models import Order
-from units.targets import unit_progress
+from units.targets import all_units_progress, unit_progress
 
 EGGS, GINGER = 10 * 150, 2 * 800  # the order: 10 eggs delivered, 2 jin of ginger not (yet)
 
@@ -52,6 +52,16 @@ def test_unit_target_progress_counts_completed_sales(refunded):
     year = refunded.campaign.delivery_on.year if refunded.campaign.delivery_on else date.today().year
     progress = unit_progress(refunded.operator, refunded.unit.id, year)
     assert (progress.pledged_fen, progress.completed_fen) == (EGGS + GINGER, EGGS - 300)
+
+
+def test_the_operators_table_of_every_unit_says_what_each_units_own_page_says(refunded):
+    """The table reads the ledger whole, one unit's page only that unit's lines: the same figures."""
+    year = refunded.campaign.delivery_on.year if refunded.campaign.delivery_on else date.today().year
+    table = {progress.unit.id: (progress.pledged_fen, progress.completed_fen) for progress in all_units_progress(year)}
+    assert table[refunded.unit.id] == (EGGS + GINGER, EGGS - 300)
+    for unit_id, figures in table.items():
+        progress = unit_progress(refunded.operator, unit_id, year)
+        assert (progress.pledged_fen, progress.completed_fen) == figures
 
 
 def test_the_stats_api_carries_delivered_and_completed_beside_pledged(refunded, api_as):

@@ -1,5 +1,6 @@
 """`flask check-totals` for the kept figures: every kept row and buyer set recomputed from the raw rows by the live
-functions (whose own figures checks.py rebuilds independently), and what the pages read (dashboard.kept_reading)
+functions (whose own figures checks.py rebuilds independently), every open campaign's figures recomputed from its
+lines (dashboard.open_figures), and what the pages read (dashboard.kept_reading)
 compared with the live figures of the same scope. A figure altered by hand, or an event that forgot to refresh,
 shows here; `flask rebuild-figures` repairs it."""
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 from dashboard.grouping import product_breakdown, sales_rows, sales_series
 from dashboard.kept_figures import FIGURE_COLUMNS, buyer_t, campaign_buyers, campaign_figures, figure_t, kept_campaigns
 from dashboard.kept_reading import figures_breakdown, figures_rows, figures_series, figures_totals
+from dashboard.open_figures import kept_open_figures, open_figures_from_lines
 from dashboard.sales import GROUPINGS, c
 from dashboard.totals import poverty_reach, sales_totals
 from extensions import db
@@ -26,8 +28,22 @@ def check_kept_figures(checker, scopes, campaign_id=None) -> None:
         if campaign_id in (None, cid):
             checker.compare("kept figures", cid, "-", "campaign pooled", True, status in POOLED)
             _check_campaign(checker, cid)
+    open_ids = db.session.scalars(sa.select(c.c.id).where(c.c.status.not_in(POOLED)).order_by(c.c.id))
+    for cid in open_ids:
+        if campaign_id in (None, cid):
+            _check_open(checker, cid)
     for scope in scopes:
         _check_readers(checker, scope)
+
+
+def _check_open(checker, campaign_id):
+    """A campaign not pooled: its open figures, row by row, against their recomputation from its lines."""
+    kept, fresh = kept_open_figures(campaign_id), open_figures_from_lines(campaign_id)
+    for table in sorted(set(kept) | set(fresh)):
+        mine, theirs = fresh.get(table, {}), kept.get(table, {})
+        for key in sorted(set(mine) | set(theirs), key=str):
+            name = f"{table} " + " ".join(str(part) for part in key[1:])
+            checker.compare("open figures", campaign_id, name, "counts", mine.get(key), theirs.get(key))
 
 
 def _check_campaign(checker, campaign_id):

@@ -3,8 +3,8 @@ the dashboard, the stats API, the exports and the public results page need not r
 
 Why only pooled campaigns: from the close on a campaign's orders change only through a few events (receipts and
 corrections, delivery marked complete, claim decisions, payments), which call :func:`keep_campaign_outcomes` in
-their own transactions; open campaigns stay live queries ("watch totals live"), so placing an order writes nothing
-here. The close marks the figures pending in its pooling transaction and the close task keeps them right after
+their own transactions; before the close the orders keep their campaign's open figures themselves
+(dashboard.open_figures), which the keeping here replaces. The close marks the figures pending in its pooling transaction and the close task keeps them right after
 the notices are queued (:func:`keep_pending_figures`; beat's sweep keeps any that a dead worker left, or that a
 producer's move to another town made pending again, :func:`producer_moved`). A pooled campaign whose figures are
 pending, or were never kept (a database from before 0040, until ``flask rebuild-figures``), is read live
@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.grouping import product_breakdown, sales_rows
 from dashboard.models import CampaignBuyer, CampaignFigure, KeptCampaign
+from dashboard.open_figures import drop_open_figures, rebuild_open_figures
 from dashboard.sales import GROUPINGS, a, c, o, sold_lines_from, sold_lines_where
 from dashboard.totals import reach_figures, reached_producers, sales_totals
 from database import transaction, utcnow
@@ -170,11 +171,13 @@ def keep_pending_figures(campaign_id) -> bool:
 
 def keep_campaign_figures(campaign_id) -> None:
     """Rewrite one campaign's kept figures whole, in the caller's transaction (does not commit): `flask
-    rebuild-figures`, and a cancelled campaign (which keeps nothing: a campaign that is not pooled loses its rows).
-    Takes its turn on the ``kept_campaign`` row like every event."""
+    rebuild-figures`, and a cancelled campaign. A campaign that is not pooled keeps no rows here: its open figures
+    are rebuilt from its lines instead (dashboard.open_figures; a cancelled one has none). A pooled one takes its
+    turn on the ``kept_campaign`` row like every event."""
     status = db.session.scalar(sa.select(c.c.status).where(c.c.id == campaign_id))
     if status not in POOLED:
         drop_campaign_figures(campaign_id)
+        rebuild_open_figures(campaign_id)
         return
     _take_turn(campaign_id)
     _write_figures(campaign_id)
@@ -198,6 +201,7 @@ def keep_campaign_outcomes(campaign_id) -> None:
 
 
 def _write_figures(campaign_id) -> None:
+    drop_open_figures(campaign_id)
     db.session.execute(figure_t.delete().where(figure_t.c.campaign_id == campaign_id))
     db.session.execute(buyer_t.delete().where(buyer_t.c.campaign_id == campaign_id))
     db.session.execute(figure_t.insert(), campaign_figures(campaign_id))
@@ -258,16 +262,14 @@ def _keep_outcomes(campaign_id) -> None:
 
 
 def rebuild_figures(campaign_id=None) -> int:
-    """Keep the figures of one campaign, or of every campaign (forgetting those no longer pooled); the caller commits.
+    """Keep the figures of one campaign, or of every campaign (kept or open, see :func:`keep_campaign_figures`); the
+    caller commits.
 
     :returns: how many campaigns now have kept figures.
     """
     if campaign_id is not None:
         keep_campaign_figures(campaign_id)
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(kept_t).where(kept_t.c.campaign_id == campaign_id)))
-    pooled = set(db.session.scalars(sa.select(c.c.id).where(c.c.status.in_(POOLED))))
-    for stale in set(db.session.scalars(sa.select(kept_t.c.campaign_id))) - pooled:
-        drop_campaign_figures(stale)
-    for pooled_id in sorted(pooled):
-        keep_campaign_figures(pooled_id)
-    return len(pooled)
+    for every_id in sorted(db.session.scalars(sa.select(c.c.id))):
+        keep_campaign_figures(every_id)
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(kept_t)))

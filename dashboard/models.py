@@ -140,3 +140,40 @@ class CampaignBuyer(db.Model):
 
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
     phone: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+
+
+class OpenSale(db.Model):
+    """What an open campaign's sold lines of one item add up to in one unit (``grouping`` "unit") or on one local day
+    ("day"): kept by every order, change and cancellation in its own transaction (dashboard.open_figures).
+
+    Keyed by item, so a row is only ever written by an order holding that item's capacity lock: keeping it adds no
+    wait that the order did not have already, and no row is shared by every order of the campaign.
+    """
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_item.id"), primary_key=True)
+    grouping: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    quantity: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    revenue_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    lines: Mapped[int] = mapped_column(default=0)
+
+
+class OpenBuyer(db.Model):
+    """One buyer's live orders in an open campaign, per unit and local day: the campaign's, units' and days' orders
+    and distinct buyers, and the platform's buyers."""
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    orders: Mapped[int] = mapped_column(default=0)
+
+
+class OpenItemBuyer(db.Model):
+    """One buyer's live lines of one item of an open campaign: each product's distinct buyers."""
+
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_item.id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    lines: Mapped[int] = mapped_column(default=0)

@@ -11,6 +11,8 @@ A producer is *reached* when it has a positive allocation in a pooled campaign, 
 when it supplies an item that has sales.
 """
 
+from datetime import UTC, timedelta
+
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
@@ -92,10 +94,19 @@ def local_day(column):
     since 1991, so that is its calendar day; in a zone with daylight saving, orders placed on the other side of a
     change would land an hour off.
     """
-    minutes = int(utcnow().astimezone(local_zone()).utcoffset().total_seconds() // 60)
+    minutes = _offset_minutes()
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.cast(column + sa.literal_column(f"INTERVAL '{minutes} minutes'", sa.Interval), sa.Date)
     return sa.func.date(column, sa.literal_column(f"'{minutes:+d} minutes'"))
+
+
+def _offset_minutes() -> int:
+    return int(utcnow().astimezone(local_zone()).utcoffset().total_seconds() // 60)
+
+
+def local_day_of(moment) -> str:
+    """:func:`local_day` of one UTC time, in Python, as YYYY-MM-DD (the same shift, so the same day)."""
+    return (moment.astimezone(UTC).replace(tzinfo=None) + timedelta(minutes=_offset_minutes())).date().isoformat()
 
 
 def iso_day(value) -> str:

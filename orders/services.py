@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 import after_commit
 from accounts.models import User
 from accounts.services import normalize_phone, record_audit
+from dashboard.open_figures import count_order, sold_part
 from database import transaction, utcnow
 from errors import AlreadyOrdered, Conflict, DomainError, Forbidden, IdempotencyConflict, OutcomeUnknown, ValidationFailed
 from extensions import db
@@ -115,6 +116,7 @@ def reserve_and_write_order(
     # Capacity last: an item's row stays locked from its UPDATE to the commit, so a sought-after item is held for
     # as short a time as possible.
     reserve(items, wanted)
+    count_order(order, {})
     return order
 
 
@@ -321,7 +323,9 @@ def change_order(user, order_id, lines) -> Order:
         items = orderable_items(order.campaign_id, touched)
         check_limits(order.campaign_id, order.buyer_phone, items, wanted, exclude_order_id=order.id, viewer=user)
         reserve(items, {item_id: wanted.get(item_id, 0) - have.get(item_id, 0) for item_id in touched})
+        before = sold_part(order)
         _replace_lines(order, items, wanted)
+        count_order(order, before)
         if user.id != order.user_id:
             record_audit(user, "order.change", order, on_behalf_of=order.buyer_name)
         notify_buyer(order, "order_changed", f"order:{order.id}:v{time.time_ns() // 1000}")
@@ -367,12 +371,13 @@ def cancel_order(user, order_id) -> Order:
             return order
         if order.status != "placed":
             raise Conflict(_("This order is %(status)s and can no longer be cancelled.", status=_status_label(order.status)))
-        held = {}
+        held, before = {}, sold_part(order)
         for line in active_lines(order):
             held[line.item_id] = held.get(line.item_id, 0) + line.quantity
             line.cancelled, line.cancel_reason = True, "order_cancelled"
         release(held)
         order.status, order.cancelled_at, order.total_fen = "cancelled", utcnow(), 0
+        count_order(order, before)
         if user.id != order.user_id:
             record_audit(user, "order.cancel", order, on_behalf_of=order.buyer_name)
         notify_buyer(order, "order_cancelled", f"order:{order.id}:cancelled")

@@ -132,6 +132,7 @@ def make_order(
 
     Live quantities (line and order not cancelled) are added to each item's ``ordered``, as placing an order does.
     """
+    from dashboard.open_figures import count_order
     from orders.models import Order, OrderLine
 
     if user is None:
@@ -174,6 +175,8 @@ def make_order(
             if status != "cancelled":
                 item.ordered += quantity
     order.total_fen = total
+    db.session.flush()
+    count_order(order, {})
     db.session.commit()
     return order
 

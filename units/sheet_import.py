@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 import after_commit
 from accounts.services import normalize_phone, record_audit
+from dashboard.open_figures import count_order, sold_part
 from database import transaction, utcnow
 from extensions import db
 from orders import capacity
@@ -95,11 +96,12 @@ def _read_sheet(campaign, file, filename, limits):
 
 def _release(order, reason) -> None:
     """Cancel one order in the current transaction and give its capacity back (items in ascending id order)."""
-    live = [line for line in order.lines if not line.cancelled]
+    live, before = [line for line in order.lines if not line.cancelled], sold_part(order)
     capacity.release({line.item_id: line.quantity for line in live})
     for line in live:
         line.cancelled, line.cancel_reason = True, reason
     order.status, order.cancelled_at, order.total_fen = "cancelled", utcnow(), 0
+    count_order(order, before)
 
 
 def _write_sheet(coordinator, plan, positions) -> SheetResult:

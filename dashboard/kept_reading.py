@@ -1,8 +1,10 @@
-"""What the pages, the stats API and the exports read: the kept figures of kept campaigns (dashboard.kept_figures)
-plus the live functions over the others, merged, in the very shapes dashboard.totals and dashboard.grouping give.
+"""What the pages, the stats API and the exports read: the kept figures of kept campaigns (dashboard.kept_figures),
+the open figures of the campaigns not yet pooled (dashboard.open_reading), and the live functions over the pooled
+campaigns whose figures are pending, merged, in the very shapes dashboard.totals and dashboard.grouping give.
 
 Every figure adds up across campaigns but three: buyers, reached producers and poverty households. The platform's
-buyers are an exact distinct count over the kept buyer sets and the live campaigns' buyers; reach is rebuilt from
+buyers are an exact distinct count over the kept buyer sets, the open campaigns' buyers and the live campaigns'
+buyers; reach is rebuilt from
 each producer's kept income and completed fen (dashboard.totals.reach_figures). A grouped row's ``buyers`` across
 several campaigns is the sum of each campaign's distinct buyers (someone buying eggs in two campaigns counts twice);
 one campaign's rows, and every ``orders`` (an order is in one campaign), are exact.
@@ -25,28 +27,33 @@ from dashboard.kept_figures import (
     kept_campaigns,
     kept_t,
 )
+from dashboard.open_reading import open_breakdown, open_buyers, open_reached, open_rows, open_series, open_sums, open_totals
 from dashboard.sales import UNALLOCATED, c, check_group_by, figures_row, get_campaign, p, u, whole
 from dashboard.totals import public_results, reach_figures, reached_producers, sales_totals, totals_figures
 from delivery.outcomes import completed_by_producer
 from errors import NotFound
 from extensions import db
-from shop.lifecycle import visible_to_buyers
+from shop.lifecycle import POOLED, visible_to_buyers
 from shop.models import Campaign
 
 SUMMED = ("revenue_fen", "weight_g", "unweighed", "orders", "buyers", "lines", "unallocated_fen", *OUTCOME_COLUMNS)
 
 
 def _scope(campaign_id):
-    """(read kept rows?, the campaigns to compute live: None for none, else an id or a tuple of ids)."""
+    """(read kept rows?, the pooled campaigns to compute live because their figures are pending: None, an id or a
+    tuple of ids, the campaigns not yet pooled to read from their open figures: None or a tuple of ids)."""
     if campaign_id is not None:
         kept = db.session.scalar(kept_campaigns().where(kept_t.c.campaign_id == campaign_id))
-        return (True, None) if kept is not None else (False, campaign_id)
-    live = tuple(
-        db.session.scalars(
-            sa.select(c.c.id).where(visible_to_buyers(c.c.status), c.c.id.not_in(kept_campaigns())).order_by(c.c.id)
-        )
-    )
-    return True, live or None
+        if kept is not None:
+            return True, None, None
+        status = db.session.scalar(sa.select(c.c.status).where(c.c.id == campaign_id))
+        return (False, campaign_id, None) if status in POOLED else (False, None, (campaign_id,))
+    live, open_ids = [], []
+    for cid, status in db.session.execute(
+        sa.select(c.c.id, c.c.status).where(visible_to_buyers(c.c.status), c.c.id.not_in(kept_campaigns())).order_by(c.c.id)
+    ):
+        (live if status in POOLED else open_ids).append(cid)
+    return True, tuple(live) or None, tuple(open_ids) or None
 
 
 def _kept(campaign_id, grouping, *columns):
@@ -137,12 +144,12 @@ def figures_rows(campaign_id=None, group_by="product") -> list[dict]:
     :raises ValidationFailed: an unknown grouping.
     """
     check_group_by(group_by)
-    read_kept, live = _scope(campaign_id)
+    read_kept, live, open_ids = _scope(campaign_id)
     if not read_kept:
-        return sales_rows(live, group_by)
+        return sales_rows(live, group_by) if live is not None else open_rows(open_ids, group_by)
     parts = _kept_rows(campaign_id, group_by)
-    if live is not None:
-        _merge(parts, {("", row["key"]): _live_part(row) for row in sales_rows(live, group_by)})
+    for rows in _not_kept(live, open_ids, sales_rows, open_rows, group_by):
+        _merge(parts, {("", row["key"]): _live_part(row) for row in rows})
     labels, extras = _labels(group_by, [part["key"] for part in parts.values()])
     rows, unallocated = [], None
     for part in parts.values():
@@ -180,19 +187,20 @@ def _labels(group_by, keys):
 def figures_series(campaign_id=None, group_by="day") -> list[dict]:
     """:func:`dashboard.grouping.sales_series` (per day, per town): the kept rows' sums plus the live campaigns'
     cheap sum-only series (the charts need no distinct counts)."""
-    read_kept, live = _scope(campaign_id)
+    read_kept, live, open_ids = _scope(campaign_id)
     if not read_kept:
-        return sales_series(live, group_by)
+        return sales_series(live, group_by) if live is not None else open_series(open_ids, group_by)
     if group_by not in ("day", "town"):
         raise ValueError(f"no series by {group_by}")
     sums = {}
     for (_within, key), part in _kept_rows(campaign_id, group_by).items():
         if not (group_by == "town" and key == UNALLOCATED):
             sums[key] = [part["revenue_fen"], part["weight_g"]]
-    for row in sales_series(live, group_by) if live is not None else ():
-        mine = sums.setdefault(row["key"], [0, 0])
-        mine[0] += row["revenue_fen"]
-        mine[1] += row["weight_g"]
+    for rows in _not_kept(live, open_ids, sales_series, open_series, group_by):
+        for row in rows:
+            mine = sums.setdefault(row["key"], [0, 0])
+            mine[0] += row["revenue_fen"]
+            mine[1] += row["weight_g"]
     rows = [{"key": key, "label": key, "revenue_fen": revenue, "weight_g": weight} for key, (revenue, weight) in sums.items()]
     if group_by == "day":
         return sorted(rows, key=lambda row: row["key"])
@@ -202,14 +210,14 @@ def figures_series(campaign_id=None, group_by="day") -> list[dict]:
 def figures_breakdown(campaign_id=None, group_by="town") -> dict:
     """:func:`dashboard.grouping.product_breakdown`, read from the kept figures where there are some."""
     check_group_by(group_by)
-    read_kept, live = _scope(campaign_id)
+    read_kept, live, open_ids = _scope(campaign_id)
     if not read_kept:
-        return product_breakdown(live, group_by)
+        return product_breakdown(live, group_by) if live is not None else open_breakdown(open_ids, group_by)
     parts = _kept_rows(campaign_id, breakdown_grouping(group_by))
-    if live is not None:
+    for breakdown in _not_kept(live, open_ids, product_breakdown, open_breakdown, group_by):
         more = {
             (within, f"{row['label']}/{row['unit']}"): _live_part(row)
-            for within, products in product_breakdown(live, group_by).items()
+            for within, products in breakdown.items()
             for row in products
         }
         _merge(parts, more)
@@ -225,18 +233,21 @@ def figures_breakdown(campaign_id=None, group_by="town") -> dict:
 
 def figures_totals(campaign_id=None) -> tuple[dict, dict]:
     """(:func:`dashboard.totals.sales_totals`, :func:`dashboard.totals.poverty_reach`), from the kept figures."""
-    read_kept, live = _scope(campaign_id)
-    if not read_kept:
+    read_kept, live, open_ids = _scope(campaign_id)
+    if not read_kept and live is not None:
         reach = reach_figures(reached_producers(live), completed_by_producer(live))
         return sales_totals(live, reach), reach
+    if not read_kept:
+        reach = reach_figures(open_reached(open_ids), {})
+        return open_totals(open_ids, reach), reach
     reached, completed = _kept_reach(campaign_id)
-    if live is not None:
-        for row in reached_producers(live):
+    for rows in _not_kept(live, open_ids, reached_producers, open_reached):
+        for row in rows:
             mine = reached.setdefault(row.id, SimpleNamespace(**{**row._asdict(), "revenue_fen": 0, "pooled": 0}))
             mine.revenue_fen += int(row.revenue_fen or 0)
             mine.pooled = max(mine.pooled, int(row.pooled))
-        for producer_id, value in completed_by_producer(live).items():
-            completed[producer_id] = completed.get(producer_id, 0) + value
+    for producer_id, value in completed_by_producer(live).items() if live is not None else ():
+        completed[producer_id] = completed.get(producer_id, 0) + value
     reach = reach_figures(list(reached.values()), completed)
     f = figure_t.c
     sums = db.session.execute(_kept(campaign_id, TOTAL, *[sa.func.sum(getattr(f, col)).label(col) for col in SUMMED])).one()
@@ -247,8 +258,11 @@ def figures_totals(campaign_id=None) -> tuple[dict, dict]:
             sums[column] += more[
                 {"unweighed": "units_without_weight", "unallocated_fen": "unallocated_revenue_fen"}.get(column, column)
             ]
+    if open_ids is not None:
+        for column, value in open_sums(open_ids, buyers=False).items():
+            sums[column] += value
     if campaign_id is None:
-        sums["buyers"] = _all_buyers(live)
+        sums["buyers"] = _all_buyers(live, open_ids)
     return totals_figures(sums, reach), reach
 
 
@@ -287,11 +301,21 @@ def _kept_reach(campaign_id):
     return reached, completed
 
 
-def _all_buyers(live) -> int:
-    """The platform's distinct buyers: the kept campaigns' buyer sets and the live campaigns' buyers, each once."""
-    kept = sa.select(buyer_t.c.phone).where(buyer_t.c.campaign_id.in_(kept_campaigns()))
-    phones = sa.union(kept, campaign_buyers(live)) if live is not None else kept.distinct()
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(phones.subquery())))
+def _all_buyers(live, open_ids) -> int:
+    """The platform's distinct buyers: the kept campaigns' buyer sets, the open campaigns' buyers and the pending
+    campaigns' live buyers, each once."""
+    phones = [sa.select(buyer_t.c.phone).where(buyer_t.c.campaign_id.in_(kept_campaigns()))]
+    phones += [campaign_buyers(live)] if live is not None else []
+    phones += [open_buyers(open_ids)] if open_ids is not None else []
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(sa.union(*phones).subquery())))
+
+
+def _not_kept(live, open_ids, live_function, open_function, *args):
+    """What ``live_function`` gives for the pending campaigns and ``open_function`` for the open ones, for merging."""
+    if live is not None:
+        yield live_function(live, *args)
+    if open_ids is not None:
+        yield open_function(open_ids, *args)
 
 
 def figures_summary(campaign_id=None, group_by="product") -> dict:
@@ -321,7 +345,8 @@ def figures_results(slug) -> dict:
     campaign = db.session.scalar(sa.select(Campaign).where(Campaign.slug == slug))
     if campaign is None or not visible_to_buyers(campaign.status):
         raise NotFound(_("No such campaign."))
-    if not _scope(campaign.id)[0]:
+    read_kept, live, _open_ids = _scope(campaign.id)
+    if not read_kept and live is not None:
         return public_results(slug)
     totals, reach = figures_totals(campaign.id)
     towns = figures_series(campaign.id, "town")

@@ -85,7 +85,7 @@ def test_every_event_leaves_the_kept_figures_equal_to_the_recomputation(backend_
     people = make_pooling_people()
     s = make_pooling_campaign(people, closes_in=timedelta(hours=1))
     cid = s.campaign.id
-    # Open: nothing is kept, the pages read the live figures; an order, a change and a cancellation stay live.
+    # Open: nothing is kept here; an order, a change and a cancellation keep the open figures (test_open_figures.py).
     assert db.session.get(KeptCampaign, cid) is None
     buyer, other = make_user(unit=people.units[0]), make_user(unit=people.units[1])
     kept_order = place_order(buyer, cid, [{"item_id": s.chicken.id, "quantity": 2}]).order.id

@@ -301,3 +301,21 @@ def test_control_characters_typed_in_the_grid_are_dropped_and_a_line_break_in_a_
     with pytest.raises(InvalidSheet) as caught:
         enter_orders(shop.coordinator, shop.campaign.id, [GridRow("刘\n洋", "13900001002", {shop.eggs.id: "1"})])
     assert caught.value.rows[0]["message"] == "请只写一行：去掉换行。"
+
+
+def test_a_sheet_and_its_replacement_keep_the_campaigns_open_figures(shop, files):
+    """The orders a sheet writes and the ones its replacement cancels move the figures the operators' pages read."""
+    from dashboard.kept_reading import figures_rows, figures_summary
+    from dashboard.open_figures import kept_open_figures, open_figures_from_lines
+    from dashboard.totals import sales_summary
+
+    first = files.xlsx([shop.header, ["张伟", "13900001001", 2, 30, None, None], ["赵六", "13900001003", 1, None, None, None]])
+    import_sheet(shop.coordinator, shop.campaign.id, first, filename="v1.xlsx")
+    second = files.xlsx([shop.header, ["张伟", "13900001001", 2, 30, None, None], ["孙七", "13900001004", None, None, 9, None]])
+    import_sheet(shop.coordinator, shop.campaign.id, second, filename="v2.xlsx")
+    db.session.expire_all()
+    assert kept_open_figures(shop.campaign.id) == open_figures_from_lines(shop.campaign.id)
+    totals = figures_summary(None)["totals"]
+    assert (totals["orders"], totals["buyers"], totals["revenue_fen"]) == (2, 2, 2 * 9800 + 30 * 150 + 9 * 6800)
+    assert {row["label"]: row["quantity"] for row in figures_rows(None, "product")} == {"雪毛鸡": 2, "土鸡蛋": 30, "蜂蜜": 9}
+    assert figures_summary(shop.campaign.id, "unit") == sales_summary(shop.campaign.id, "unit")

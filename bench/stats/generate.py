@@ -364,7 +364,8 @@ def main():
 
 
 def keep_figures(url):
-    """What `flask rebuild-figures` does, after the COPY: keep every pooled campaign's figures; prints each one's time."""
+    """What `flask rebuild-figures` does, after the COPY: keep every pooled campaign's figures and build the open
+    figures of those not yet pooled (what their orders would have kept); prints each one's time."""
     import time
 
     from app import create_app
@@ -377,6 +378,16 @@ def keep_figures(url):
         pooled = db.session.scalars(
             db.text("SELECT id FROM campaign WHERE status IN ('allocated', 'delivered', 'settled') ORDER BY id")
         ).all()
+        for campaign_id in db.session.scalars(
+            db.text("SELECT id FROM campaign WHERE id NOT IN :pooled ORDER BY id").bindparams(
+                db.bindparam("pooled", expanding=True)
+            ),
+            {"pooled": list(pooled)},
+        ).all():
+            start = time.perf_counter()
+            with transaction():
+                keep_campaign_figures(campaign_id)
+            print(f"campaign {campaign_id}: open figures built in {time.perf_counter() - start:.2f} s")
         for campaign_id in pooled:
             lines = db.session.scalar(
                 db.text("SELECT COUNT(*) FROM order_line l JOIN buyer_order o ON o.id = l.order_id WHERE o.campaign_id = :c"),

@@ -234,14 +234,23 @@ def product_breakdown(campaign_id=None, group_by="town") -> dict:
             .where(*sold_lines_where(campaign_id))
             .group_by(key, ci.c.title, ci.c.unit)
         )
-    breakdown = defaultdict(list)
+    grouped = []
     for m in db.session.execute(query).mappings():
         group_key = m["group_key"]
         if group_by == "day":
             group_key = iso_day(group_key)
         elif group_by == "product":
             group_key = f"{m['title']}/{m['unit']}"
-        breakdown[str(group_key)].append(
+        grouped.append((str(group_key), m))
+    return products_within(grouped)
+
+
+def products_within(grouped) -> dict:
+    """The breakdown's shape from (group key, measures with title, unit, quantity, weight_g, revenue_fen) pairs:
+    each group's products, largest revenue first."""
+    breakdown = defaultdict(list)
+    for group_key, m in grouped:
+        breakdown[group_key].append(
             {
                 "label": m["title"],
                 "unit": m["unit"],

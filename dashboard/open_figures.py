@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.models import OpenBuyer, OpenItemBuyer, OpenSale
-from dashboard.sales import c, fen, local_day, local_day_of, o, ol, sold_lines_from, sold_lines_where
+from dashboard.sales import c, fen, iso_day, local_day, local_day_of, o, ol, sold_lines_from, sold_lines_where
 from extensions import db
 from shop.lifecycle import POOLED, visible_to_buyers
 
@@ -106,7 +106,7 @@ def open_figures_from_lines(campaign_id) -> dict:
             ol.c.item_id, key, sa.func.sum(ol.c.quantity), sa.func.sum(fen(ol.c.quantity, ol.c.price_fen)), sa.func.count()
         ).group_by(ol.c.item_id, key)
         for item_id, group, quantity, revenue, count in db.session.execute(query):
-            figures.setdefault("open_sale", {})[(campaign_id, item_id, grouping, _day(group))] = (
+            figures.setdefault("open_sale", {})[(campaign_id, item_id, grouping, iso_day(group))] = (
                 int(quantity),
                 int(revenue),
                 count,
@@ -115,15 +115,11 @@ def open_figures_from_lines(campaign_id) -> dict:
         o.c.unit_id, day, o.c.buyer_phone
     )
     for unit_id, group, phone, count in db.session.execute(query):
-        figures.setdefault("open_buyer", {})[(campaign_id, unit_id, _day(group), phone)] = (count,)
+        figures.setdefault("open_buyer", {})[(campaign_id, unit_id, iso_day(group), phone)] = (count,)
     query = lines.add_columns(ol.c.item_id, o.c.buyer_phone, sa.func.count()).group_by(ol.c.item_id, o.c.buyer_phone)
     for item_id, phone, count in db.session.execute(query):
         figures.setdefault("open_item_buyer", {})[(campaign_id, item_id, phone)] = (count,)
     return figures
-
-
-def _day(value) -> str:
-    return value if isinstance(value, str) else value.isoformat()
 
 
 def kept_open_figures(campaign_id) -> dict:

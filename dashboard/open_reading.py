@@ -12,9 +12,10 @@ from collections import defaultdict
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from dashboard.grouping import products_within
 from dashboard.open_figures import buyer_t, item_buyer_t, sale_t
 from dashboard.sales import UNALLOCATED, c, ci, figures_row, grams, o, p, s, sold_lines_from, sold_lines_where, u, whole
-from dashboard.totals import totals_figures
+from dashboard.totals import REACHED_COLUMNS, totals_figures
 from extensions import db
 
 NOTHING_DELIVERED = {"delivered_fen": 0, "refunded_fen": 0, "completed_fen": 0}
@@ -160,21 +161,10 @@ def open_breakdown(ids, group_by) -> dict:
         "campaign": ("unit", sale_t.c.campaign_id),
     }[group_by]
     keys = [ci.c.title, ci.c.unit] + ([key.label("group_key")] if key is not None else [])
-    breakdown = defaultdict(list)
-    for m in db.session.execute(_sales(ids, grouping, *keys)).mappings():
-        within = f"{m['title']}/{m['unit']}" if key is None else str(m["group_key"])
-        breakdown[within].append(
-            {
-                "label": m["title"],
-                "unit": m["unit"],
-                "quantity": whole(m["quantity"]),
-                "weight_g": whole(m["weight_g"]),
-                "revenue_fen": whole(m["revenue_fen"]),
-            }
-        )
-    for products in breakdown.values():
-        products.sort(key=lambda product: (-product["revenue_fen"], product["label"]))
-    return dict(breakdown)
+    return products_within(
+        (f"{m['title']}/{m['unit']}" if key is None else str(m["group_key"]), m)
+        for m in db.session.execute(_sales(ids, grouping, *keys)).mappings()
+    )
 
 
 def open_series(ids, group_by) -> list[dict]:
@@ -222,10 +212,7 @@ def open_reached(ids):
     has_sales = sa.exists().where(sale_t.c.campaign_id == ci.c.campaign_id, sale_t.c.item_id == s.c.item_id, sale_t.c.lines > 0)
     return db.session.execute(
         sa.select(
-            p.c.id,
-            p.c.kind,
-            p.c.poverty_household,
-            p.c.linked_households,
+            *REACHED_COLUMNS,
             sa.literal(0).label("revenue_fen"),
             sa.literal(0).label("pooled"),
         )

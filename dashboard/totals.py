@@ -96,6 +96,10 @@ def totals_figures(sums, reach) -> dict:
     }
 
 
+# What reach needs of a producer (reach_figures), beside its income and whether it was pooled.
+REACHED_COLUMNS = (p.c.id, p.c.kind, p.c.poverty_household, p.c.linked_households)
+
+
 def reached_producers(campaign_id):
     """Each reached producer once: its kind, registration, linked households, pooled income and whether pooled."""
     pooled = pooled_allocations(campaign_id).subquery()
@@ -121,15 +125,12 @@ def reached_producers(campaign_id):
     reached = sa.union_all(by_pooled, by_supply).subquery()
     return db.session.execute(
         sa.select(
-            p.c.id,
-            p.c.kind,
-            p.c.poverty_household,
-            p.c.linked_households,
+            *REACHED_COLUMNS,
             sa.func.sum(reached.c.revenue_fen).label("revenue_fen"),
             sa.func.max(reached.c.pooled).label("pooled"),
         )
         .select_from(reached.join(p, p.c.id == reached.c.producer_id))
-        .group_by(p.c.id, p.c.kind, p.c.poverty_household, p.c.linked_households)
+        .group_by(*REACHED_COLUMNS)
     ).all()
 
 

@@ -7,8 +7,9 @@ Both sides produce the same output: the totals (one aggregate over the sold line
 poverty households reached, and one row per group. The raw side runs the SQL a person would write by hand
 through a bare psycopg connection; the service side is the real function, SQLAlchemy Core and all.
 Prints a Markdown table of medians and the ratio service / raw (target: at most 1.5 for every grouping); then the
-same summaries read from the kept figures (dashboard.kept_reading, target ≤ 0.25 × raw), and the pages that read
-them: the all-campaign overview, one campaign's overview and its public results page (target ≤ 100 ms).
+same summaries read from the kept and open figures (dashboard.kept_reading, target ≤ 0.25 × raw), and the pages that
+read them: the all-campaign overview, one pooled and one open campaign's overview and public results page (target
+≤ 100 ms).
 """
 
 import argparse
@@ -172,11 +173,16 @@ def time_pages(app, db, campaign_id, repeat):
     db.session.add(operator)
     db.session.flush()
     slug = db.session.scalar(db.text("SELECT slug FROM campaign WHERE id = :c"), {"c": campaign_id})
+    open_id, open_slug = db.session.execute(
+        db.text("SELECT id, slug FROM campaign WHERE status = 'published' ORDER BY id LIMIT 1")
+    ).one()
     pages = (
         ("all-campaign overview `/dashboard/`", "/dashboard/", routes.index, {}),
         ("one campaign's overview", f"/dashboard/?campaign_id={campaign_id}", routes.index, {}),
         ("sales by producer, all campaigns", "/dashboard/sales?group_by=producer", routes.sales, {}),
         ("public results page", f"/dashboard/results/{slug}", routes.results, {"slug": slug}),
+        ("an open campaign's overview", f"/dashboard/?campaign_id={open_id}", routes.index, {}),
+        ("an open campaign's public results page", f"/dashboard/results/{open_slug}", routes.results, {"slug": open_slug}),
     )
     print("| page | median (ms) |")
     print("|---|---:|")

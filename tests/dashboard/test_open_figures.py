@@ -160,3 +160,18 @@ def test_check_totals_reports_an_open_figure_altered_by_hand_and_rebuild_figures
     assert runner.invoke(args=["rebuild-figures"]).exit_code == 0
     assert runner.invoke(args=["check-totals"]).exit_code == 0
     assert figures_summary(None, "unit") == good
+
+
+def test_an_order_just_before_and_just_after_local_midnight_counts_on_its_own_local_day(backend_app):
+    """Days are Beijing days (UTC+8): 15:59:59 UTC is 23:59:59 of one day there, 16:00:01 UTC already the next."""
+    from datetime import UTC, datetime
+
+    from factories import make_order
+
+    campaign = make_campaign(title="跨夜")
+    item = make_item(campaign, [(make_listing(name="姜", unit="斤", price_fen=800), 500)])
+    unit = make_unit()
+    for second in (datetime(2026, 3, 3, 15, 59, 59, tzinfo=UTC), datetime(2026, 3, 3, 16, 0, 1, tzinfo=UTC)):
+        make_order(campaign, [(item, 1)], user=make_user(unit=unit), created_at=second)
+    assert [row["key"] for row in figures_rows(campaign.id, "day")] == ["2026-03-03", "2026-03-04"]
+    assert_open_figures_are_true(campaign.id)

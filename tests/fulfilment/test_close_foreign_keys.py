@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from accounts.models import Unit
 from backends import BASE_DATABASE_URL
+from dashboard.models import OpenBuyer
 from extensions import db
 from factories import make_order, make_pooling_campaign, make_pooling_people, make_unit, pooling_state
 from fulfilment import closing
@@ -52,6 +53,8 @@ def _delete_unit_and_its_order(connection, order_id, unit_id):
     connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
     connection.execute(sa.delete(OrderLine.__table__).where(OrderLine.__table__.c.order_id == order_id))
     connection.execute(sa.delete(Order.__table__).where(Order.__table__.c.id == order_id))
+    # The open figures' buyer rows name the unit too (a foreign key like the orders').
+    connection.execute(sa.delete(OpenBuyer.__table__).where(OpenBuyer.__table__.c.unit_id == unit_id))
     connection.execute(sa.delete(Unit.__table__).where(Unit.__table__.c.id == unit_id))
 
 

@@ -23,7 +23,6 @@ sale_t = OpenSale.__table__
 buyer_t = OpenBuyer.__table__
 item_buyer_t = OpenItemBuyer.__table__
 TABLES = (sale_t, buyer_t, item_buyer_t)
-SALE_GROUPINGS = ("unit", "day")
 
 
 def sold_part(order) -> dict[int, tuple[int, int]]:

@@ -2,8 +2,10 @@
 all campaigns read no line of it; every event leaves them equal to the recomputation from the lines, on SQLite and
 PostgreSQL, with orders racing each other too."""
 
+import uuid
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from dashboard.checks import check_totals
@@ -175,3 +177,37 @@ def test_an_order_just_before_and_just_after_local_midnight_counts_on_its_own_lo
         make_order(campaign, [(item, 1)], user=make_user(unit=unit), created_at=second)
     assert [row["key"] for row in figures_rows(campaign.id, "day")] == ["2026-03-03", "2026-03-04"]
     assert_open_figures_are_true(campaign.id)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0042_builds_the_open_figures_of_the_campaigns_open_when_it_runs(backend, tmp_path, request):
+    """A database with open campaigns from before the open figures: the migration's data step gives the rows their
+    orders would have kept, on both backends."""
+    from flask_migrate import downgrade, upgrade
+
+    from app import create_app
+    from backends import create_scratch_postgres, drop_scratch_postgres
+
+    if backend == "sqlite":
+        url, base = f"sqlite:///{tmp_path}/before.sqlite3", None
+    else:
+        base = request.getfixturevalue("postgres_base_url")
+        url = create_scratch_postgres(base, f"pinbang_open_{uuid.uuid4().hex[:8]}")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
+    try:
+        with app.app_context():
+            upgrade(revision="heads")
+            people = make_pooling_people()
+            campaigns = [make_pooling_campaign(people, title=title).campaign.id for title in ("春季", "秋季")]
+            made = {cid: kept_open_figures(cid) for cid in campaigns}
+            db.session.remove()  # the migrations drop and create tables: no transaction of ours may hold them
+            downgrade(revision="0041_figures_pending")
+            upgrade(revision="heads")
+            for cid in campaigns:
+                assert made[cid]["open_item_buyer"]
+                assert kept_open_figures(cid) == made[cid] == open_figures_from_lines(cid)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if base is not None:
+            drop_scratch_postgres(base, url)

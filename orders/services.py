@@ -8,7 +8,9 @@ orders.locks describes; capacity moves only through orders.capacity. A rule ther
 - no order lands after a close (the campaign row is share-locked and re-checked first);
 - an order with an Idempotency-Key is unique per (placed_by, key) in the database: a concurrent duplicate loses on
   that constraint, rolls back and answers with the first order;
-- the buyer's confirmation is queued in the outbox in the order's own transaction.
+- the buyer's confirmation is queued in the outbox in the order's own transaction;
+- the campaign's open figures move by the order's difference in the same transaction, once its capacity moved
+  (dashboard.open_figures.count_order).
 """
 
 import time

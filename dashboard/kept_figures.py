@@ -4,10 +4,10 @@ the dashboard, the stats API, the exports and the public results page need not r
 Why only pooled campaigns: from the close on a campaign's orders change only through a few events (receipts and
 corrections, delivery marked complete, claim decisions, payments), which call :func:`keep_campaign_outcomes` in
 their own transactions; before the close the orders keep their campaign's open figures themselves
-(dashboard.open_figures), which the keeping here replaces. The close marks the figures pending in its pooling transaction and the close task keeps them right after
-the notices are queued (:func:`keep_pending_figures`; beat's sweep keeps any that a dead worker left, or that a
-producer's move to another town made pending again, :func:`producer_moved`). A pooled campaign whose figures are
-pending, or were never kept (a database from before 0040, until ``flask rebuild-figures``), is read live
+(dashboard.open_figures), which the keeping here replaces. The close marks the figures pending in its pooling
+transaction and the close task keeps them right after the notices are queued (:func:`keep_pending_figures`; beat's
+sweep keeps any that a dead worker left, or that a producer's move to another town made pending again,
+:func:`producer_moved`). A pooled campaign whose figures are pending, or were never kept (a database from before 0040, until ``flask rebuild-figures``), is read live
 (dashboard.kept_reading): slower, never stale.
 
 One definition of each figure: the rows are what the live functions (dashboard.totals, dashboard.grouping,

@@ -7,8 +7,8 @@ their own transactions; before the close the orders keep their campaign's open f
 (dashboard.open_figures), which the keeping here replaces. The close marks the figures pending in its pooling
 transaction and the close task keeps them right after the notices are queued (:func:`keep_pending_figures`; beat's
 sweep keeps any that a dead worker left, or that a producer's move to another town made pending again,
-:func:`producer_moved`). A pooled campaign whose figures are pending, or were never kept (a database from before 0040, until ``flask rebuild-figures``), is read live
-(dashboard.kept_reading): slower, never stale.
+:func:`producer_moved`). A pooled campaign whose figures are pending, or were never kept (a database from before
+0040, until ``flask rebuild-figures``), is read live (dashboard.kept_reading): slower, never stale.
 
 One definition of each figure: the rows are what the live functions (dashboard.totals, dashboard.grouping,
 delivery.outcomes) give for that one campaign; nothing here restates a rule.
@@ -192,8 +192,8 @@ def keep_campaign_outcomes(campaign_id) -> None:
 
     Concurrent events on one campaign take turns on its ``kept_campaign`` row, locked before anything is recomputed,
     so the later one recomputes with the earlier one's changes; callers take this lock last, after their own row
-    locks, so it adds no deadlock. A campaign whose figures are not kept (open, pending, or never kept since the
-    migration) is read live, so there is nothing to rewrite: its keeping, when it comes, sees this event.
+    locks, so it adds no deadlock. A campaign whose figures are not kept (open, with open figures; pending, or never
+    kept since the migration, read live) has nothing to rewrite here: its keeping, when it comes, sees this event.
     """
     kept_at = db.session.scalar(sa.select(kept_t.c.kept_at).where(kept_t.c.campaign_id == campaign_id).with_for_update())
     if kept_at is not None:

@@ -4,10 +4,9 @@ campaigns whose figures are pending, merged, in the very shapes dashboard.totals
 
 Every figure adds up across campaigns but three: buyers, reached producers and poverty households. The platform's
 buyers are an exact distinct count over the kept buyer sets, the open campaigns' buyers and the live campaigns'
-buyers; reach is rebuilt from
-each producer's kept income and completed fen (dashboard.totals.reach_figures). A grouped row's ``buyers`` across
-several campaigns is the sum of each campaign's distinct buyers (someone buying eggs in two campaigns counts twice);
-one campaign's rows, and every ``orders`` (an order is in one campaign), are exact.
+buyers; reach is rebuilt from each producer's kept income and completed fen (dashboard.totals.reach_figures). A
+grouped row's ``buyers`` across several campaigns is the sum of each campaign's distinct buyers (someone buying eggs
+in two campaigns counts twice); one campaign's rows, and every ``orders`` (an order is in one campaign), are exact.
 """
 
 from types import SimpleNamespace
@@ -259,7 +258,7 @@ def figures_totals(campaign_id=None) -> tuple[dict, dict]:
                 {"unweighed": "units_without_weight", "unallocated_fen": "unallocated_revenue_fen"}.get(column, column)
             ]
     if open_ids is not None:
-        for column, value in open_sums(open_ids, buyers=False).items():
+        for column, value in open_sums(open_ids, with_buyers=False).items():
             sums[column] += value
     if campaign_id is None:
         sums["buyers"] = _all_buyers(live, open_ids)

@@ -62,6 +62,11 @@ def count_order(order, before) -> None:
         _add(buyer_t, [_row(order, unit_id=order.unit_id, day=day, phone=order.buyer_phone, orders=orders)])
 
 
+def _columns(table) -> tuple[list[str], list[str]]:
+    """(the primary key's column names, the counts' column names)."""
+    return [column.name for column in table.primary_key], [column.name for column in table.columns if not column.primary_key]
+
+
 def _row(order, **values) -> dict:
     return {"campaign_id": order.campaign_id, **values}
 
@@ -79,10 +84,9 @@ def _upsert(table, dialect):
     """The table's upsert, built once per dialect (an order runs three; building one costs more than running it)."""
     if (table.name, dialect) not in _UPSERTS:
         insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        counts = [column.name for column in table.columns if not column.primary_key]
+        keys, counts = _columns(table)
         _UPSERTS[table.name, dialect] = insert.on_conflict_do_update(
-            index_elements=[column.name for column in table.primary_key],
-            set_={name: table.c[name] + insert.excluded[name] for name in counts},
+            index_elements=keys, set_={name: table.c[name] + insert.excluded[name] for name in counts}
         )
     return _UPSERTS[table.name, dialect]
 
@@ -126,9 +130,9 @@ def kept_open_figures(campaign_id) -> dict:
     which cancellations leave behind, left out)."""
     figures = {}
     for table in TABLES:
-        keys = [column for column in table.columns if column.primary_key]
-        counts = [column for column in table.columns if not column.primary_key]
-        for row in db.session.execute(sa.select(*keys, *counts).where(table.c.campaign_id == campaign_id)):
+        keys, counts = _columns(table)
+        query = sa.select(*(table.c[name] for name in keys + counts)).where(table.c.campaign_id == campaign_id)
+        for row in db.session.execute(query):
             values = tuple(int(value) for value in row[len(keys) :])
             if any(values):
                 figures.setdefault(table.name, {})[tuple(row[: len(keys)])] = values
@@ -144,8 +148,7 @@ def rebuild_open_figures(campaign_id) -> None:
     tables = {table.name: table for table in TABLES}
     for name, rows in open_figures_from_lines(campaign_id).items():
         table = tables[name]
-        keys = [column.name for column in table.columns if column.primary_key]
-        counts = [column.name for column in table.columns if not column.primary_key]
+        keys, counts = _columns(table)
         db.session.execute(
             table.insert(),
             [{**dict(zip(keys, key, strict=True)), **dict(zip(counts, values, strict=True))} for key, values in rows.items()],

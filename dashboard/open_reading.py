@@ -180,11 +180,11 @@ def open_series(ids, group_by) -> list[dict]:
     return sorted(rows, key=lambda row: row["key"])
 
 
-def open_sums(ids, buyers=True) -> dict:
+def open_sums(ids, with_buyers=True) -> dict:
     """The sums :func:`dashboard.totals.totals_figures` reads, of campaigns not yet pooled (all of it unallocated);
-    ``buyers`` False leaves their distinct count out (0), for a caller that counts the platform's buyers itself."""
+    ``with_buyers`` False leaves their distinct count out (0), for a caller that counts the platform's buyers itself."""
     m = db.session.execute(_sales(ids, "unit")).mappings().one()
-    if buyers:
+    if with_buyers:
         orders, buyers = _buyers(ids)[None]
     else:
         orders = whole(db.session.scalar(sa.select(sa.func.sum(buyer_t.c.orders)).where(buyer_t.c.campaign_id.in_(ids))))
